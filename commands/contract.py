@@ -1,0 +1,166 @@
+"""The operation contract: every command the bot runs is an `Operation`.
+
+An operation knows nothing about Slack. It has an argument model (pydantic), a `plan()` that reads
+state and says what would change (this IS the dry-run and the approval card's content), and an
+`execute()` that performs the plan, yielding `Progress` events and finally one `Result`.
+Read-only operations (status, logs…) have `mutating = False`; their `plan()` is never called.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from commands.environment import Environment
+
+Role = Literal["viewer", "operator", "admin"]
+ROLE_ORDER: tuple[Role, ...] = ("viewer", "operator", "admin")
+
+
+class Args(BaseModel):
+    """Base of every argument model: unknown options are errors, `--dry-run` is always accepted.
+
+    `positional` names the fields filled, in order, by the words after the verb.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    positional: ClassVar[tuple[str, ...]] = ()
+
+    dry_run: bool = False
+
+
+A = TypeVar("A", bound=Args)
+
+
+class OperationError(Exception):
+    """A failure the user should read as is: what failed and what to do. Never carries a secret."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field of one object that the plan changes."""
+
+    target: str  # e.g. "deployment/litellm"
+    field: str  # e.g. "replicas" or "image (backend)"
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a mutating operation would do; shown as the dry-run and on the approval card.
+
+    `observed` is the state the plan was computed from; at approval the plan is computed again and
+    a different `fingerprint` means the target changed since the request.
+    """
+
+    summary: str
+    target: str  # lock target, e.g. "deployment/litellm"
+    changes: tuple[Change, ...] = ()
+    risks: tuple[str, ...] = ()
+    noop: bool = False
+    observed: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        blob = json.dumps(self.observed, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary,
+            "target": self.target,
+            "changes": [vars(c) for c in self.changes],
+            "risks": list(self.risks),
+            "noop": self.noop,
+            "observed": self.observed,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        return cls(
+            summary=data["summary"],
+            target=data["target"],
+            changes=tuple(Change(**c) for c in data.get("changes", [])),
+            risks=tuple(data.get("risks", [])),
+            noop=bool(data.get("noop", False)),
+            observed=dict(data.get("observed", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A step of a running operation; `done`/`total` draw a progress bar where there is a count."""
+
+    text: str
+    done: int | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled block of a result: key/value fields and/or plain lines (presentation is the bot's)."""
+
+    title: str
+    fields: dict[str, str] = field(default_factory=dict)
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of an operation, as data. The bot renders it; it never contains a secret."""
+
+    ok: bool
+    summary: str
+    sections: tuple[Section, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "summary": self.summary,
+            "sections": [
+                {"title": s.title, "fields": s.fields, "lines": list(s.lines)} for s in self.sections
+            ],
+            "warnings": list(self.warnings),
+        }
+
+
+Event = Progress | Result
+
+
+class Operation(Generic[A]):
+    """Base class of operations. Subclasses set the class attributes and implement the methods.
+
+    The class docstring's first line is the user-facing help of the command.
+    """
+
+    name: ClassVar[str]  # the verb as typed, e.g. "scale" or "keys cleanup"
+    args_model: ClassVar[type[Args]]
+    usage: ClassVar[str]  # e.g. "scale <component> <replicas> [--force] [--dry-run]"
+    mutating: ClassVar[bool] = False
+    default_role: ClassVar[Role] = "viewer"
+    default_approval: ClassVar[bool] = False
+
+    def lock_target(self, env: Environment, args: A) -> str | None:
+        """The lock this run needs (mutating operations), or None."""
+        return None
+
+    def plan(self, env: Environment, args: A) -> Plan:
+        """Read state and say what would change. Raises OperationError for a refusal."""
+        raise NotImplementedError
+
+    def execute(self, env: Environment, args: A, plan: Plan | None) -> Iterator[Event]:
+        """Do the work; yield Progress events, then exactly one Result (the last event)."""
+        raise NotImplementedError
+
+    @classmethod
+    def help(cls) -> str:
+        doc = (cls.__doc__ or "").strip().splitlines()
+        return doc[0] if doc else cls.usage

@@ -1,0 +1,59 @@
+"""The target of operations: one LiteMaaS deployment (namespace, clients, component names).
+
+Operations get everything from an `Environment` handed to them, never from module-level settings,
+so several environments (dev / stage / prod) can be served by one bot later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from commands.kube import KubeClient
+
+
+@dataclass(frozen=True)
+class Component:
+    """An operated component: its Deployment, main container and same-image init containers."""
+
+    name: str
+    deployment: str
+    container: str
+    init_containers: tuple[str, ...] = ()
+
+
+DEFAULT_COMPONENTS: dict[str, Component] = {
+    c.name: c
+    for c in (
+        Component("litellm", "litellm", "litellm"),
+        Component("backend", "litellm-backend", "backend", ("run-migrations",)),
+        Component("frontend", "litellm-frontend", "frontend", ("copy-custom-logos",)),
+        Component("redis", "litellm-redis", "redis"),
+    )
+}
+
+DEFAULT_SCALE_BOUNDS: dict[str, tuple[int, int]] = {
+    "litellm": (0, 10),
+    "backend": (0, 3),
+    "frontend": (0, 6),
+    "redis": (0, 1),
+}
+
+
+@dataclass
+class Environment:
+    """Everything an operation may touch, for one deployment of LiteMaaS."""
+
+    name: str
+    namespace: str
+    kube: KubeClient
+    litellm_redis_ping: Callable[[], bool]  # True when LiteLLM's Redis answers PING
+    components: dict[str, Component] = field(default_factory=lambda: dict(DEFAULT_COMPONENTS))
+    scale_bounds: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_SCALE_BOUNDS))
+    rollout_timeout: float = 600.0
+
+    def component(self, name: str) -> Component:
+        """The named component; raises KeyError for an unknown one (arguments are validated first)."""
+        return self.components[name]

@@ -1,0 +1,50 @@
+"""Maps the verbs operators type (one or two words: "scale", "keys cleanup") to operation classes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from commands.contract import Operation
+
+OperationClass = type[Operation[Any]]
+
+
+class Registry:
+    """Verb → operation class. The longest matching verb wins ("keys cleanup" before "keys")."""
+
+    def __init__(self, operations: Iterable[OperationClass] = ()) -> None:
+        self._by_verb: dict[str, OperationClass] = {}
+        for op in operations:
+            self.register(op)
+
+    def register(self, op: OperationClass) -> None:
+        if op.name in self._by_verb:
+            raise ValueError(f"verb {op.name!r} registered twice")
+        self._by_verb[op.name] = op
+
+    def get(self, verb: str) -> OperationClass | None:
+        return self._by_verb.get(verb)
+
+    def verbs(self) -> list[str]:
+        return sorted(self._by_verb)
+
+    def operations(self) -> list[OperationClass]:
+        return [self._by_verb[v] for v in self.verbs()]
+
+    def match(self, words: Sequence[str]) -> tuple[OperationClass, int] | None:
+        """The operation named by the first words, and how many words its verb took."""
+        for width in (2, 1):
+            if len(words) >= width:
+                op = self._by_verb.get(" ".join(words[:width]).lower())
+                if op is not None:
+                    return op, width
+        return None
+
+
+def default_registry() -> Registry:
+    """Every operation of `commands/`, with its policy defaults."""
+    from commands.cluster.scale import ScaleOperation
+    from commands.cluster.status import StatusOperation
+
+    return Registry([StatusOperation, ScaleOperation])
