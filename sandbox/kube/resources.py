@@ -1,0 +1,148 @@
+"""The resource types the sandbox serves, and the discovery documents kubectl reads to find them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+VERSION_INFO: dict[str, str] = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.4",
+    "gitCommit": "59526cd4867447956156ae3a602fcbac10a2c335",
+    "gitTreeState": "clean",
+    "buildDate": "2025-04-22T16:02:27Z",
+    "goVersion": "go1.23.6",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+
+ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+SUB_VERBS = ["get", "patch", "update"]
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One served resource: where it lives (group/version/plural) and what it is called."""
+
+    group: str  # "" for the core group
+    version: str
+    plural: str
+    singular: str
+    kind: str
+    short_names: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
+    has_generation: bool = False
+    has_status: bool = False
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def qualified(self) -> str:
+        """`deployments.apps` as in error messages, `pods` for the core group."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+RESOURCES: tuple[ResourceType, ...] = (
+    ResourceType("", "v1", "pods", "pod", "Pod", ("po",), ("log", "status"), has_status=True),
+    ResourceType("", "v1", "services", "service", "Service", ("svc",), ("status",), has_status=True),
+    ResourceType(
+        "apps", "v1", "deployments", "deployment", "Deployment", ("deploy",), ("scale", "status"), True, True
+    ),
+    ResourceType(
+        "apps", "v1", "replicasets", "replicaset", "ReplicaSet", ("rs",), ("scale", "status"), True, True
+    ),
+    ResourceType(
+        "apps", "v1", "statefulsets", "statefulset", "StatefulSet", ("sts",), ("scale", "status"), True, True
+    ),
+    ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease"),
+)
+
+BY_PLURAL: dict[str, ResourceType] = {r.plural: r for r in RESOURCES}
+
+
+def find(group: str, version: str, plural: str) -> ResourceType | None:
+    """The resource type served at that group/version/plural, if any."""
+    rt = BY_PLURAL.get(plural)
+    if rt is None or rt.group != group or rt.version != version:
+        return None
+    return rt
+
+
+def resolve_name(name: str) -> ResourceType:
+    """Plural, singular or short name (`deploy`, `po`) → resource type; KeyError when unknown."""
+    for rt in RESOURCES:
+        if name in (rt.plural, rt.singular, *rt.short_names):
+            return rt
+    raise KeyError(f"unknown resource {name!r}; known: {', '.join(BY_PLURAL)}")
+
+
+def group_versions() -> list[tuple[str, str]]:
+    """The (group, version) pairs served, core first, in a stable order."""
+    seen: list[tuple[str, str]] = []
+    for rt in RESOURCES:
+        if (rt.group, rt.version) not in seen:
+            seen.append((rt.group, rt.version))
+    return seen
+
+
+def api_versions(server_address: str) -> dict[str, Any]:
+    """`GET /api`: the legacy core `APIVersions`."""
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    }
+
+
+def _group(name: str, version: str) -> dict[str, Any]:
+    gv = {"groupVersion": f"{name}/{version}", "version": version}
+    return {"name": name, "versions": [gv], "preferredVersion": gv}
+
+
+def api_group_list() -> dict[str, Any]:
+    """`GET /apis`: the named groups as an `APIGroupList`."""
+    groups = [_group(g, v) for g, v in group_versions() if g]
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+
+def api_group(name: str) -> dict[str, Any] | None:
+    """`GET /apis/{group}`, or None when the group is not served."""
+    for g, v in group_versions():
+        if g == name:
+            return {"kind": "APIGroup", "apiVersion": "v1", **_group(g, v)}
+    return None
+
+
+def resource_list(group: str, version: str) -> dict[str, Any] | None:
+    """`GET /api/v1` or `/apis/{g}/{v}`: an `APIResourceList` with subresources, or None."""
+    served = [rt for rt in RESOURCES if rt.group == group and rt.version == version]
+    if not served:
+        return None
+    entries: list[dict[str, Any]] = []
+    for rt in served:
+        entries.append(
+            {
+                "name": rt.plural,
+                "singularName": rt.singular,
+                "namespaced": rt.namespaced,
+                "kind": rt.kind,
+                "verbs": ALL_VERBS,
+                "shortNames": list(rt.short_names),
+                "categories": ["all"] if rt.plural != "leases" else [],
+            }
+        )
+        for sub in rt.subresources:
+            entry: dict[str, Any] = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": True}
+            if sub == "scale":
+                entry.update(group="autoscaling", version="v1", kind="Scale", verbs=SUB_VERBS)
+            elif sub == "log":
+                entry.update(kind="Pod", verbs=["get"])
+            else:
+                entry.update(kind=rt.kind, verbs=SUB_VERBS)
+            entries.append(entry)
+    gv = f"{group}/{version}" if group else version
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": entries}

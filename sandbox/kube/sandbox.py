@@ -1,0 +1,264 @@
+"""`KubeSandbox`: the Kubernetes API emulator seeded with LiteMaaS, served over HTTP on 127.0.0.1.
+
+Tests drive rollouts explicitly with `step()`/`settle()`; the demo passes `auto_progress` seconds.
+Both the official `kubernetes` client and the real `kubectl` talk to it through a kubeconfig.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sandbox.kube import resources, seed
+from sandbox.kube.cluster import Cluster
+from sandbox.kube.errors import ApiError
+from sandbox.kube.objects import template_hash
+from sandbox.kube.pods import set_container_state
+from sandbox.kube.recording import RecordedRequest, RequestLog
+from sandbox.kube.server import SandboxHTTPServer
+
+Names = list[str]
+
+SANDBOX_TOKEN = "sandbox-token-not-a-secret"
+
+
+class KubeSandbox:
+    """An emulated cluster with the LiteMaaS Deployments, their ReplicaSets, Pods and logs."""
+
+    def __init__(
+        self, namespace: str = "litellm-rhpds", seed: bool = True, auto_progress: float | None = None
+    ) -> None:
+        if auto_progress is not None and auto_progress <= 0:
+            raise ValueError(
+                f"auto_progress must be a positive number of seconds or None, got {auto_progress}"
+            )
+        self.namespace = namespace
+        self.cluster = Cluster()
+        self._requests = RequestLog()
+        self._auto_progress = auto_progress
+        self._server: SandboxHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        if seed:
+            self._seed()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> KubeSandbox:
+        """Serve in background threads (and auto-progress rollouts if asked); returns self."""
+        if self._server is not None:
+            raise RuntimeError("the kube sandbox is already started")
+        self._server = SandboxHTTPServer((host, port), self.cluster, self._requests)
+        serve = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="kube-sandbox-http", daemon=True
+        )
+        serve.start()
+        self._threads.append(serve)
+        if self._auto_progress is not None:
+            ticker = threading.Thread(target=self._auto_step, name="kube-sandbox-controller", daemon=True)
+            ticker.start()
+            self._threads.append(ticker)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; open watches end at once. Safe to call twice."""
+        self._stopping.set()
+        self.cluster.store.close()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+
+    def __enter__(self) -> KubeSandbox:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT` once started."""
+        if self._server is None:
+            raise RuntimeError("the kube sandbox is not started; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def write_kubeconfig(self, path: Path, namespace: str | None = None) -> Path:
+        """A plain-http kubeconfig with a token user, its current context in `namespace` (default ours)."""
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "sandbox", "cluster": {"server": self.url}}],
+            "users": [{"name": "sandbox", "user": {"token": SANDBOX_TOKEN}}],
+            "contexts": [
+                {
+                    "name": "sandbox",
+                    "context": {
+                        "cluster": "sandbox",
+                        "user": "sandbox",
+                        "namespace": namespace or self.namespace,
+                    },
+                }
+            ],
+            "current-context": "sandbox",
+            "preferences": {},
+        }
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    # -- the controller ------------------------------------------------------------------------
+
+    def step(self, name: str | None = None) -> bool:
+        """Advance in-progress rollouts (all, or Deployment `name`) by one stage; True if anything changed."""
+        if name is not None:
+            self._deployment(name)
+        return self.cluster.controller.step(self.namespace, name)
+
+    def settle(self, max_steps: int = 50) -> None:
+        """Step until no rollout can progress; RuntimeError if still moving after `max_steps`."""
+        for _ in range(max_steps):
+            if not self.step():
+                return
+        raise RuntimeError(f"rollouts still progressing after {max_steps} steps: {self.in_progress()}")
+
+    def in_progress(self) -> list[str]:
+        """Names of the Deployments whose rollout is not finished (stuck and failed ones excluded)."""
+        return [n for ns, n in self.cluster.controller.in_progress() if ns == self.namespace]
+
+    def fail_rollout(self, name: str) -> None:
+        """The current/next rollout of `name` ends with Progressing=False, ProgressDeadlineExceeded."""
+        self._deployment(name)
+        self.cluster.controller.fail(self.namespace, name)
+
+    # -- scripting pods ------------------------------------------------------------------------
+
+    def set_logs(self, pod: str, container: str, lines: list[str], previous: bool = False) -> None:
+        """Script what the log endpoint returns for one container of one existing pod."""
+        obj = self._get("pods", pod)
+        names = [c["name"] for c in obj["spec"].get("containers", []) + obj["spec"].get("initContainers", [])]
+        if container not in names:
+            raise KeyError(f"pod {pod} has no container {container!r} (has: {', '.join(names)})")
+        self.cluster.logs.set(pod, container, lines, previous)
+
+    def set_pod_state(
+        self,
+        pod: str,
+        container: str,
+        *,
+        waiting_reason: str | None = None,
+        terminated_reason: str | None = None,
+        restart_count: int | None = None,
+        ready: bool | None = None,
+    ) -> None:
+        """Script a container state (e.g. waiting CrashLoopBackOff after terminated OOMKilled)."""
+        store = self.cluster.store
+        with store.cond:
+            obj = store.get("pods", self.namespace, pod)
+            if obj is None:
+                raise KeyError(f"no pod {pod!r} in {self.namespace}; pods: {', '.join(self._names('pods'))}")
+            set_container_state(
+                obj,
+                container,
+                waiting_reason=waiting_reason,
+                terminated_reason=terminated_reason,
+                restart_count=restart_count,
+                ready=ready,
+            )
+            store.put("pods", obj)
+            owner = self.cluster.controller.owning_deployment(obj)
+            if owner is not None:
+                self.cluster.controller.refresh(self.namespace, owner)
+
+    def pods_of(self, deployment: str) -> list[dict[str, Any]]:
+        """The pods currently owned (through its ReplicaSets) by Deployment `deployment`."""
+        self._deployment(deployment)
+        owner = self.cluster.controller.owning_deployment
+        return [p for p in self.list("pods") if owner(p) == deployment]
+
+    # -- requests and errors -------------------------------------------------------------------
+
+    def inject_error(self, method: str, path_regex: str, status: int, message: str, times: int = 1) -> None:
+        """The next `times` requests whose method matches ("*" = any) and whose path matches
+        `path_regex` (re.search, path without query) answer a Status error with `message`."""
+        self._requests.inject(method, path_regex, status, message, times)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, oldest first (a copy)."""
+        return self._requests.snapshot()
+
+    def clear_requests(self) -> None:
+        self._requests.clear()
+
+    def compact_history(self) -> None:
+        """Forget the watch history: resuming a watch from an older resourceVersion then gets 410 Expired."""
+        self.cluster.store.compact()
+
+    # -- direct state --------------------------------------------------------------------------
+
+    def get(self, resource: str, name: str) -> dict[str, Any]:
+        """One object as served (a copy); `resource`: plural, singular or short name. KeyError if absent."""
+        return self._get(resource, name)
+
+    def list(self, resource: str) -> list[dict[str, Any]]:
+        """All objects of a resource in the sandbox namespace, ordered by name (copies)."""
+        rt = resources.resolve_name(resource)
+        return list(self.cluster.list(rt, self.namespace)["items"])
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _get(self, resource: str, name: str) -> dict[str, Any]:
+        rt = resources.resolve_name(resource)
+        try:
+            return self.cluster.get(rt, self.namespace, name)
+        except ApiError as err:
+            raise KeyError(f"{err.message} in namespace {self.namespace}") from None
+
+    def _deployment(self, name: str) -> dict[str, Any]:
+        return self._get("deployments", name)
+
+    def _names(self, resource: str) -> Names:
+        return [o["metadata"]["name"] for o in self.list(resource)]
+
+    def _auto_step(self) -> None:
+        assert self._auto_progress is not None
+        while not self._stopping.wait(self._auto_progress):
+            self.step()
+
+    def _seed(self) -> None:
+        c, ns = self.cluster, self.namespace
+        for svc in seed.services():
+            c.create(resources.BY_PLURAL["services"], ns, svc)
+        for deployment in seed.deployments():
+            c.create(resources.BY_PLURAL["deployments"], ns, deployment)
+            c.controller.settle(ns, deployment["metadata"]["name"])
+        sts = c.create(resources.BY_PLURAL["statefulsets"], ns, seed.postgres_statefulset())
+        revision = f"litellm-postgres-{template_hash(sts['spec']['template'])}"
+        owner_view = copy.deepcopy(sts)
+        owner_view["spec"]["template"]["metadata"]["labels"].update(
+            {"statefulset.kubernetes.io/pod-name": "litellm-postgres-0", "controller-revision-hash": revision}
+        )
+        c.controller.create_pod(owner_view, ready=True, name="litellm-postgres-0")
+        with c.store.cond:
+            stored = c.store.get("statefulsets", ns, "litellm-postgres")
+            assert stored is not None
+            stored["status"] = {
+                "observedGeneration": 1,
+                "replicas": 1,
+                "readyReplicas": 1,
+                "currentReplicas": 1,
+                "updatedReplicas": 1,
+                "availableReplicas": 1,
+                "currentRevision": revision,
+                "updateRevision": revision,
+                "collisionCount": 0,
+            }
+            c.store.put("statefulsets", stored)
