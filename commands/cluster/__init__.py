@@ -1,0 +1,1 @@
+"""Operations on the LiteMaaS workloads themselves: `status` (read) and `scale` (mutating)."""

@@ -1,0 +1,290 @@
+"""The Kubernetes adapter: the official `kubernetes` client, returning plain JSON dicts as served.
+
+Each `KubeClient` owns its `ApiClient` and `Configuration` (never the process-wide default), so two
+environments never share credentials. Every failure is a `KubeError`; nothing from urllib3 or the
+generated client escapes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from pydantic import ValidationError
+
+REQUEST_TIMEOUT = (10.0, 10.0)  # (connect, read) seconds for ordinary calls
+WATCH_READ_SLACK = 10.0  # a watch may stay silent for timeoutSeconds; allow this much more
+
+PATCH_TYPES = (
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/json-patch+json",
+)
+
+T = TypeVar("T")
+
+
+class KubeError(Exception):
+    """A failed Kubernetes call: HTTP status (0 when the server was not reached), reason and message."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(status, reason, message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"Kubernetes API: {self.reason}: {self.message}"
+
+
+def _error_from_api_exception(exc: ApiException) -> KubeError:
+    """Turn the generated client's exception into a KubeError, preferring the served `Status` object."""
+    status = int(exc.status or 0)
+    reason = str(exc.reason or "Error")
+    message = ""
+    body = exc.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if body:
+        try:
+            served = json.loads(body)
+        except ValueError:
+            message = str(body).strip()[:300]
+        else:
+            if isinstance(served, dict):
+                reason = str(served.get("reason") or reason)
+                message = str(served.get("message") or "")
+    if status == 0:
+        # The REST layer uses status 0 for local failures (TLS, unusable arguments).
+        return KubeError(0, "Unreachable", reason.splitlines()[0] if reason else "request failed")
+    return KubeError(status, reason, message or f"HTTP {status}")
+
+
+def _unreachable(exc: Exception) -> KubeError:
+    text = str(exc)
+    # urllib3 messages name the pool and the cause; keep the cause, which carries no credentials.
+    cause = text.rsplit(": ", 1)[-1] if ": " in text else text
+    return KubeError(0, "Unreachable", f"cannot reach the API server ({type(exc).__name__}: {cause[:200]})")
+
+
+def _guarded(call: Callable[[], T]) -> T:
+    """Run one client call, translating every failure into KubeError."""
+    try:
+        return call()
+    except KubeError:
+        raise
+    except ApiException as exc:
+        raise _error_from_api_exception(exc) from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise _unreachable(exc) from None
+    except ValidationError as exc:
+        raise KubeError(
+            0, "BadRequest", f"invalid request: {exc.error_count()} invalid argument(s)"
+        ) from None
+
+
+def _read_json(response: Any) -> Any:
+    """Read a raw (not preloaded) urllib3 response as JSON and release its connection."""
+    try:
+        data = response.data
+    finally:
+        response.release_conn()
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise KubeError(0, "BadResponse", "the API server did not answer with JSON") from None
+
+
+class KubeClient:
+    """Typed-API calls scoped to one namespace; results are the JSON objects the server sent."""
+
+    def __init__(self, api_client: k8s.ApiClient, namespace: str) -> None:
+        self._api_client = api_client
+        self.namespace = namespace
+        self._apps = k8s.AppsV1Api(api_client)
+        self._core = k8s.CoreV1Api(api_client)
+
+    @classmethod
+    def from_kubeconfig(cls, path: Path | None, namespace: str) -> KubeClient:
+        """Client from a kubeconfig file, or from the pod's service account when `path` is None."""
+        configuration = k8s.Configuration()
+        try:
+            if path is None:
+                k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            else:
+                k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                    config_file=str(path), client_configuration=configuration, persist_config=False
+                )
+        except (ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
+            where = "in-cluster service account" if path is None else f"kubeconfig {path}"
+            detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise KubeError(0, "ConfigError", f"cannot load the {where}: {detail}") from None
+        configuration.retries = False  # fail fast; callers decide about retrying
+        return cls(k8s.ApiClient(configuration), namespace)
+
+    # -- deployments -------------------------------------------------------------------------------
+
+    def get_deployment(self, name: str) -> dict[str, Any]:
+        """The Deployment `name` as served."""
+        raw: Any = _guarded(
+            lambda: self._apps.read_namespaced_deployment(
+                name, self.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+            )
+        )
+        return dict(_guarded(lambda: _read_json(raw)))
+
+    def list_deployments(self) -> list[dict[str, Any]]:
+        """All Deployments of the namespace."""
+        raw: Any = _guarded(
+            lambda: self._apps.list_namespaced_deployment(
+                self.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+            )
+        )
+        served = _guarded(lambda: _read_json(raw))
+        return list(served.get("items") or [])
+
+    def patch_scale(self, name: str, replicas: int) -> dict[str, Any]:
+        """Set `spec.replicas` through the scale subresource with a merge patch, as `kubectl scale`."""
+        body = {"spec": {"replicas": int(replicas)}}
+        raw: Any = _guarded(
+            lambda: self._apps.patch_namespaced_deployment_scale(
+                name,
+                self.namespace,
+                body,
+                _content_type="application/merge-patch+json",
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        )
+        return dict(_guarded(lambda: _read_json(raw)))
+
+    def patch_deployment(
+        self, name: str, patch: dict[str, Any] | list[dict[str, Any]], content_type: str
+    ) -> dict[str, Any]:
+        """PATCH the Deployment with a merge, strategic-merge (dict) or JSON (list) patch."""
+        if content_type not in PATCH_TYPES:
+            raise KubeError(0, "BadRequest", f"unsupported patch type {content_type!r}")
+        if (content_type == "application/json-patch+json") != isinstance(patch, list):
+            raise KubeError(
+                0, "BadRequest", "a JSON patch is a list of operations; other patches are objects"
+            )
+        raw: Any = _guarded(
+            lambda: self._apps.patch_namespaced_deployment(
+                name,
+                self.namespace,
+                patch,
+                _content_type=content_type,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        )
+        return dict(_guarded(lambda: _read_json(raw)))
+
+    def watch_deployment(
+        self, name: str, resource_version: str, timeout_seconds: int
+    ) -> Iterator[dict[str, Any]]:
+        """Deployment objects of watch events after `resource_version`, until the server ends the watch.
+
+        An `ERROR` event (e.g. 410 Expired) raises KubeError. Closing the generator closes the stream.
+        """
+        timeout_seconds = max(1, int(timeout_seconds))
+        raw: Any = _guarded(
+            lambda: self._apps.list_namespaced_deployment(
+                self.namespace,
+                field_selector=f"metadata.name={name}",
+                resource_version=resource_version,
+                timeout_seconds=timeout_seconds,
+                allow_watch_bookmarks=False,
+                watch=True,
+                _preload_content=False,
+                _request_timeout=(REQUEST_TIMEOUT[0], timeout_seconds + WATCH_READ_SLACK),
+            )
+        )
+        lines = list_lines(raw)
+        try:
+            while (line := _guarded(lambda: next(lines, None))) is not None:
+                event = _parse_event(line)
+                if event is None:
+                    continue
+                kind, obj = event
+                if kind == "ERROR":
+                    code = int(obj.get("code") or 0)
+                    raise KubeError(code, str(obj.get("reason") or "Error"), str(obj.get("message") or ""))
+                if kind in ("ADDED", "MODIFIED", "DELETED"):
+                    yield obj
+        finally:
+            raw.release_conn()
+
+    # -- pods --------------------------------------------------------------------------------------
+
+    def list_pods(self, label_selector: str) -> list[dict[str, Any]]:
+        """Pods of the namespace matching `label_selector` (e.g. "app=litellm")."""
+        raw: Any = _guarded(
+            lambda: self._core.list_namespaced_pod(
+                self.namespace,
+                label_selector=label_selector,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        )
+        served = _guarded(lambda: _read_json(raw))
+        return list(served.get("items") or [])
+
+    def read_pod_log(
+        self, pod: str, container: str, tail_lines: int | None = None, previous: bool = False
+    ) -> str:
+        """The log text of one container of one pod (optionally its last lines, or the previous run)."""
+        raw: Any = _guarded(
+            lambda: self._core.read_namespaced_pod_log(
+                pod,
+                self.namespace,
+                container=container,
+                tail_lines=tail_lines,
+                previous=previous or None,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        )
+
+        def read() -> str:
+            try:
+                return bytes(raw.data).decode("utf-8", "replace")
+            finally:
+                raw.release_conn()
+
+        return _guarded(read)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._api_client.close()  # type: ignore[no-untyped-call]
+
+
+def list_lines(response: Any) -> Iterator[str]:
+    """The lines of a streamed (chunked) response, as they arrive."""
+    pending = b""
+    for chunk in response.stream(amt=None, decode_content=False):
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            yield line.decode("utf-8", "replace")
+    if pending.strip():
+        yield pending.decode("utf-8", "replace")
+
+
+def _parse_event(line: str) -> tuple[str, dict[str, Any]] | None:
+    if not line.strip():
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        raise KubeError(0, "BadResponse", "the watch stream sent a line that is not JSON") from None
+    if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
+        return None
+    return str(event.get("type") or ""), event["object"]
