@@ -220,6 +220,9 @@ class KubeClient:
                 if kind in ("ADDED", "MODIFIED", "DELETED"):
                     yield obj
         finally:
+            # The server may still be streaming: close the connection rather than hand it back to the
+            # pool, where the next request would read the rest of this watch as its response.
+            raw.close()
             raw.release_conn()
 
     # -- pods --------------------------------------------------------------------------------------

@@ -91,6 +91,7 @@ def _plain(text_object: Any) -> str:
     return str(text_object or "")
 
 
+_DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")  # Slack date token → its fallback text
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL = re.compile(r"<#([CDG][A-Z0-9]+)(?:\|([^>]*))?>")
 _SUBTEAM = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|([^>]*))?>")
@@ -103,6 +104,7 @@ _ITALIC = re.compile(r"(?<![\w_])_(?!\s)([^_\n]+?)(?<!\s)_(?![\w_])")
 def mrkdwn_to_text(text: str, users: Mapping[str, str], channels: Mapping[str, str] | None = None) -> str:
     """Slack mrkdwn, lightly: *bold*/_italic_ → plain, <@U0ALICE> → @alice, <#C0OPS> → #ops, links → label."""
     channels = channels or {}
+    text = _DATE.sub(lambda m: m.group(1), text)
     text = _USER.sub(lambda m: "@" + users.get(m.group(1), m.group(2) or m.group(1)), text)
     text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or channels.get(m.group(1), m.group(1))), text)
     text = _SUBTEAM.sub(lambda m: m.group(2) or "@" + m.group(1), text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -242,6 +243,12 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         self.router = ApiRouter(cluster, f"{host!s}:{port}")
         self.requests = requests
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-reply (a closed watch, a stopped bot) is normal, not an error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,138 @@
+"""`litemaas-bot serve | sandbox | demo` — the command line.
+
+A bad setting or access file stops start-up with one clear line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from bot.access import AccessConfigError
+from bot.runtime import Bot, build_bot
+from bot.settings import SettingsError, load_settings
+
+log = logging.getLogger("litemaas-bot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="litemaas-bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the bot (Socket Mode with SLACK_APP_TOKEN, else HTTP)")
+    serve.add_argument("--env-file", type=Path, help="dotenv file loaded before the environment")
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP listen address (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=None, help="HTTP port (default PORT or 3000)")
+
+    sandbox = sub.add_parser("sandbox", help="run only the sandbox (simulated Kubernetes and Slack)")
+    sandbox.add_argument("--write-env", type=Path, help="write the settings that point at it here")
+    sandbox.add_argument("--state-dir", type=Path, default=Path(".sandbox"))
+
+    demo = sub.add_parser("demo", help="the whole product on one machine, with a terminal console")
+    demo.add_argument("--state-dir", type=Path, default=Path(".sandbox"))
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "serve":
+        return _serve(args.env_file, args.host, args.port)
+    if args.command == "sandbox":
+        return _sandbox(args.state_dir, args.write_env)
+    return _demo(args.state_dir)
+
+
+def _load_bot(env_file: Path | None) -> Bot | None:
+    try:
+        settings = load_settings(env_file=env_file)
+        return build_bot(settings)
+    except (SettingsError, AccessConfigError) as exc:
+        print(f"litemaas-bot: {exc}", file=sys.stderr)
+        return None
+
+
+def _serve(env_file: Path | None, host: str, port: int | None) -> int:
+    bot = _load_bot(env_file)
+    if bot is None:
+        return 2
+    server = bot.http_server(host, port if port is not None else bot.settings.port)
+    bot.start_reaper()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    socket_handler = None
+    if bot.settings.slack_app_token is not None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        socket_handler = SocketModeHandler(bot.app, bot.settings.slack_app_token.get_secret_value())
+        socket_handler.connect()  # type: ignore[no-untyped-call]
+        log.info("Socket Mode connected; health on port %s", server.port)
+    else:
+        log.info("HTTP mode: /slack/events on port %s", server.port)
+    stop.wait()
+    if socket_handler is not None:
+        socket_handler.close()  # type: ignore[no-untyped-call]
+    server.stop()
+    bot.close()
+    return 0
+
+
+def _sandbox(state_dir: Path, write_env: Path | None) -> int:
+    from sandbox.world import SandboxWorld
+
+    world = SandboxWorld(state_dir=state_dir).start()
+    env_file = world.write_env(write_env or state_dir / "sandbox.env")
+    print(f"sandbox running: Kubernetes API {world.kube.url if world.kube else ''}")
+    print(f"settings written to {env_file}; run: litemaas-bot serve --env-file {env_file}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    world.stop()
+    return 0
+
+
+def _demo(state_dir: Path) -> int:
+    from sandbox.console import Console
+    from sandbox.world import DEMO_USERS, SandboxWorld
+
+    world = SandboxWorld(state_dir=state_dir).start()
+    env_file = world.write_env(state_dir / "sandbox.env")
+    logging.getLogger().setLevel(logging.WARNING)
+    bot = _load_bot(env_file)
+    if bot is None:
+        world.stop()
+        return 2
+    server = bot.http_server("127.0.0.1", 0).start()
+    bot.start_reaper()
+    assert world.slack is not None
+    users = {user_id: name for name, user_id in DEMO_USERS.items()}
+    console = Console(world.slack, server.url, world.signing_secret, channel="C0OPS", users=users)
+    print(
+        "litemaas-chatops demo — a sandboxed LiteMaaS and Slack.\n"
+        "Type e.g.  as bob: /maas scale litellm 3   then   as dave: press 1   (help, users, quit)"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        console.run(sys.stdin, prompt="> ")
+    server.stop()
+    bot.close()
+    world.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The bot's HTTP face: `/slack/events` (Bolt), `/healthz` (alive) and `/readyz` (can serve).
+
+Served by waitress (a threaded, pure-Python WSGI server). `/readyz` reports each dependency so an
+operator sees at once which one is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import create_server
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], dict[str, str]]
+"""Returns dependency name → "ok" or a short reason."""
+
+
+class BotWsgiApp:
+    """Routes the bot's paths; everything else is 404."""
+
+    def __init__(self, app: App, readiness: ReadinessCheck) -> None:
+        self._slack = SlackRequestHandler(app, path="/slack/events")
+        self._readiness = readiness
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/slack/events":
+            try:
+                return self._slack(environ, start_response)
+            except Exception as exc:  # Bolt parses bodies before verifying, and its error path can fail too
+                log.warning("rejected a malformed Slack request: %s", type(exc).__name__)
+                return _reply(start_response, "400 Bad Request", {"error": "malformed request"})
+        if path == "/healthz":
+            return _reply(start_response, "200 OK", {"status": "ok"})
+        if path == "/readyz":
+            checks = self._readiness()
+            ready = all(v == "ok" for v in checks.values())
+            return _reply(start_response, "200 OK" if ready else "503 Service Unavailable", checks)
+        return _reply(start_response, "404 Not Found", {"error": "not found"})
+
+
+def _reply(start_response: StartResponse, status: str, body: dict[str, str]) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+class HttpServer:
+    """A waitress server in a background thread, stoppable (tests, demo) or run in the foreground."""
+
+    def __init__(self, wsgi: BotWsgiApp, host: str, port: int, threads: int = 16) -> None:
+        self._server = create_server(wsgi, host=host, port=port, threads=threads, ident="litemaas-bot")
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(getattr(self._server, "effective_port"))  # noqa: B009 - set by waitress at bind
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> HttpServer:
+        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.run()
+
+    def stop(self) -> None:
+        self._server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

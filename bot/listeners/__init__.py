@@ -1,0 +1,18 @@
+"""Bolt listeners, one module per kind of Slack interaction, each with a `register(app, …)` seam."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.dedupe import Deduper
+from bot.listeners import actions, commands, dedupe
+from bot.messenger import Messenger
+from bot.service import CommandService
+
+
+def register_listeners(
+    app: App, *, service: CommandService, messenger: Messenger, deduper: Deduper, slash_command: str
+) -> None:
+    dedupe.register(app, deduper)
+    commands.register(app, service=service, messenger=messenger, slash_command=slash_command)
+    actions.register(app, service=service, messenger=messenger)

@@ -1,0 +1,90 @@
+"""Every message the bot sends to Slack goes through here, and through the redactor first.
+
+Slack failures are logged and reported to the caller as `None`/`False`, never raised into an
+operation: losing a progress edit must not lose the operation itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.redaction import Redactor
+from bot.rendering import Message
+
+log = logging.getLogger(__name__)
+
+Reply = Callable[..., None]
+"""An interaction's own answer channel (Bolt's `respond`): reply(message, ephemeral=True)."""
+
+
+class Messenger:
+    """Posts, edits and ephemeral messages through the Web API, redacted."""
+
+    def __init__(self, client: WebClient, redactor: Redactor) -> None:
+        self.client = client
+        self.redactor = redactor
+
+    def _clean(self, message: Message) -> dict[str, Any]:
+        cleaned: dict[str, Any] = self.redactor.redact_obj(dict(message))
+        return cleaned
+
+    def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str | None:
+        """Post to a channel; returns the message ts, or None when Slack refused."""
+        body = self._clean(message)
+        try:
+            resp = self.client.chat_postMessage(
+                channel=channel, text=body["text"], blocks=body.get("blocks"), thread_ts=thread_ts
+            )
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("chat.postMessage to %s failed: %s", channel, _slack_error(exc))
+            return None
+        ts = resp.get("ts")
+        return str(ts) if ts else None
+
+    def update(self, channel: str, ts: str, message: Message) -> bool:
+        body = self._clean(message)
+        try:
+            self.client.chat_update(channel=channel, ts=ts, text=body["text"], blocks=body.get("blocks"))
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("chat.update of %s/%s failed: %s", channel, ts, _slack_error(exc))
+            return False
+        return True
+
+    def ephemeral(self, channel: str, user: str, message: Message) -> bool:
+        body = self._clean(message)
+        try:
+            self.client.chat_postEphemeral(
+                channel=channel, user=user, text=body["text"], blocks=body.get("blocks")
+            )
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("chat.postEphemeral to %s failed: %s", channel, _slack_error(exc))
+            return False
+        return True
+
+    def replier(self, respond: Callable[..., Any]) -> Reply:
+        """Wrap Bolt's `respond` (the response_url) so that it is redacted and never raises."""
+
+        def reply(message: Message, ephemeral: bool = True) -> None:
+            body = self._clean(message)
+            try:
+                respond(
+                    text=body["text"],
+                    blocks=body.get("blocks"),
+                    response_type="ephemeral" if ephemeral else "in_channel",
+                    replace_original=False,
+                )
+            except Exception as exc:  # the response_url is best effort: log, never crash the listener
+                log.warning("response_url reply failed: %s", self.redactor.redact(str(exc)))
+
+        return reply
+
+
+def _slack_error(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error", "unknown error"))
+    return type(exc).__name__

@@ -1,0 +1,179 @@
+"""Assembles a running bot from `Settings`: stores, clients, the command service, the Bolt app.
+
+Start-up tolerates PostgreSQL, Redis, Kubernetes and Slack being down: the bot then answers what it
+can (help) and refuses changes with the reason; `/readyz` names what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import redis
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from bot.access import AccessControl, GroupDirectory, load_access_config
+from bot.app import build_app
+from bot.builtins import BUILTINS
+from bot.dedupe import Deduper
+from bot.http import BotWsgiApp, HttpServer
+from bot.locks import LocksUnavailable, TargetLocks, redis_client
+from bot.messenger import Messenger
+from bot.redaction import Redactor, install_log_redaction
+from bot.runner import JobRunner
+from bot.service import CommandService
+from bot.settings import Settings
+from bot.store import AuditLog, Database, OperationStore, StoreUnavailable
+from commands.environment import DEFAULT_SCALE_BOUNDS, Environment
+from commands.kube import KubeClient
+from commands.registry import Registry, default_registry
+
+log = logging.getLogger(__name__)
+
+
+def redis_ping(client: redis.Redis) -> Callable[[], bool]:
+    """A probe that answers False instead of raising when the server is unreachable."""
+
+    def ping() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    return ping
+
+
+def full_registry() -> Registry:
+    """The operations of `commands/` plus the bot's own read-only commands."""
+    registry = default_registry()
+    for op in BUILTINS:
+        registry.register(op)
+    return registry
+
+
+@dataclass
+class Bot:
+    """A running bot: everything `serve`, the demo and the end-to-end tests need."""
+
+    settings: Settings
+    redactor: Redactor
+    db: Database
+    redis: redis.Redis
+    service: CommandService
+    app: App
+    runner: JobRunner
+    kube: KubeClient
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _reaper: threading.Thread | None = None
+
+    def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            self.db.ping()
+            checks["postgresql"] = "ok"
+        except StoreUnavailable as exc:
+            checks["postgresql"] = str(exc)
+        try:
+            self.service.locks.holders()
+            checks["redis"] = "ok"
+        except LocksUnavailable as exc:
+            checks["redis"] = str(exc)
+        return checks
+
+    def http_server(self, host: str = "127.0.0.1", port: int = 0) -> HttpServer:
+        return HttpServer(BotWsgiApp(self.app, self.readiness), host, port)
+
+    def start_reaper(self, interval: float = 15.0) -> None:
+        """Close expired approval requests and update their cards, every `interval` seconds."""
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.service.expire_due()
+                except Exception as exc:  # a reaper pass must never kill the reaper
+                    log.warning("approval reaper pass failed: %s", self.redactor.redact(str(exc)))
+
+        self._reaper = threading.Thread(target=loop, name="reaper", daemon=True)
+        self._reaper.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.runner.shutdown(wait=True)
+        self.kube.close()
+        self.db.close()
+        self.redis.close()
+
+
+def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
+    """Wire every part from settings. Raises AccessConfigError for a bad access file."""
+    redactor = Redactor(settings.secret_values())
+    install_log_redaction(redactor)
+
+    registry = full_registry()
+    access_config = load_access_config(settings.access_config, known_commands=registry.verbs())
+
+    client = WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=3)],
+    )
+    rds = redis_client(settings.redis_url.get_secret_value())
+    db = Database(settings.bot_database_url.get_secret_value())
+    try:
+        db.migrate()
+    except StoreUnavailable as exc:
+        log.warning("PostgreSQL unavailable at start-up (%s); changes are refused until it is back", exc)
+
+    def fetch_group(group_id: str) -> list[str]:
+        users = client.usergroups_users_list(usergroup=group_id).get("users") or []
+        return [str(u) for u in users]
+
+    access = AccessControl(access_config, GroupDirectory(fetch_group, rds, settings.redis_prefix))
+    litellm_redis = redis_client(settings.litellm_redis_url.get_secret_value(), timeout_seconds=1)
+    kube = KubeClient.from_kubeconfig(settings.kubeconfig, settings.litemaas_namespace)
+    env = Environment(
+        name=settings.environment_name,
+        namespace=settings.litemaas_namespace,
+        kube=kube,
+        litellm_redis_ping=redis_ping(litellm_redis),
+        scale_bounds={**DEFAULT_SCALE_BOUNDS, **settings.scale_bounds},
+        rollout_timeout=settings.rollout_timeout_seconds,
+    )
+    runner = JobRunner(workers=settings.worker_threads)
+    messenger = Messenger(client, redactor)
+    service = CommandService(
+        registry=registry,
+        env=env,
+        access=access,
+        db=db,
+        store=OperationStore(db),
+        audit=AuditLog(db, redactor),
+        locks=TargetLocks(rds, settings.redis_prefix),
+        runner=runner,
+        messenger=messenger,
+        slash_command=settings.slash_command,
+        progress_interval=progress_interval,
+    )
+    app = build_app(
+        client=client,
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        service=service,
+        messenger=messenger,
+        deduper=Deduper(rds, settings.redis_prefix),
+        slash_command=settings.slash_command,
+    )
+    return Bot(
+        settings=settings,
+        redactor=redactor,
+        db=db,
+        redis=rds,
+        service=service,
+        app=app,
+        runner=runner,
+        kube=kube,
+    )

@@ -1,0 +1,616 @@
+"""The one path every command takes — slash command, button, console (and later schedules).
+
+parse → access (role, channel) → policy → dry-run | approval card | lock + audit + run.
+Mutating commands are refused when PostgreSQL (audit) or Redis (locks) cannot be reached.
+Every outbound text is rendered by `bot.rendering` and redacted by the `Messenger`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot import rendering
+from bot.access import AccessControl, Caller
+from bot.builtins import (
+    ApprovalsCommand,
+    AuditArgs,
+    AuditCommand,
+    HelpArgs,
+    HelpCommand,
+    LocksCommand,
+    WhoamiCommand,
+    is_for_everyone,
+)
+from bot.locks import LockBusy, LocksUnavailable, TargetLocks
+from bot.messenger import Messenger, Reply
+from bot.parsing import ParsedCommand, ParseError, parse_command, suggest_verb
+from bot.rendering import Message, escape_text
+from bot.runner import JobRunner, RunnerBusy, Throttle
+from bot.store import AuditLog, Database, OperationRecord, OperationStore, StoreUnavailable
+from commands.contract import Operation, OperationError, Plan, Progress, Result
+from commands.environment import Environment
+from commands.kube import KubeError
+from commands.registry import Registry
+
+log = logging.getLogger(__name__)
+
+TERMINAL_STATES = ("denied", "expired", "succeeded", "failed", "interrupted")
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    """A command as typed: who, where, what."""
+
+    user_id: str
+    channel_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A click on Approve or Deny."""
+
+    user_id: str
+    operation_id: str
+    approve: bool
+
+
+class CommandService:
+    """Runs commands and approval decisions with permissions, audit, approvals and locks."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        env: Environment,
+        access: AccessControl,
+        db: Database,
+        store: OperationStore,
+        audit: AuditLog,
+        locks: TargetLocks,
+        runner: JobRunner,
+        messenger: Messenger,
+        slash_command: str = "/maas",
+        progress_interval: float = 1.0,
+    ) -> None:
+        self.registry = registry
+        self.env = env
+        self.access = access
+        self.db = db
+        self.store = store
+        self.audit = audit
+        self.locks = locks
+        self.runner = runner
+        self.messenger = messenger
+        self.slash_command = slash_command
+        self.progress_interval = progress_interval
+        self._schema_ready = False
+
+    # ------------------------------------------------------------------ commands
+
+    def handle_command(self, request: CommandRequest, reply: Reply) -> None:
+        """Answer one typed command. Never raises: every failure becomes a message."""
+        try:
+            self._handle_command(request, reply)
+        except Exception:
+            log.exception("command failed unexpectedly")
+            reply(rendering.render_error("Something went wrong on the bot's side; the error is logged."))
+
+    def _handle_command(self, request: CommandRequest, reply: Reply) -> None:
+        try:
+            parsed = parse_command(request.text, self.registry, components=list(self.env.components))
+        except ParseError as exc:
+            reply(rendering.render_error(exc.message, usage=exc.usage, suggestion=exc.suggestion))
+            return
+        op_cls = parsed.operation
+        caller = self.access.caller(request.user_id)
+
+        if not is_for_everyone(op_cls):
+            refusal = self._permission_refusal(caller, op_cls, request.channel_id)
+            if refusal is not None:
+                reply(rendering.render_error(refusal))
+                self._audit_blocked(request, parsed, refusal)
+                return
+
+        if op_cls is HelpCommand:
+            reply(self._help(caller, parsed.args))
+        elif op_cls is WhoamiCommand:
+            reply(self._whoami(caller))
+        elif op_cls in (AuditCommand, ApprovalsCommand, LocksCommand):
+            reply(self._bot_state(parsed), ephemeral=False)
+        elif op_cls.mutating:
+            self._request_mutation(request, parsed, caller, reply)
+        else:
+            self._run_read_only(request, parsed, reply)
+
+    def _permission_refusal(self, caller: Caller, op_cls: type[Operation[Any]], channel: str) -> str | None:
+        if caller.role is None:
+            return (
+                f"You have no role for the bot, so you may only use `{self.slash_command} help` and "
+                f"`{self.slash_command} whoami`. Ask a platform admin to add you to the access file."
+            )
+        policy = self.access.policy(op_cls.name, op_cls.default_role, op_cls.default_approval)
+        if not caller.may(policy.role):
+            return f"`{op_cls.name}` needs the {policy.role} role; you are {caller.role}."
+        if not self.access.channel_allowed(channel, op_cls.mutating):
+            if channel.startswith("D"):
+                return f"`{op_cls.name}` changes the system, so it is only accepted in the ops channels."
+            return "Commands are not accepted in this channel; use one of the configured ops channels."
+        return None
+
+    def _audit_blocked(self, request: CommandRequest, parsed: ParsedCommand, reason: str) -> None:
+        try:
+            self.audit.record(
+                actor=request.user_id,
+                command=parsed.verb,
+                args=_args_json(parsed),
+                outcome="blocked",
+                detail=reason,
+            )
+        except StoreUnavailable as exc:
+            log.warning("could not audit a blocked command: %s", exc)
+
+    # ------------------------------------------------------------------ read-only
+
+    def _run_read_only(self, request: CommandRequest, parsed: ParsedCommand, reply: Reply) -> None:
+        op = parsed.operation()
+
+        def job() -> None:
+            started = time.monotonic()
+            result = self._collect(op, parsed, None, on_progress=None)
+            reply(
+                rendering.render_result(
+                    result,
+                    command_text=self._typed(parsed),
+                    requester=request.user_id,
+                    duration_s=time.monotonic() - started,
+                ),
+                ephemeral=False,
+            )
+
+        try:
+            self.runner.submit(job, name=parsed.verb)
+        except RunnerBusy as exc:
+            reply(rendering.render_error(str(exc)))
+
+    # ------------------------------------------------------------------ mutating
+
+    def _unavailable(self) -> str | None:
+        """Why mutating commands cannot run now (audit or locks storage down), or None."""
+        try:
+            self.db.ping()
+            if not self._schema_ready:  # PostgreSQL was down at start-up: migrate now
+                self.db.migrate()
+                self._schema_ready = True
+        except StoreUnavailable as exc:
+            return f"the audit store (PostgreSQL) is unreachable ({exc}), so changes are refused."
+        try:
+            self.locks.holders()
+        except LocksUnavailable as exc:
+            return f"the lock store (Redis) is unreachable ({exc}), so changes are refused."
+        return None
+
+    def _request_mutation(
+        self, request: CommandRequest, parsed: ParsedCommand, caller: Caller, reply: Reply
+    ) -> None:
+        op_cls = parsed.operation
+        unavailable = self._unavailable()
+        if unavailable is not None:
+            reply(rendering.render_error(f"Cannot run `{parsed.verb}`: {unavailable}"))
+            return
+        op = op_cls()
+        try:
+            plan = op.plan(self.env, parsed.args)
+        except (OperationError, KubeError) as exc:
+            reply(rendering.render_error(f"`{parsed.verb}` refused: {exc}"))
+            self._audit(request.user_id, parsed, "refused", detail=str(exc))
+            return
+        if parsed.args.dry_run:
+            reply(rendering.render_plan(plan, command_text=self._typed(parsed), dry_run=True))
+            self._audit(request.user_id, parsed, "dry-run", detail=plan.summary)
+            return
+        if plan.noop:
+            reply(rendering.render_text(f"Nothing to do: {plan.summary}"))
+            self._audit(request.user_id, parsed, "refused", detail=f"no-op: {plan.summary}")
+            return
+        holder = self._lock_holder(plan.target)
+        if holder is not None:
+            reply(rendering.render_error(holder, escape=False))
+            self._audit(request.user_id, parsed, "refused", detail=holder)
+            return
+
+        policy = self.access.policy(op_cls.name, op_cls.default_role, op_cls.default_approval)
+        if policy.approval:
+            self._request_approval(request, parsed, plan, reply)
+            return
+        record = self.store.create(
+            command=parsed.verb,
+            args=_args_json(parsed),
+            text=self._typed(parsed),
+            requester=request.user_id,
+            channel=request.channel_id,
+            environment=self.env.name,
+            target=plan.target,
+            state="approved",
+            approval_required=False,
+            plan=plan.to_json(),
+            plan_fingerprint=plan.fingerprint,
+        )
+        self._start(record, parsed, plan, reply)
+
+    def _lock_holder(self, target: str) -> str | None:
+        for info in self.locks.holders():
+            if info.target == target:
+                return (
+                    f"{escape_text(target)} is locked by <@{info.owner}> since {info.since:%H:%M:%S} UTC "
+                    f"({escape_text(info.reason)}); try again when it is done."
+                )
+        return None
+
+    def _request_approval(
+        self, request: CommandRequest, parsed: ParsedCommand, plan: Plan, reply: Reply
+    ) -> None:
+        ttl = timedelta(minutes=self.access.approval.ttl_minutes)
+        record = self.store.create(
+            command=parsed.verb,
+            args=_args_json(parsed),
+            text=self._typed(parsed),
+            requester=request.user_id,
+            channel=request.channel_id,
+            environment=self.env.name,
+            target=plan.target,
+            state="requested",
+            approval_required=True,
+            plan=plan.to_json(),
+            plan_fingerprint=plan.fingerprint,
+            expires_at=datetime.now(UTC) + ttl,
+        )
+        self._audit(request.user_id, parsed, "requested", operation_id=str(record.id), detail=plan.summary)
+        card = self._card(record, plan)
+        ts = self.messenger.post(request.channel_id, card)
+        if ts is not None:
+            self.store.set_message(record.id, request.channel_id, ts)
+        reply(
+            rendering.render_text(
+                f"Approval requested for `{self._typed(parsed)}`; an approver has "
+                f"{self.access.approval.ttl_minutes} minutes to decide."
+            )
+        )
+
+    # ------------------------------------------------------------------ decisions
+
+    def handle_decision(self, decision: Decision, reply: Reply) -> None:
+        """Apply an Approve/Deny click. Never raises; exactly one click of many wins."""
+        try:
+            self._handle_decision(decision, reply)
+        except StoreUnavailable as exc:
+            reply(
+                rendering.render_error(f"Cannot record the decision: the audit store is unreachable ({exc}).")
+            )
+        except Exception:
+            log.exception("decision failed unexpectedly")
+            reply(rendering.render_error("Something went wrong on the bot's side; the error is logged."))
+
+    def _handle_decision(self, decision: Decision, reply: Reply) -> None:
+        record = self.store.get(decision.operation_id)
+        if record is None:
+            reply(rendering.render_error("This request is unknown to the bot."))
+            return
+        caller = self.access.caller(decision.user_id)
+        verdict = "approve" if decision.approve else "deny"
+        if not caller.approver:
+            reason = f"You cannot {verdict} requests: you are not an approver."
+            reply(rendering.render_error(reason))
+            self._audit_record(record, decision.user_id, "blocked", detail=reason)
+            return
+        if decision.user_id == record.requester and not self.access.approval.allow_self_approval:
+            reason = f"You cannot {verdict} your own request; another approver must decide."
+            reply(rendering.render_error(reason))
+            self._audit_record(record, decision.user_id, "blocked", detail=reason)
+            return
+        if record.state != "requested":
+            reply(rendering.render_error(f"This request is already {record.state}."))
+            return
+        if record.expires_at is not None and record.expires_at <= datetime.now(UTC):
+            self.expire_due()
+            reply(rendering.render_error("This request has expired; request it again."))
+            return
+        if not decision.approve:
+            denied = self.store.transition(
+                record.id, from_states=["requested"], to="denied", approver=decision.user_id
+            )
+            if denied is None:
+                reply(rendering.render_error("This request was decided a moment ago by someone else."))
+                return
+            self._audit_record(denied, decision.user_id, "denied")
+            self._update_card(denied)
+            return
+        self._approve(record, decision, reply)
+
+    def _approve(self, record: OperationRecord, decision: Decision, reply: Reply) -> None:
+        op_cls = self.registry.get(record.command)
+        if op_cls is None:
+            reply(rendering.render_error(f"`{record.command}` is no longer a known command."))
+            return
+        unavailable = self._unavailable()
+        if unavailable is not None:
+            reply(rendering.render_error(f"Cannot approve now: {unavailable}"))
+            return
+        try:
+            parsed = ParsedCommand(
+                verb=record.command,
+                operation=op_cls,
+                args=op_cls.args_model.model_validate(
+                    record.args, context={"components": list(self.env.components)}
+                ),
+                text=record.text,
+            )
+            plan = op_cls().plan(self.env, parsed.args)
+        except (OperationError, KubeError) as exc:
+            reply(rendering.render_error(f"Cannot approve now: {exc}"))
+            return
+        if plan.fingerprint != record.plan_fingerprint or plan.noop:
+            note = (
+                "The target changed since the request: "
+                f"{plan.summary}. Check the new plan and approve again if it is still wanted."
+            )
+            changed = self.store.transition(
+                record.id,
+                from_states=["requested"],
+                to="requested",
+                plan=plan.to_json(),
+                plan_fingerprint=plan.fingerprint,
+            )
+            if changed is not None:
+                self._update_card(changed, note=note)
+            reply(rendering.render_error(note))
+            return
+        approved = self.store.transition(
+            record.id, from_states=["requested"], to="approved", approver=decision.user_id
+        )
+        if approved is None:
+            reply(rendering.render_error("This request was decided a moment ago by someone else."))
+            return
+        self._audit_record(approved, decision.user_id, "approved")
+        self._update_card(approved)
+        self._start(approved, parsed, plan, reply)
+
+    def expire_due(self) -> list[OperationRecord]:
+        """Close requests past their expiry and update their cards (the reaper calls this)."""
+        expired = self.store.expire_due()
+        for record in expired:
+            self._audit_record(record, record.requester, "expired")
+            self._update_card(record)
+        return expired
+
+    # ------------------------------------------------------------------ execution
+
+    def _start(self, record: OperationRecord, parsed: ParsedCommand, plan: Plan, reply: Reply) -> None:
+        def job() -> None:
+            self._execute(record, parsed, plan)
+
+        try:
+            self.runner.submit(job, name=f"{record.command}:{record.id}")
+        except RunnerBusy as exc:
+            self.store.transition(record.id, from_states=["approved"], to="failed", error=str(exc))
+            reply(rendering.render_error(str(exc)))
+
+    def _execute(self, record: OperationRecord, parsed: ParsedCommand, plan: Plan) -> None:
+        started = time.monotonic()
+        try:
+            lock = self.locks.acquire(plan.target, owner=record.requester, reason=record.text)
+        except (LockBusy, LocksUnavailable) as exc:
+            failed = self.store.transition(record.id, from_states=["approved"], to="failed", error=str(exc))
+            if failed is not None:
+                self._audit_record(failed, record.requester, "failed", detail=str(exc))
+                self._update_card(failed, note=str(exc))
+            return
+        with lock:
+            running = self.store.transition(record.id, from_states=["approved"], to="running")
+            if running is None:  # somebody else started or closed it
+                return
+            self._update_card(running)
+            progress_ts = self.messenger.post(
+                record.channel,
+                rendering.render_progress(
+                    command_text=record.text, requester=record.requester, progress=Progress("starting…")
+                ),
+            )
+            throttle = Throttle(self.progress_interval)
+
+            def on_progress(event: Progress) -> None:
+                if progress_ts is not None and throttle.ready():
+                    self.messenger.update(
+                        record.channel,
+                        progress_ts,
+                        rendering.render_progress(
+                            command_text=record.text, requester=record.requester, progress=event
+                        ),
+                    )
+
+            result = self._collect(parsed.operation(), parsed, plan, on_progress=on_progress)
+            duration = time.monotonic() - started
+            final = self.store.transition(
+                record.id,
+                from_states=["running"],
+                to="succeeded" if result.ok else "failed",
+                result=result.to_json(),
+                error=None if result.ok else result.summary,
+            )
+            message = rendering.render_result(
+                result, command_text=record.text, requester=record.requester, duration_s=duration
+            )
+            if progress_ts is not None:
+                self.messenger.update(record.channel, progress_ts, message)
+            else:
+                self.messenger.post(record.channel, message)
+            if final is not None:
+                self._audit_record(
+                    final,
+                    record.requester,
+                    "succeeded" if result.ok else "failed",
+                    detail=result.summary,
+                    duration_ms=int(duration * 1000),
+                )
+                self._update_card(final)
+
+    def _collect(
+        self,
+        op: Operation[Any],
+        parsed: ParsedCommand,
+        plan: Plan | None,
+        on_progress: Any,
+    ) -> Result:
+        """Run an operation to its Result; failures become a failed Result with a plain message."""
+        try:
+            for event in op.execute(self.env, parsed.args, plan):
+                if isinstance(event, Result):
+                    return event
+                if on_progress is not None:
+                    on_progress(event)
+        except (OperationError, KubeError) as exc:
+            return Result(ok=False, summary=f"{parsed.verb} failed: {exc}")
+        except Exception:
+            log.exception("operation %s raised", parsed.verb)
+            return Result(ok=False, summary=f"{parsed.verb} failed on the bot's side; the error is logged.")
+        return Result(ok=False, summary=f"{parsed.verb} ended without a result.")
+
+    # ------------------------------------------------------------------ rendering helpers
+
+    def _card(self, record: OperationRecord, plan: Plan | None = None, note: str | None = None) -> Message:
+        shown = plan or Plan.from_json(record.plan or {"summary": record.text, "target": record.target or ""})
+        return rendering.render_approval_card(
+            operation_id=str(record.id),
+            requester=record.requester,
+            command_text=record.text,
+            plan=shown,
+            expires_at=record.expires_at or datetime.now(UTC),
+            state=record.state,
+            decided_by=record.approver,
+            note=note,
+        )
+
+    def _update_card(self, record: OperationRecord, note: str | None = None) -> None:
+        if not record.approval_required or record.message_channel is None or record.message_ts is None:
+            return
+        self.messenger.update(record.message_channel, record.message_ts, self._card(record, note=note))
+
+    def _typed(self, parsed: ParsedCommand) -> str:
+        return f"{self.slash_command} {parsed.text}"
+
+    def _help(self, caller: Caller, args: Any) -> Message:
+        assert isinstance(args, HelpArgs)
+        visible = [op for op in self.registry.operations() if self._may_see(caller, op)]
+        if args.command:
+            match = self.registry.match(args.command.split())
+            if match is None or match[0] not in visible:
+                suggestion = suggest_verb(args.command, [op.name for op in visible])
+                return rendering.render_error(
+                    f"No command `{args.command[:40]}` that you may run.", suggestion=suggestion
+                )
+            op = match[0]
+            return rendering.render_text(f"`{self.slash_command} {op.usage}`\n{op.help()}")
+        lines = [f"`{self.slash_command} {op.usage}` — {op.help()}" for op in visible]
+        if caller.role is None:
+            lines.append("You have no role yet: ask a platform admin to add you to the access file.")
+        return rendering.render_text("\n".join(lines))
+
+    def _may_see(self, caller: Caller, op: type[Operation[Any]]) -> bool:
+        if is_for_everyone(op):
+            return True
+        if caller.role is None:
+            return False
+        policy = self.access.policy(op.name, op.default_role, op.default_approval)
+        return caller.may(policy.role)
+
+    def _whoami(self, caller: Caller) -> Message:
+        role = caller.role or "no role"
+        approver = ", approver" if caller.approver else ""
+        return rendering.render_text(
+            f"You are <@{caller.user_id}> (`{caller.user_id}`): {role}{approver}.", escape=False
+        )
+
+    def _bot_state(self, parsed: ParsedCommand) -> Message:
+        try:
+            if parsed.operation is AuditCommand:
+                assert isinstance(parsed.args, AuditArgs)
+                entries = self.audit.recent(parsed.args.limit)
+                lines = [
+                    f"{e.at:%Y-%m-%d %H:%M:%S} <@{e.actor}> {e.command} → {e.outcome}"
+                    + (f" (approver <@{e.approver}>)" if e.approver else "")
+                    + (f" {e.duration_ms} ms" if e.duration_ms is not None else "")
+                    + (f" — {escape_text(e.detail)}" if e.detail else "")
+                    for e in entries
+                ]
+                return rendering.render_text("\n".join(lines) or "No operations yet.", escape=False)
+            if parsed.operation is ApprovalsCommand:
+                pending = self.store.pending()
+                lines = [
+                    f"`{escape_text(r.text)}` requested by <@{r.requester}>, expires {r.expires_at:%H:%M} UTC"
+                    for r in pending
+                    if r.expires_at is not None
+                ]
+                return rendering.render_text(
+                    "\n".join(lines) or "No requests are waiting for approval.", escape=False
+                )
+            holders = self.locks.holders()
+            lines = [
+                f"{escape_text(h.target)}: <@{h.owner}> since {h.since:%H:%M:%S} UTC "
+                f"({escape_text(h.reason)})"
+                for h in holders
+            ]
+            return rendering.render_text("\n".join(lines) or "No locks are held.", escape=False)
+        except (StoreUnavailable, LocksUnavailable) as exc:
+            return rendering.render_error(f"Cannot read the bot's state: {exc}")
+
+    # ------------------------------------------------------------------ audit helpers
+
+    def _audit(
+        self,
+        actor: str,
+        parsed: ParsedCommand,
+        outcome: str,
+        *,
+        operation_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.audit.record(
+            actor=actor,
+            command=parsed.verb,
+            args=_args_json(parsed),
+            outcome=outcome,
+            operation_id=operation_id,
+            detail=detail,
+        )
+
+    def _audit_record(
+        self,
+        record: OperationRecord,
+        actor: str,
+        outcome: str,
+        *,
+        detail: str | None = None,
+        duration_ms: int | None = None,
+    ) -> None:
+        try:
+            self.audit.record(
+                actor=actor,
+                command=record.command,
+                args=record.args,
+                outcome=outcome,
+                operation_id=str(record.id),
+                approver=record.approver,
+                detail=detail,
+                duration_ms=duration_ms,
+            )
+        except StoreUnavailable as exc:
+            log.warning("could not audit %s of %s: %s", outcome, record.id, exc)
+
+
+def _args_json(parsed: ParsedCommand) -> dict[str, Any]:
+    data: dict[str, Any] = parsed.args.model_dump(mode="json")
+    return data

@@ -1,0 +1,101 @@
+"""The bot as Slack sees it: signed HTTP requests in, recorded Web API calls out.
+
+Every test gets its own sandbox Kubernetes API and Slack Web API (real HTTP servers on loopback),
+its own PostgreSQL database and Redis prefix, and a real bot (`build_bot`) served over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.runtime import build_bot
+from bot.settings import load_settings
+from sandbox.kube import KubeSandbox
+from sandbox.slack import SlackSandbox
+from sandbox.world import DEMO_ACCESS_FILE
+from tests.e2e.harness import BOT_TOKEN, SIGNING_SECRET, BotHarness
+
+
+@pytest.fixture
+def kube() -> Iterator[KubeSandbox]:
+    sb = KubeSandbox(namespace="litellm-rhpds", seed=True, auto_progress=0.05).start()
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackSandbox]:
+    sb = SlackSandbox(bot_token=BOT_TOKEN).start()
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
+def access_file(tmp_path: Path) -> Path:
+    path = tmp_path / "access.yaml"
+    path.write_text(DEMO_ACCESS_FILE)
+    return path
+
+
+@pytest.fixture
+def settings_for(
+    tmp_path: Path,
+    pg_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    kube: KubeSandbox,
+    slack: SlackSandbox,
+    access_file: Path,
+) -> Callable[..., dict[str, Any]]:
+    kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig", namespace="litellm-rhpds")
+
+    def settings(**overrides: Any) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "slack_bot_token": BOT_TOKEN,
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": slack.api_url,
+            "kubeconfig": kubeconfig,
+            "litemaas_namespace": "litellm-rhpds",
+            "bot_database_url": pg_url,
+            "redis_url": redis_url,
+            "redis_prefix": redis_prefix,
+            "litellm_redis_url": redis_url,
+            "access_config": access_file,
+            "rollout_timeout_seconds": 30,
+        }
+        values.update(overrides)
+        return values
+
+    return settings
+
+
+@pytest.fixture
+def start_bot(
+    settings_for: Callable[..., dict[str, Any]], kube: KubeSandbox, slack: SlackSandbox, pg_url: str
+) -> Iterator[Callable[..., BotHarness]]:
+    started: list[BotHarness] = []
+
+    def start(**overrides: Any) -> BotHarness:
+        settings = load_settings(**settings_for(**overrides))
+        bot = build_bot(settings, progress_interval=0.0)
+        server = bot.http_server("127.0.0.1", 0).start()
+        harness = BotHarness(bot, server, kube, slack, pg_url, httpx.Client(timeout=10))
+        started.append(harness)
+        return harness
+
+    yield start
+    for h in started:
+        h.bot.runner.wait_idle(10)
+        h.http.close()
+        h.server.stop()
+        h.bot.close()
+
+
+@pytest.fixture
+def harness(start_bot: Callable[..., BotHarness]) -> BotHarness:
+    return start_bot()
