@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-
 from logging import Logger
 
 from slack_bolt import App, BoltResponse
