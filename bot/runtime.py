@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
+from pydantic import SecretStr
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
@@ -45,6 +46,10 @@ def redis_ping(client: redis.Redis) -> Callable[[], bool]:
             return False
 
     return ping
+
+
+def _plain(secret: SecretStr | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()
 
 
 def full_registry() -> Registry:
@@ -143,6 +148,11 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         litellm_redis_ping=redis_ping(litellm_redis),
         scale_bounds={**DEFAULT_SCALE_BOUNDS, **settings.scale_bounds},
         rollout_timeout=settings.rollout_timeout_seconds,
+        litellm_url=settings.litellm_url,
+        backend_url=settings.backend_url,
+        litemaas_database_url=_plain(settings.litemaas_database_url),
+        litellm_database_url=_plain(settings.litellm_database_url),
+        backup_dir=settings.backup_dir,
     )
     runner = JobRunner(workers=settings.worker_threads)
     messenger = Messenger(client, redactor)

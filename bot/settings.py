@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     environment_name: str = "default"
     scale_bounds: dict[str, tuple[int, int]] = Field(default_factory=dict)
     log_level: str = "INFO"
+    # the operated LiteMaaS: service URLs and databases (absent database URLs are read from the
+    # namespace's `litemaas-db` Secret, as the seed's scripts do)
+    litellm_url: str = "http://litellm:4000"
+    backend_url: str = "http://litellm-backend:8080"
+    litemaas_database_url: SecretStr | None = None
+    litellm_database_url: SecretStr | None = None
+    backup_dir: Path = Path("backups")
 
     @field_validator("slack_bot_token", "slack_signing_secret", "bot_database_url")
     @classmethod
@@ -62,6 +69,20 @@ class Settings(BaseSettings):
     def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token starting with 'xapp-'")
+        return value
+
+    @field_validator("litellm_url", "backend_url")
+    @classmethod
+    def _service_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("litemaas_database_url", "litellm_database_url")
+    @classmethod
+    def _operated_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// URL")
         return value
 
     @field_validator("slack_api_url")

@@ -113,6 +113,27 @@ class Section:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """A next step offered with a result (e.g. Rollback after a failed upgrade).
+
+    The bot shows it as a button that, when clicked, runs `command` (text as typed after the slash
+    command) as the clicker, through the same permission and approval checks as a typed command.
+    """
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    """Output too long for a message (full logs, full lists): the bot uploads it as a file."""
+
+    filename: str
+    title: str
+    content: str
+
+
+@dataclass(frozen=True)
 class Result:
     """The outcome of an operation, as data. The bot renders it; it never contains a secret."""
 
@@ -120,6 +141,8 @@ class Result:
     summary: str
     sections: tuple[Section, ...] = ()
     warnings: tuple[str, ...] = ()
+    follow_ups: tuple[FollowUp, ...] = ()
+    files: tuple[ResultFile, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,6 +152,8 @@ class Result:
                 {"title": s.title, "fields": s.fields, "lines": list(s.lines)} for s in self.sections
             ],
             "warnings": list(self.warnings),
+            "follow_ups": [vars(f) for f in self.follow_ups],
+            "files": [{"filename": f.filename, "title": f.title, "size": len(f.content)} for f in self.files],
         }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -53,6 +54,11 @@ class Environment:
     components: dict[str, Component] = field(default_factory=lambda: dict(DEFAULT_COMPONENTS))
     scale_bounds: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_SCALE_BOUNDS))
     rollout_timeout: float = 600.0
+    litellm_url: str = "http://litellm:4000"
+    backend_url: str = "http://litellm-backend:8080"
+    litemaas_database_url: str | None = None  # None: read from the `litemaas-db` Secret when needed
+    litellm_database_url: str | None = None
+    backup_dir: Path = Path("backups")
 
     def component(self, name: str) -> Component:
         """The named component; raises KeyError for an unknown one (arguments are validated first)."""

@@ -7,6 +7,7 @@ generated client escapes.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -263,6 +264,56 @@ class KubeClient:
                 raw.release_conn()
 
         return _guarded(read)
+
+    # -- replica sets, secrets, routes -----------------------------------------------------------
+
+    def list_replicasets(self, label_selector: str) -> list[dict[str, Any]]:
+        """ReplicaSets of the namespace matching `label_selector` (rollback reads their templates)."""
+        raw: Any = _guarded(
+            lambda: self._apps.list_namespaced_replica_set(
+                self.namespace,
+                label_selector=label_selector,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        )
+        served = _guarded(lambda: _read_json(raw))
+        return list(served.get("items") or [])
+
+    def read_secret(self, name: str) -> dict[str, str]:
+        """The decoded data of Secret `name`. Callers must never show these values."""
+        raw: Any = _guarded(
+            lambda: self._core.read_namespaced_secret(
+                name, self.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+            )
+        )
+        served = _guarded(lambda: _read_json(raw))
+        data = served.get("data") or {}
+        try:
+            return {str(k): base64.b64decode(str(v)).decode("utf-8") for k, v in data.items()}
+        except (ValueError, UnicodeDecodeError):
+            raise KubeError(0, "BadResponse", f"Secret {name} holds data that is not base64 text") from None
+
+    def list_routes(self) -> list[dict[str, Any]] | None:
+        """OpenShift Routes of the namespace, or None when `route.openshift.io` is not served."""
+        custom = k8s.CustomObjectsApi(self._api_client)
+        try:
+            raw: Any = _guarded(
+                lambda: custom.list_namespaced_custom_object(
+                    "route.openshift.io",
+                    "v1",
+                    self.namespace,
+                    "routes",
+                    _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
+            )
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        served = _guarded(lambda: _read_json(raw))
+        return list(served.get("items") or [])
 
     def close(self) -> None:
         """Release the connection pool."""
