@@ -66,6 +66,23 @@ class Messenger:
             return False
         return True
 
+    def upload(
+        self, channel: str, *, filename: str, title: str, content: str, thread_ts: str | None = None
+    ) -> bool:
+        """Upload a text file (long logs, full lists) to a channel, redacted like every message."""
+        try:
+            self.client.files_upload_v2(
+                channel=channel,
+                filename=filename,
+                title=self.redactor.redact(title),
+                content=self.redactor.redact(content),
+                thread_ts=thread_ts,
+            )
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("file upload to %s failed: %s", channel, _slack_error(exc))
+            return False
+        return True
+
     def replier(self, respond: Callable[..., Any]) -> Reply:
         """Wrap Bolt's `respond` (the response_url) so that it is redacted and never raises."""
 

@@ -168,9 +168,11 @@ class CommandService:
                     command_text=self._typed(parsed),
                     requester=request.user_id,
                     duration_s=time.monotonic() - started,
+                    buttons=_follow_up_buttons(result),
                 ),
                 ephemeral=False,
             )
+            self._upload_files(request.channel_id, result)
 
         try:
             self.runner.submit(job, name=parsed.verb)
@@ -224,7 +226,7 @@ class CommandService:
             return
 
         policy = self.access.policy(op_cls.name, op_cls.default_role, op_cls.default_approval)
-        if policy.approval:
+        if policy.approval or op.needs_approval(parsed.args):
             self._request_approval(request, parsed, plan, reply)
             return
         record = self.store.create(
@@ -442,12 +444,17 @@ class CommandService:
                 error=None if result.ok else result.summary,
             )
             message = rendering.render_result(
-                result, command_text=record.text, requester=record.requester, duration_s=duration
+                result,
+                command_text=record.text,
+                requester=record.requester,
+                duration_s=duration,
+                buttons=_follow_up_buttons(result),
             )
             if progress_ts is not None:
                 self.messenger.update(record.channel, progress_ts, message)
             else:
-                self.messenger.post(record.channel, message)
+                progress_ts = self.messenger.post(record.channel, message)
+            self._upload_files(record.channel, result, thread_ts=progress_ts)
             if final is not None:
                 self._audit_record(
                     final,
@@ -478,6 +485,12 @@ class CommandService:
             log.exception("operation %s raised", parsed.verb)
             return Result(ok=False, summary=f"{parsed.verb} failed on the bot's side; the error is logged.")
         return Result(ok=False, summary=f"{parsed.verb} ended without a result.")
+
+    def _upload_files(self, channel: str, result: Result, thread_ts: str | None = None) -> None:
+        for file in result.files:
+            self.messenger.upload(
+                channel, filename=file.filename, title=file.title, content=file.content, thread_ts=thread_ts
+            )
 
     # ------------------------------------------------------------------ rendering helpers
 
@@ -609,6 +622,17 @@ class CommandService:
             )
         except StoreUnavailable as exc:
             log.warning("could not audit %s of %s: %s", outcome, record.id, exc)
+
+
+FOLLOW_UP_ACTION = "followup.run"
+
+
+def _follow_up_buttons(result: Result) -> list[rendering.Button]:
+    """Buttons for a result's next steps; a click runs the command as the clicker, checks and all."""
+    return [
+        rendering.Button(f.label, FOLLOW_UP_ACTION, f.command, "danger" if f.label == "Rollback" else None)
+        for f in result.follow_ups
+    ]
 
 
 def _args_json(parsed: ParsedCommand) -> dict[str, Any]:

@@ -177,6 +177,10 @@ class Operation(Generic[A]):
         """The lock this run needs (mutating operations), or None."""
         return None
 
+    def needs_approval(self, args: A) -> bool:
+        """Approval demanded by the arguments themselves, whatever the policy (e.g. `restart all`)."""
+        return False
+
     def plan(self, env: Environment, args: A) -> Plan:
         """Read state and say what would change. Raises OperationError for a refusal."""
         raise NotImplementedError

@@ -1,4 +1,7 @@
-"""Approve / Deny buttons. A button carries only the operation id; the clicker is checked again."""
+"""Buttons: Approve / Deny carry only the operation id; a follow-up (e.g. Rollback) carries the command.
+
+Whoever clicks is checked again exactly as if they had typed the command.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.messenger import Messenger
-from bot.service import CommandService, Decision
+from bot.service import FOLLOW_UP_ACTION, CommandRequest, CommandService, Decision
 
 
 def register(app: App, *, service: CommandService, messenger: Messenger) -> None:
@@ -21,3 +24,14 @@ def register(app: App, *, service: CommandService, messenger: Messenger) -> None
             approve=action.get("action_id") == "approval.approve",
         )
         service.handle_decision(decision, messenger.replier(respond))
+
+    @app.action(FOLLOW_UP_ACTION)
+    def on_follow_up(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        request = CommandRequest(
+            user_id=str((body.get("user") or {}).get("id", "")),
+            channel_id=str(channel or ""),
+            text=str(action.get("value", "")),
+        )
+        service.handle_command(request, messenger.replier(respond))

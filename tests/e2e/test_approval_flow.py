@@ -24,18 +24,19 @@ def test_operator_request_approved_by_approver_scales_and_reports(harness: BotHa
 
     wait_until(lambda: harness.replicas() == 3, what="litellm scaled to 3")
     wait_until(lambda: ("scale", "succeeded") in harness.operations(), what="operation succeeded")
-    final_card = harness.slack.message("C0OPS", card["ts"])
-    assert "Succeeded" in str(final_card["blocks"]), final_card
+    wait_until(
+        lambda: "Succeeded" in str(harness.slack.message("C0OPS", card["ts"])["blocks"]),
+        what="card: Succeeded",
+    )
     result = wait_until(
         lambda: [m for m in harness.slack.messages("C0OPS") if "scaled from 1 to 3" in str(m)],
         what="the result message",
     )
     assert result
-    assert [o for _, c, o in harness.audit_outcomes() if c == "scale"] == [
-        "requested",
-        "approved",
-        "succeeded",
-    ]
+    expected = ["requested", "approved", "succeeded"]
+    wait_until(
+        lambda: [o for _, c, o in harness.audit_outcomes() if c == "scale"] == expected, what="the audit rows"
+    )
     with psycopg.connect(harness.pg_url) as conn:
         approver, duration = conn.execute(
             "SELECT approver, duration_ms FROM chatops.audit WHERE outcome = 'succeeded'"
