@@ -5,7 +5,8 @@ official `kubernetes` client at it. Never imports `bot` or `commands`.
 """
 
 from sandbox.kube.errors import ApiError
+from sandbox.kube.logs import litellm_startup_lines
 from sandbox.kube.recording import RecordedRequest
 from sandbox.kube.sandbox import SANDBOX_TOKEN, KubeSandbox
 
-__all__ = ["SANDBOX_TOKEN", "ApiError", "KubeSandbox", "RecordedRequest"]
+__all__ = ["SANDBOX_TOKEN", "ApiError", "KubeSandbox", "RecordedRequest", "litellm_startup_lines"]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from sandbox.kube import secret_data
 from sandbox.kube.controller import DeploymentController
 from sandbox.kube.errors import ApiError, success_status
 from sandbox.kube.logs import LogBook
@@ -53,12 +54,16 @@ def _parse_int(value: str | None, name: str) -> int | None:
 
 
 class Cluster:
-    """One emulated cluster: objects, controller and logs behind one lock."""
+    """One emulated cluster: objects, controller and logs behind one lock.
 
-    def __init__(self) -> None:
+    `openshift`: whether OpenShift's API groups (`route.openshift.io`) are served at all.
+    """
+
+    def __init__(self, openshift: bool = True) -> None:
+        self.openshift = openshift
         self.store = ObjectStore()
-        self.controller = DeploymentController(self.store)
         self.logs = LogBook()
+        self.controller = DeploymentController(self.store, self.logs)
 
     # -- errors --------------------------------------------------------------------------------
 
@@ -150,6 +155,7 @@ class Cluster:
             meta["generation"] = 1
         if rt.plural == "deployments":
             self._default_deployment(obj)
+        self._normalize(rt, obj)
         self._validate(rt, obj)
         with self.store.cond:
             if self.store.get(rt.plural, namespace, name) is not None:
@@ -245,6 +251,7 @@ class Cluster:
         spec_changed = result.get("spec") != current.get("spec")
         if rt.has_generation and spec_changed:
             result["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
+        self._normalize(rt, result)
         self._validate(rt, result)
         if dry_run:
             return result
@@ -300,6 +307,13 @@ class Cluster:
             {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
         )
         obj["status"] = {}
+
+    def _normalize(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        """Server-side conversions: a Secret's `stringData` becomes base64 `data` (422 when malformed)."""
+        if rt.plural == "secrets":
+            problem = secret_data.normalize(obj)
+            if problem is not None:
+                raise self.invalid(rt, obj["metadata"].get("name", ""), problem)
 
     def _validate(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         if rt.plural not in ("deployments", "replicasets", "statefulsets"):

@@ -4,14 +4,21 @@ Template change: observe (new ReplicaSet, updatedReplicas 0) → one new, not-ye
 while the old pods still run → old pods removed → new pods ready = complete. Scale-only change:
 observe → one ready pod added or removed per step → complete. A failed rollout (`fail`) gets
 Progressing=False/ProgressDeadlineExceeded and stays stuck until the next spec change.
+
+Scripted pod failures (`fail_new_pods`): the next new ReplicaSet's pods never become ready (one surge
+pod crash-loops or cannot pull its image; the old pods keep serving); after PROGRESS_DEADLINE_STEPS
+steps the rollout exceeds its deadline. Start-up logs (`set_startup_logs`) are given to every pod
+created for a Deployment from then on.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
+from sandbox.kube.logs import LogBook
 from sandbox.kube.objects import (
     HASH_LABEL,
     REVISION,
@@ -24,18 +31,42 @@ from sandbox.kube.objects import (
     set_condition,
     template_hash,
 )
-from sandbox.kube.pods import build_pod, can_become_ready, mark_ready, pod_ready
+from sandbox.kube.pods import (
+    CRASH_LOOP,
+    FAILURE_REASONS,
+    build_pod,
+    can_become_ready,
+    crash_again,
+    make_failing,
+    mark_ready,
+    pod_ready,
+    recover,
+)
 from sandbox.kube.store import Key, ObjectStore
+
+PROGRESS_DEADLINE_STEPS = 3  # steps a failing ReplicaSet gets before ProgressDeadlineExceeded
+
+
+@dataclass
+class _Failing:
+    """A ReplicaSet whose pods are scripted never to become ready, and how long it has tried."""
+
+    reason: str
+    steps: int = 0
 
 
 class DeploymentController:
     """Reconciles Deployments into ReplicaSets and Pods, advancing only when stepped."""
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, logs: LogBook | None = None) -> None:
         self.store = store
+        self.logs = logs if logs is not None else LogBook()
         self._in_progress: set[Key] = set()
         self._fail_next: set[Key] = set()
         self._failed: set[Key] = set()
+        self._fail_pods_next: dict[Key, str] = {}
+        self._failing: dict[str, _Failing] = {}  # by ReplicaSet uid
+        self._startup: dict[Key, dict[str, list[str]]] = {}
         self._counter = itertools.count(1)
 
     # -- notifications -------------------------------------------------------------------------
@@ -56,6 +87,45 @@ class DeploymentController:
         with self.store.cond:
             for s in (self._in_progress, self._fail_next, self._failed):
                 s.discard((namespace, name))
+            self._fail_pods_next.pop((namespace, name), None)
+            self._startup.pop((namespace, name), None)
+
+    # -- scripted failures and logs ------------------------------------------------------------
+
+    def fail_new_pods(self, namespace: str, name: str, reason: str) -> None:
+        """The pods of the next ReplicaSet this Deployment rolls to never become ready (`reason`)."""
+        if reason not in FAILURE_REASONS:
+            raise ValueError(f"unknown failure reason {reason!r}; use one of {', '.join(FAILURE_REASONS)}")
+        with self.store.cond:
+            self._fail_pods_next[(namespace, name)] = reason
+
+    def clear_failures(self, namespace: str, name: str) -> None:
+        """Forget every scripted failure of the Deployment; stuck pods start and its rollout resumes."""
+        key = (namespace, name)
+        with self.store.cond:
+            self._fail_pods_next.pop(key, None)
+            self._fail_next.discard(key)
+            deployment = self.store.get("deployments", namespace, name)
+            if deployment is None:
+                return
+            for rs in self._replicasets(deployment):
+                if self._failing.pop(rs["metadata"]["uid"], None) is None:
+                    continue
+                for pod in self._pods_of(rs):
+                    recover(pod)
+                    self.store.put("pods", pod)
+            if key in self._failed:
+                self._failed.discard(key)
+                current = self._new_replicaset(deployment)
+                if current is not None:
+                    self._set_progressing(deployment, current, done=False)
+                    self.store.put("deployments", deployment)
+            self._in_progress.add(key)
+
+    def set_startup_logs(self, namespace: str, name: str, container: str, lines: list[str]) -> None:
+        """Pods created for Deployment `name` from now on log `lines` for `container`."""
+        with self.store.cond:
+            self._startup.setdefault((namespace, name), {})[container] = list(lines)
 
     def fail(self, namespace: str, name: str) -> None:
         """Rollout of `name` ends with ProgressDeadlineExceeded: now if it is in progress and observed,
@@ -112,6 +182,9 @@ class DeploymentController:
                 f'ReplicaSet "{rs["metadata"]["name"]}" has timed out progressing.',
             )
             acted = True
+        elif rs["metadata"]["uid"] in self._failing and deployment["spec"].get("replicas", 1) > 0:
+            acted = self._advance_failing(key, deployment, rs)
+            self._sync_replicasets(deployment, rs)
         else:
             acted = self._advance_pods(deployment, rs)
             self._sync_replicasets(deployment, rs)
@@ -158,11 +231,17 @@ class DeploymentController:
         meta = deployment["metadata"]
         all_rs = self._replicasets(deployment)
         top = max((self._revision(r) for r in all_rs), default=0)
+        previous = max(all_rs, key=self._revision, default=None)
         rs = self._new_replicaset(deployment)
         if rs is None:
             rs = self._create_replicaset(deployment, top + 1)
         elif self._revision(rs) < top:
             rs["metadata"].setdefault("annotations", {})[REVISION] = str(top + 1)
+        key = (meta["namespace"], meta["name"])
+        if key in self._fail_pods_next and (
+            previous is None or previous["metadata"]["uid"] != rs["metadata"]["uid"]
+        ):
+            self._failing[rs["metadata"]["uid"]] = _Failing(self._fail_pods_next.pop(key))
         rs["spec"]["replicas"] = deployment["spec"].get("replicas", 1)
         rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = str(
             rs["spec"]["replicas"]
@@ -245,13 +324,58 @@ class DeploymentController:
             self.store.put("pods", pod)
         return bool(waiting)
 
+    def _advance_failing(self, key: Key, deployment: dict[str, Any], rs: dict[str, Any]) -> bool:
+        """A rollout whose new pods never become ready: one surge pod, crashes, then the deadline."""
+        failing = self._failing[rs["metadata"]["uid"]]
+        new_pods = self._pods_of(rs)
+        if not new_pods:
+            self.create_pod(rs, ready=False)
+            return True
+        for pod in new_pods:
+            if crash_again(pod):
+                self.store.put("pods", pod)
+        failing.steps += 1
+        if failing.steps >= PROGRESS_DEADLINE_STEPS:
+            self._failed.add(key)
+            self._in_progress.discard(key)
+            set_condition(
+                deployment["status"],
+                "Progressing",
+                "False",
+                "ProgressDeadlineExceeded",
+                f'ReplicaSet "{rs["metadata"]["name"]}" has timed out progressing.',
+            )
+        return True
+
     def create_pod(self, owner: dict[str, Any], *, ready: bool, name: str | None = None) -> dict[str, Any]:
-        """Create a pod from `owner`'s template (a ReplicaSet or StatefulSet)."""
+        """Create a pod from `owner`'s template (a ReplicaSet or StatefulSet), with its scripted
+        start-up logs and, for a failing ReplicaSet, its scripted failure."""
         index = next(self._counter)
         owner_name = owner["metadata"]["name"]
         pod_name = name or f"{owner_name}-{safe_suffix(f'{owner_name}/{index}/{new_uid()}', 5)}"
         ns = owner["metadata"]["namespace"]
         pod = build_pod(pod_name, ns, owner["spec"]["template"], owner, ready=ready, ip_index=index)
+        deployment = next(
+            (
+                r["name"]
+                for r in owner["metadata"].get("ownerReferences") or []
+                if r.get("kind") == "Deployment"
+            ),
+            None,
+        )
+        containers = {
+            c["name"] for kind in ("containers", "initContainers") for c in pod["spec"].get(kind) or []
+        }
+        for container, lines in self._startup.get((ns, deployment or ""), {}).items():
+            if container in containers:
+                self.logs.set(pod_name, container, lines)
+        failing = self._failing.get(owner["metadata"]["uid"])
+        if failing is not None:
+            make_failing(pod, failing.reason)
+            if failing.reason == CRASH_LOOP:
+                for c in pod["spec"].get("containers") or []:
+                    lines = self.logs.read(pod_name, c["name"], False) or []
+                    self.logs.set(pod_name, c["name"], lines, previous=True)
         return self.store.put("pods", pod)
 
     def _sync_replicasets(self, deployment: dict[str, Any], new_rs: dict[str, Any]) -> None:

@@ -3,6 +3,56 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+
+LITELLM_MIGRATIONS: tuple[str, ...] = (
+    "20250101000000_add_spend_logs",
+    "20250326162113_baseline",
+    "20250801000000_add_managed_object_table",
+)
+P3009 = (
+    "Error: P3009 migrate found failed migrations in the target database, new migrations will not be "
+    "applied. Read more about how to resolve migration issues in a production database: "
+    "https://pris.ly/d/migrate-resolve"
+)
+
+
+def litellm_startup_lines(
+    migrations: Sequence[str] = LITELLM_MIGRATIONS, failed_migration: str | None = None
+) -> list[str]:
+    """What a LiteLLM proxy pod prints while starting: Prisma's `migrate deploy`, then Uvicorn.
+
+    With `failed_migration` (one of `migrations`) Prisma stops at that migration with P3009 and the
+    proxy never says it is running; the lines matching "migrat" are what an upgrade reports.
+    """
+    if failed_migration is not None and failed_migration not in migrations:
+        raise ValueError(
+            f"failed_migration {failed_migration!r} is not one of the migrations {list(migrations)}"
+        )
+    lines = [
+        "INFO:     Started server process [1]",
+        "LiteLLM: running prisma migrate deploy (litellm-proxy-extras)",
+        "Prisma schema loaded from schema.prisma",
+        'Datasource "client": PostgreSQL database "litellm", schema "public" at "litellm-postgres:5432"',
+        f"{len(migrations)} migrations found in prisma/migrations",
+    ]
+    for migration in migrations:
+        lines.append(f"Applying migration `{migration}`")
+        if migration == failed_migration:
+            lines.append(P3009)
+            lines.append(f"The `{migration}` migration started at 2026-06-18 09:00:00 UTC failed")
+            return lines
+    lines += [
+        "The following migration(s) have been applied:",
+        *(f"  migrations/{m}/migration.sql" for m in migrations),
+        "All migrations have been successfully applied.",
+        "INFO:     Waiting for application startup.",
+        "LiteLLM: Proxy initialized with Config, Set models:",
+        "INFO:     Application startup complete.",
+        "INFO:     Uvicorn running on http://0.0.0.0:4000 (Press CTRL+C to quit)",
+    ]
+    return lines
+
 
 DEFAULT_LINES: dict[str, list[str]] = {
     "litellm": [

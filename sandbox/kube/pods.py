@@ -174,3 +174,102 @@ def set_container_state(
     if restart_count is not None:
         status["restartCount"] = restart_count
     refresh_pod_conditions(pod)
+
+
+CRASH_LOOP = "CrashLoopBackOff"
+IMAGE_PULL_REASONS = ("ImagePullBackOff", "ErrImagePull")
+FAILURE_REASONS = (CRASH_LOOP, *IMAGE_PULL_REASONS)
+
+
+def _backoff(restarts: int) -> str:
+    """kubelet's crash back-off: 10 s doubling per restart, capped at 5 minutes (Go duration text)."""
+    seconds = min(10 * 2 ** max(0, restarts - 1), 300)
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
+def make_failing(pod: dict[str, Any], reason: str) -> None:
+    """The pod's main containers never become ready: crash-looping, or stuck pulling their image."""
+    if reason not in FAILURE_REASONS:
+        raise ValueError(f"unknown failure reason {reason!r}; use one of {', '.join(FAILURE_REASONS)}")
+    stamp, name = now(), pod["metadata"]["name"]
+    images = {c["name"]: c.get("image", "") for c in pod["spec"].get("containers") or []}
+    for status in pod["status"].get("containerStatuses") or []:
+        status["ready"] = False
+        status["started"] = False
+        if reason == CRASH_LOOP:
+            status["restartCount"] = 1
+            status["lastState"] = {
+                "terminated": {"exitCode": 1, "reason": "Error", "startedAt": stamp, "finishedAt": stamp}
+            }
+            message = f"back-off {_backoff(1)} restarting failed container={status['name']} pod={name}"
+        else:
+            image = images.get(status["name"], "")
+            status["imageID"] = ""
+            status.pop("containerID", None)
+            message = (
+                f'Back-off pulling image "{image}"'
+                if reason == "ImagePullBackOff"
+                else f"rpc error: code = NotFound desc = failed to pull and unpack image {image!r}: not found"
+            )
+        status["state"] = {"waiting": {"reason": reason, "message": message}}
+    if reason != CRASH_LOOP:
+        pod["status"]["phase"] = "Pending"
+    refresh_pod_conditions(pod)
+
+
+def crash_again(pod: dict[str, Any]) -> bool:
+    """One more crash of every crash-looping container (restartCount + 1); False when none crash-loops."""
+    stamp, crashed = now(), False
+    for status in pod["status"].get("containerStatuses") or []:
+        waiting = status.get("state", {}).get("waiting") or {}
+        if waiting.get("reason") != CRASH_LOOP:
+            continue
+        status["restartCount"] = status.get("restartCount", 0) + 1
+        status["lastState"] = {
+            "terminated": {"exitCode": 1, "reason": "Error", "startedAt": stamp, "finishedAt": stamp}
+        }
+        waiting["message"] = (
+            f"back-off {_backoff(status['restartCount'])} restarting failed "
+            f"container={status['name']} pod={pod['metadata']['name']}"
+        )
+        crashed = True
+    return crashed
+
+
+def recover(pod: dict[str, Any]) -> None:
+    """Containers stuck waiting start running (not yet ready): what clearing a scripted failure does."""
+    stamp = now()
+    uid = pod["metadata"]["uid"]
+    images = {c["name"]: c.get("image", "") for c in pod["spec"].get("containers") or []}
+    for status in pod["status"].get("containerStatuses") or []:
+        if "waiting" in status.get("state", {}):
+            status["state"] = {"running": {"startedAt": stamp}}
+            status["started"] = True
+            status["imageID"] = image_id(images.get(status["name"], status.get("image", "")))
+            status["containerID"] = _container_id(uid, status["name"])
+    pod["status"]["phase"] = "Running"
+    refresh_pod_conditions(pod)
+
+
+def record_oom_kill(pod: dict[str, Any], container: str) -> None:
+    """`container` was OOMKilled (exit 137) and restarted: lastState terminated, restartCount + 1."""
+    status = next((s for s in pod["status"].get("containerStatuses") or [] if s["name"] == container), None)
+    if status is None:
+        names = ", ".join(s["name"] for s in pod["status"].get("containerStatuses") or [])
+        raise KeyError(f"pod {pod['metadata']['name']} has no container {container!r} (has: {names})")
+    stamp = now()
+    started = (status.get("state", {}).get("running") or {}).get("startedAt", stamp)
+    status["lastState"] = {
+        "terminated": {
+            "exitCode": 137,
+            "reason": "OOMKilled",
+            "startedAt": started,
+            "finishedAt": stamp,
+            "containerID": status.get("containerID", _container_id(pod["metadata"]["uid"], container)),
+        }
+    }
+    status["restartCount"] = status.get("restartCount", 0) + 1
+    status["state"] = {"running": {"startedAt": stamp}}
+    status["started"] = True
+    refresh_pod_conditions(pod)

@@ -17,6 +17,7 @@ VERSION_INFO: dict[str, str] = {
     "platform": "linux/amd64",
 }
 
+ROUTE_GROUP = "route.openshift.io"
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 SUB_VERBS = ["get", "patch", "update"]
 
@@ -35,6 +36,13 @@ class ResourceType:
     has_generation: bool = False
     has_status: bool = False
     namespaced: bool = True
+    verbs: tuple[str, ...] = tuple(ALL_VERBS)
+    categories: tuple[str, ...] = ("all",)
+    openshift: bool = False  # served only when the sandbox plays OpenShift
+
+    def allows(self, verb: str) -> bool:
+        """Whether discovery lists `verb` for this resource (the router answers 405 otherwise)."""
+        return verb in self.verbs
 
     @property
     def api_version(self) -> str:
@@ -58,16 +66,33 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "apps", "v1", "statefulsets", "statefulset", "StatefulSet", ("sts",), ("scale", "status"), True, True
     ),
-    ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease"),
+    ResourceType("", "v1", "secrets", "secret", "Secret", categories=()),
+    ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", categories=()),
+    ResourceType(
+        ROUTE_GROUP,
+        "v1",
+        "routes",
+        "route",
+        "Route",
+        has_status=True,
+        verbs=("get", "list", "watch"),
+        categories=("all",),
+        openshift=True,
+    ),
 )
 
 BY_PLURAL: dict[str, ResourceType] = {r.plural: r for r in RESOURCES}
 
 
-def find(group: str, version: str, plural: str) -> ResourceType | None:
+def served(openshift: bool) -> tuple[ResourceType, ...]:
+    """The resource types a sandbox serves: OpenShift's only when it plays OpenShift."""
+    return tuple(rt for rt in RESOURCES if openshift or not rt.openshift)
+
+
+def find(group: str, version: str, plural: str, openshift: bool = True) -> ResourceType | None:
     """The resource type served at that group/version/plural, if any."""
     rt = BY_PLURAL.get(plural)
-    if rt is None or rt.group != group or rt.version != version:
+    if rt is None or rt.group != group or rt.version != version or (rt.openshift and not openshift):
         return None
     return rt
 
@@ -80,10 +105,10 @@ def resolve_name(name: str) -> ResourceType:
     raise KeyError(f"unknown resource {name!r}; known: {', '.join(BY_PLURAL)}")
 
 
-def group_versions() -> list[tuple[str, str]]:
+def group_versions(openshift: bool = True) -> list[tuple[str, str]]:
     """The (group, version) pairs served, core first, in a stable order."""
     seen: list[tuple[str, str]] = []
-    for rt in RESOURCES:
+    for rt in served(openshift):
         if (rt.group, rt.version) not in seen:
             seen.append((rt.group, rt.version))
     return seen
@@ -103,36 +128,36 @@ def _group(name: str, version: str) -> dict[str, Any]:
     return {"name": name, "versions": [gv], "preferredVersion": gv}
 
 
-def api_group_list() -> dict[str, Any]:
+def api_group_list(openshift: bool = True) -> dict[str, Any]:
     """`GET /apis`: the named groups as an `APIGroupList`."""
-    groups = [_group(g, v) for g, v in group_versions() if g]
+    groups = [_group(g, v) for g, v in group_versions(openshift) if g]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def api_group(name: str) -> dict[str, Any] | None:
+def api_group(name: str, openshift: bool = True) -> dict[str, Any] | None:
     """`GET /apis/{group}`, or None when the group is not served."""
-    for g, v in group_versions():
+    for g, v in group_versions(openshift):
         if g == name:
             return {"kind": "APIGroup", "apiVersion": "v1", **_group(g, v)}
     return None
 
 
-def resource_list(group: str, version: str) -> dict[str, Any] | None:
+def resource_list(group: str, version: str, openshift: bool = True) -> dict[str, Any] | None:
     """`GET /api/v1` or `/apis/{g}/{v}`: an `APIResourceList` with subresources, or None."""
-    served = [rt for rt in RESOURCES if rt.group == group and rt.version == version]
-    if not served:
+    here = [rt for rt in served(openshift) if rt.group == group and rt.version == version]
+    if not here:
         return None
     entries: list[dict[str, Any]] = []
-    for rt in served:
+    for rt in here:
         entries.append(
             {
                 "name": rt.plural,
                 "singularName": rt.singular,
                 "namespaced": rt.namespaced,
                 "kind": rt.kind,
-                "verbs": ALL_VERBS,
+                "verbs": list(rt.verbs),
                 "shortNames": list(rt.short_names),
-                "categories": ["all"] if rt.plural != "leases" else [],
+                "categories": list(rt.categories),
             }
         )
         for sub in rt.subresources:

@@ -2,22 +2,28 @@
 
 Tests drive rollouts explicitly with `step()`/`settle()`; the demo passes `auto_progress` seconds.
 Both the official `kubernetes` client and the real `kubectl` talk to it through a kubeconfig.
+
+Besides the workloads it seeds the LiteMaaS Secrets (random values, overridable), OpenShift Routes
+(unless `openshift=False`) and LiteLLM's Prisma start-up log; tests script pod failures with
+`fail_new_pods()` / `oom_kill()` and start-up logs with `set_startup_logs()`.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sandbox.kube import resources, seed
+from sandbox.kube import resources, secret_data, seed
 from sandbox.kube.cluster import Cluster
 from sandbox.kube.errors import ApiError
+from sandbox.kube.logs import litellm_startup_lines
 from sandbox.kube.objects import template_hash
-from sandbox.kube.pods import set_container_state
+from sandbox.kube.pods import record_oom_kill, set_container_state
 from sandbox.kube.recording import RecordedRequest, RequestLog
 from sandbox.kube.server import SandboxHTTPServer
 
@@ -27,17 +33,28 @@ SANDBOX_TOKEN = "sandbox-token-not-a-secret"
 
 
 class KubeSandbox:
-    """An emulated cluster with the LiteMaaS Deployments, their ReplicaSets, Pods and logs."""
+    """An emulated cluster with the LiteMaaS Deployments, their ReplicaSets, Pods, Secrets, Routes and logs.
+
+    `secrets` overrides or extends the seeded Secrets' plain data by Secret name (a new name creates
+    an Opaque Secret); `openshift=False` plays plain Kubernetes: `route.openshift.io` is not served.
+    """
 
     def __init__(
-        self, namespace: str = "litellm-rhpds", seed: bool = True, auto_progress: float | None = None
+        self,
+        namespace: str = "litellm-rhpds",
+        seed: bool = True,
+        auto_progress: float | None = None,
+        *,
+        secrets: Mapping[str, Mapping[str, str]] | None = None,
+        openshift: bool = True,
     ) -> None:
         if auto_progress is not None and auto_progress <= 0:
             raise ValueError(
                 f"auto_progress must be a positive number of seconds or None, got {auto_progress}"
             )
         self.namespace = namespace
-        self.cluster = Cluster()
+        self.openshift = openshift
+        self.cluster = Cluster(openshift=openshift)
         self._requests = RequestLog()
         self._auto_progress = auto_progress
         self._server: SandboxHTTPServer | None = None
@@ -45,6 +62,8 @@ class KubeSandbox:
         self._stopping = threading.Event()
         if seed:
             self._seed()
+        for name, data in (secrets or {}).items():
+            self.set_secret(name, data)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -138,6 +157,22 @@ class KubeSandbox:
         self._deployment(name)
         self.cluster.controller.fail(self.namespace, name)
 
+    def fail_new_pods(self, deployment: str, reason: str = "CrashLoopBackOff") -> None:
+        """The pods of the NEXT new ReplicaSet of `deployment` never become ready.
+
+        `reason`: CrashLoopBackOff (restartCount grows each step), ImagePullBackOff or ErrImagePull.
+        The old pods keep serving; after a few steps (controller.PROGRESS_DEADLINE_STEPS) the rollout
+        gets Progressing=False/ProgressDeadlineExceeded. Rolling back to an earlier template is healthy;
+        rolling forward to the failing template again fails again until `clear_failures()`.
+        """
+        self._deployment(deployment)
+        self.cluster.controller.fail_new_pods(self.namespace, deployment, reason)
+
+    def clear_failures(self, deployment: str) -> None:
+        """Forget `deployment`'s scripted failures; stuck pods start, its rollout resumes on step()."""
+        self._deployment(deployment)
+        self.cluster.controller.clear_failures(self.namespace, deployment)
+
     # -- scripting pods ------------------------------------------------------------------------
 
     def set_logs(self, pod: str, container: str, lines: list[str], previous: bool = False) -> None:
@@ -147,6 +182,38 @@ class KubeSandbox:
         if container not in names:
             raise KeyError(f"pod {pod} has no container {container!r} (has: {', '.join(names)})")
         self.cluster.logs.set(pod, container, lines, previous)
+
+    def set_startup_logs(self, deployment: str, container: str, lines: list[str]) -> None:
+        """Every pod created for `deployment` from now on logs `lines` for `container` (main or init).
+
+        `sandbox.kube.litellm_startup_lines(failed_migration=...)` builds LiteLLM's, also failing ones.
+        """
+        obj = self._deployment(deployment)
+        spec = obj["spec"]["template"]["spec"]
+        names = [c["name"] for c in spec.get("containers", []) + spec.get("initContainers", [])]
+        if container not in names:
+            raise KeyError(
+                f"deployment {deployment} has no container {container!r} (has: {', '.join(names)})"
+            )
+        self.cluster.controller.set_startup_logs(self.namespace, deployment, container, lines)
+
+    def oom_kill(self, pod: str, container: str | None = None) -> None:
+        """`container` (default: the pod's first) was OOMKilled and restarted: lastState terminated
+        OOMKilled exit 137, restartCount + 1, still running. `--previous` logs show the killed run."""
+        store = self.cluster.store
+        with store.cond:
+            obj = store.get("pods", self.namespace, pod)
+            if obj is None:
+                raise KeyError(f"no pod {pod!r} in {self.namespace}; pods: {', '.join(self._names('pods'))}")
+            name = container or obj["spec"]["containers"][0]["name"]
+            record_oom_kill(obj, name)
+            logs = self.cluster.logs
+            if logs.read(pod, name, previous=True) is None:
+                logs.set(pod, name, logs.read(pod, name, previous=False) or [], previous=True)
+            store.put("pods", obj)
+            owner = self.cluster.controller.owning_deployment(obj)
+            if owner is not None:
+                self.cluster.controller.refresh(self.namespace, owner)
 
     def set_pod_state(
         self,
@@ -202,6 +269,27 @@ class KubeSandbox:
         """Forget the watch history: resuming a watch from an older resourceVersion then gets 410 Expired."""
         self.cluster.store.compact()
 
+    # -- secrets -------------------------------------------------------------------------------
+
+    def set_secret(self, name: str, data: Mapping[str, str], *, replace: bool = False) -> None:
+        """Set plain values in Secret `name` (created when absent): the given keys are written, the
+        others kept, or with `replace=True` the data becomes exactly `data`. Served base64-encoded."""
+        rt = resources.BY_PLURAL["secrets"]
+        with self.cluster.store.cond:
+            current = self.cluster.store.get("secrets", self.namespace, name)
+            if current is None:
+                self.cluster.create(rt, self.namespace, secret_data.secret(name, data))
+                return
+            updated = copy.deepcopy(current)
+            if replace:
+                updated["data"] = {}
+            updated.setdefault("data", {}).update(secret_data.encode(data))
+            self.cluster.replace(rt, self.namespace, name, updated)
+
+    def secret_data(self, name: str) -> dict[str, str]:
+        """The plain (decoded) data of Secret `name`; KeyError when absent."""
+        return secret_data.decode(self._get("secrets", name).get("data") or {})
+
     # -- direct state --------------------------------------------------------------------------
 
     def get(self, resource: str, name: str) -> dict[str, Any]:
@@ -235,8 +323,18 @@ class KubeSandbox:
 
     def _seed(self) -> None:
         c, ns = self.cluster, self.namespace
+        for name, data in secret_data.litemaas_secret_data().items():
+            c.create(
+                resources.BY_PLURAL["secrets"],
+                ns,
+                secret_data.secret(name, data, secret_data.SECRET_LABELS.get(name)),
+            )
         for svc in seed.services():
             c.create(resources.BY_PLURAL["services"], ns, svc)
+        if self.openshift:
+            for route in seed.routes():
+                c.create(resources.BY_PLURAL["routes"], ns, route)  # status as admitted
+        c.controller.set_startup_logs(ns, "litellm", "litellm", litellm_startup_lines())
         for deployment in seed.deployments():
             c.create(resources.BY_PLURAL["deployments"], ns, deployment)
             c.controller.settle(ns, deployment["metadata"]["name"])

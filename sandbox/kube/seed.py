@@ -232,3 +232,57 @@ def services() -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+APPS_DOMAIN = "apps.sandbox.example"
+ROUTE_GUID = "rhpds"
+
+
+def _route(
+    name: str, host: str, service: str, port: int, *, path: str | None = None, **annotations: str
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "host": host,
+        "to": {"kind": "Service", "name": service, "weight": 100},
+        "port": {"targetPort": port},
+        "tls": {"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"},
+        "wildcardPolicy": "None",
+    }
+    if path is not None:
+        spec["path"] = path
+    meta: dict[str, Any] = {"name": name, "labels": {"app": service}}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    admitted = {"type": "Admitted", "status": "True", "lastTransitionTime": "2026-06-18T09:00:00Z"}
+    return {
+        "apiVersion": "route.openshift.io/v1",
+        "kind": "Route",
+        "metadata": meta,
+        "spec": spec,
+        "status": {
+            "ingress": [
+                {
+                    "host": host,
+                    "routerName": "default",
+                    "routerCanonicalHostname": f"router-default.{APPS_DOMAIN}",
+                    "wildcardPolicy": "None",
+                    "conditions": [admitted],
+                }
+            ]
+        },
+    }
+
+
+def routes(guid: str = ROUTE_GUID, domain: str = APPS_DOMAIN) -> list[dict[str, Any]]:
+    """The three edge-TLS Routes of the HA role (facts §4.1): API, admin (`/api` → backend), frontend."""
+    return [
+        _route(
+            "litellm",
+            f"litellm-{guid}.{domain}",
+            "litellm",
+            4000,
+            **{"haproxy.router.openshift.io/timeout": "600s"},
+        ),
+        _route("litellm-admin", f"litellm-admin-{guid}.{domain}", "litellm-backend", 8080, path="/api"),
+        _route("litellm-frontend", f"litellm-frontend-{guid}.{domain}", "litellm-frontend", 8080),
+    ]

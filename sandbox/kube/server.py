@@ -75,13 +75,16 @@ class ApiRouter:
         namespace: str | None = None
         if rest[:1] == ["namespaces"] and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
-        rt = resources.find(group, version, rest[0]) if rest else None
+        rt = resources.find(group, version, rest[0], self.cluster.openshift) if rest else None
         if rt is None or len(rest) > 3:
             raise _not_found()
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
         if sub is not None and sub not in rt.subresources:
             raise _not_found()
+        verb = _verb(method, name, query)
+        if not rt.allows(verb):
+            raise ApiError(405, f"the server does not allow this method on the requested resource ({method})")
         dry_run = query.get("dryRun") == "All"
         if name is None:
             return self._collection(rt, namespace, method, query, content_type, body, dry_run)
@@ -97,7 +100,7 @@ class ApiRouter:
         if parts == ["api"]:
             return _json(200, resources.api_versions(self.server_address))
         if parts == ["apis"]:
-            return _json(200, resources.api_group_list())
+            return _json(200, resources.api_group_list(self.cluster.openshift))
         if len(parts) == 4 and parts[:3] == ["api", "v1", "namespaces"]:
             return _json(
                 200,
@@ -111,11 +114,11 @@ class ApiRouter:
             )
         doc: dict[str, Any] | None = None
         if parts == ["api", "v1"]:
-            doc = resources.resource_list("", "v1")
+            doc = resources.resource_list("", "v1", self.cluster.openshift)
         elif len(parts) == 2 and parts[0] == "apis":
-            doc = resources.api_group(parts[1])
+            doc = resources.api_group(parts[1], self.cluster.openshift)
         elif len(parts) == 3 and parts[0] == "apis":
-            doc = resources.resource_list(parts[1], parts[2])
+            doc = resources.resource_list(parts[1], parts[2], self.cluster.openshift)
         else:
             return None
         if doc is None:
@@ -209,6 +212,17 @@ class ApiRouter:
             if method == "DELETE" and not status_only:
                 return _json(200, c.delete(rt, namespace, name, dry_run=dry_run))
         raise ApiError(405, f"the server does not allow this method on the requested resource ({method})")
+
+
+def _verb(method: str, name: str | None, query: dict[str, str]) -> str:
+    """The API verb of a request, as discovery names it (get/list/watch/create/update/patch/delete)."""
+    if method == "GET":
+        if query.get("watch") not in (None, "", "0", "f", "F", "false", "False", "FALSE"):
+            return "watch"
+        return "get" if name is not None else "list"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
+        method, method.lower()
+    )
 
 
 def _json_body(content_type: str | None, body: bytes) -> Any:

@@ -45,7 +45,7 @@ def test_version_and_discovery_name_the_resources_kubectl_resolves(http: httpx.C
     groups = {g["name"] for g in http.get("/apis").json()["groups"]}
     apps = {r["name"]: r for r in http.get("/apis/apps/v1").json()["resources"]}
 
-    assert groups == {"apps", "coordination.k8s.io"}
+    assert groups == {"apps", "coordination.k8s.io", "route.openshift.io"}
     assert apps["deployments"]["shortNames"] == ["deploy"]
     assert (apps["deployments/scale"]["group"], apps["deployments/scale"]["kind"]) == ("autoscaling", "Scale")
     core = {r["name"] for r in http.get("/api/v1").json()["resources"]}

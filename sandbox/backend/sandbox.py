@@ -1,0 +1,85 @@
+"""`BackendSandbox`: the LiteMaaS backend emulator served over HTTP on 127.0.0.1, with test controls."""
+
+from __future__ import annotations
+
+import threading
+
+from sandbox.backend.router import Router
+from sandbox.backend.state import BACKEND_VERSION, BackendState
+from sandbox.litellm.server import RecordedRequest, RequestLog, ServiceHTTPServer
+
+DEFAULT_LITELLM_URL = "https://litellm-rhpds.apps.sandbox.example"
+
+
+class BackendSandbox:
+    """An emulated LiteMaaS backend: ready, at release `version`, until a test says otherwise."""
+
+    def __init__(self, version: str = BACKEND_VERSION, litellm_url: str = DEFAULT_LITELLM_URL) -> None:
+        self.state = BackendState(version, litellm_url)
+        self._requests = RequestLog()
+        self._server: ServiceHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> BackendSandbox:
+        """Serve in a background thread; returns self."""
+        if self._server is not None:
+            raise RuntimeError("the backend sandbox is already started")
+        self._server = ServiceHTTPServer(
+            (host, port), Router(self.state), lambda: self.state.health().latency, self._requests, "backend"
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="backend-sandbox-http", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; delayed replies are dropped. Safe to call twice."""
+        if self._server is not None:
+            self._server.stopping.set()
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> BackendSandbox:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT` once started."""
+        if self._server is None:
+            raise RuntimeError("the backend sandbox is not started; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    # -- controls ------------------------------------------------------------------------------
+
+    def set_ready(self, ready: bool) -> None:
+        """`/api/v1/health/ready` answers 200 `{ready: true}`, or 503 `{ready: false}` (and
+        `/api/v1/health` reports the database check unhealthy with 503)."""
+        self.state.set_ready(ready)
+
+    def set_version(self, version: str) -> None:
+        """The release `GET /api/v1/config` reports (what an upgrade changes); ValueError when implausible."""
+        self.state.set_version(version)
+
+    def set_latency(self, seconds: float) -> None:
+        """Every reply waits `seconds` first (to test timeouts); ValueError when negative."""
+        self.state.set_latency(seconds)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, oldest first (a copy)."""
+        return self._requests.snapshot()
+
+    def clear_requests(self) -> None:
+        self._requests.clear()
