@@ -229,7 +229,15 @@ class CommandService:
         if policy.approval or op.needs_approval(parsed.args):
             self._request_approval(request, parsed, plan, reply)
             return
-        record = self.store.create(
+        record = self._create_record(request, parsed, plan, approval_required=False)
+        self._start(record, parsed, plan, reply)
+
+    def _create_record(
+        self, request: CommandRequest, parsed: ParsedCommand, plan: Plan, *, approval_required: bool
+    ) -> OperationRecord:
+        """The operation's row: `requested` (with an expiry) when it waits for approval, else `approved`."""
+        ttl = timedelta(minutes=self.access.approval.ttl_minutes)
+        return self.store.create(
             command=parsed.verb,
             args=_args_json(parsed),
             text=self._typed(parsed),
@@ -237,12 +245,12 @@ class CommandService:
             channel=request.channel_id,
             environment=self.env.name,
             target=plan.target,
-            state="approved",
-            approval_required=False,
+            state="requested" if approval_required else "approved",
+            approval_required=approval_required,
             plan=plan.to_json(),
             plan_fingerprint=plan.fingerprint,
+            expires_at=datetime.now(UTC) + ttl if approval_required else None,
         )
-        self._start(record, parsed, plan, reply)
 
     def _lock_holder(self, target: str) -> str | None:
         for info in self.locks.holders():
@@ -256,21 +264,7 @@ class CommandService:
     def _request_approval(
         self, request: CommandRequest, parsed: ParsedCommand, plan: Plan, reply: Reply
     ) -> None:
-        ttl = timedelta(minutes=self.access.approval.ttl_minutes)
-        record = self.store.create(
-            command=parsed.verb,
-            args=_args_json(parsed),
-            text=self._typed(parsed),
-            requester=request.user_id,
-            channel=request.channel_id,
-            environment=self.env.name,
-            target=plan.target,
-            state="requested",
-            approval_required=True,
-            plan=plan.to_json(),
-            plan_fingerprint=plan.fingerprint,
-            expires_at=datetime.now(UTC) + ttl,
-        )
+        record = self._create_record(request, parsed, plan, approval_required=True)
         self._audit(request.user_id, parsed, "requested", operation_id=str(record.id), detail=plan.summary)
         card = self._card(record, plan)
         ts = self.messenger.post(request.channel_id, card)

@@ -1,8 +1,9 @@
-"""The whole simulated outside world on one machine: Kubernetes API, Slack Web API, databases.
+"""The whole simulated outside world on one machine: Kubernetes, Slack, LiteLLM, backend, databases.
 
-`SandboxWorld.start()` starts the servers, creates the bot's database on the local PostgreSQL,
-writes a kubeconfig and an access file, and writes an env file with every setting `serve` needs
-to run against it (`litemaas-bot serve --env-file FILE`).
+`SandboxWorld.start()` starts the servers, creates the bot's database and the operated LiteMaaS and
+LiteLLM databases on the local PostgreSQL (their URLs are also planted in the `litemaas-db` Secret,
+as in a real namespace), writes a kubeconfig and an access file, and writes an env file with every
+setting `serve` needs to run against it (`litemaas-bot serve --env-file FILE`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
+from sandbox.litellm import LiteLLMSandbox
 from sandbox.slack import SlackSandbox
 
 DEMO_ACCESS_FILE = """\
@@ -46,14 +49,29 @@ class SandboxWorld:
     auto_progress: float | None = 1.0
     signing_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     bot_token: str = field(default_factory=lambda: "xoxb-sandbox-" + secrets.token_hex(8))
+    litemaas_database: str = "litemaas_sandbox"
+    litellm_database: str = "litellm_sandbox"
     kube: KubeSandbox | None = None
     slack: SlackSandbox | None = None
+    litellm: LiteLLMSandbox | None = None
+    backend: BackendSandbox | None = None
 
     def start(self) -> SandboxWorld:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.kube = KubeSandbox(namespace=self.namespace, seed=True, auto_progress=self.auto_progress).start()
+        for name in (self.database, self.litemaas_database, self.litellm_database):
+            self._create_database(name)
+        secrets = {
+            "litemaas-db": {
+                "DATABASE_URL": self._url(self.litemaas_database),
+                "LITELLM_DATABASE_URL": self._url(self.litellm_database),
+            }
+        }
+        self.kube = KubeSandbox(
+            namespace=self.namespace, seed=True, auto_progress=self.auto_progress, secrets=secrets
+        ).start()
         self.slack = SlackSandbox(bot_token=self.bot_token).start()
-        self._create_database()
+        self.litellm = LiteLLMSandbox().start()
+        self.backend = BackendSandbox().start()
         self.kube.write_kubeconfig(self.kubeconfig_path, namespace=self.namespace)
         if not self.access_path.exists():
             self.access_path.write_text(DEMO_ACCESS_FILE)
@@ -69,18 +87,21 @@ class SandboxWorld:
 
     @property
     def database_url(self) -> str:
-        base, _, _ = self.pg_admin_url.rpartition("/")
-        return f"{base}/{self.database}"
+        return self._url(self.database)
 
-    def _create_database(self) -> None:
+    def _url(self, database: str) -> str:
+        base, _, _ = self.pg_admin_url.rpartition("/")
+        return f"{base}/{database}"
+
+    def _create_database(self, name: str) -> None:
         with psycopg.connect(self.pg_admin_url, autocommit=True, connect_timeout=5) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone()
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if exists is None:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def settings(self) -> dict[str, str]:
         """Every setting the bot needs to run against this sandbox."""
-        assert self.kube is not None and self.slack is not None, "start() first"
+        assert self.kube and self.slack and self.litellm and self.backend, "start() first"
         return {
             "SLACK_BOT_TOKEN": self.bot_token,
             "SLACK_SIGNING_SECRET": self.signing_secret,
@@ -92,6 +113,11 @@ class SandboxWorld:
             "REDIS_PREFIX": "chatops-sandbox:",
             "LITELLM_REDIS_URL": self.redis_url,
             "ACCESS_CONFIG": str(self.access_path),
+            "LITELLM_URL": self.litellm.url,
+            "BACKEND_URL": self.backend.url,
+            "LITEMAAS_DATABASE_URL": self._url(self.litemaas_database),
+            "LITELLM_DATABASE_URL": self._url(self.litellm_database),
+            "BACKUP_DIR": str(self.state_dir / "backups"),
         }
 
     def write_env(self, path: Path) -> Path:
@@ -104,7 +130,6 @@ class SandboxWorld:
         return path
 
     def stop(self) -> None:
-        if self.slack is not None:
-            self.slack.stop()
-        if self.kube is not None:
-            self.kube.stop()
+        for server in (self.slack, self.kube, self.litellm, self.backend):
+            if server is not None:
+                server.stop()

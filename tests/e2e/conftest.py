@@ -15,7 +15,9 @@ import pytest
 
 from bot.runtime import build_bot
 from bot.settings import load_settings
+from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
+from sandbox.litellm import LiteLLMSandbox
 from sandbox.slack import SlackSandbox
 from sandbox.world import DEMO_ACCESS_FILE
 from tests.e2e.harness import BOT_TOKEN, SIGNING_SECRET, BotHarness
@@ -36,6 +38,20 @@ def slack() -> Iterator[SlackSandbox]:
 
 
 @pytest.fixture
+def litellm() -> Iterator[LiteLLMSandbox]:
+    sb = LiteLLMSandbox().start()
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
+def backend() -> Iterator[BackendSandbox]:
+    sb = BackendSandbox().start()
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
 def access_file(tmp_path: Path) -> Path:
     path = tmp_path / "access.yaml"
     path.write_text(DEMO_ACCESS_FILE)
@@ -50,6 +66,8 @@ def settings_for(
     redis_prefix: str,
     kube: KubeSandbox,
     slack: SlackSandbox,
+    litellm: LiteLLMSandbox,
+    backend: BackendSandbox,
     access_file: Path,
 ) -> Callable[..., dict[str, Any]]:
     kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig", namespace="litellm-rhpds")
@@ -67,6 +85,11 @@ def settings_for(
             "litellm_redis_url": redis_url,
             "access_config": access_file,
             "rollout_timeout_seconds": 30,
+            "litellm_url": litellm.url,
+            "backend_url": backend.url,
+            "litemaas_database_url": pg_url,
+            "litellm_database_url": pg_url,
+            "backup_dir": tmp_path / "backups",
         }
         values.update(overrides)
         return values
