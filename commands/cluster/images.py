@@ -64,3 +64,20 @@ def same_image_mismatches(component: Component, deployment: dict[str, Any]) -> l
             f" — {consequence}"
         )
     return warnings
+
+
+def image_repository(image: str) -> str:
+    """The reference without tag or digest: "quay.io:443/x/backend:0.4.0" → "quay.io:443/x/backend".
+
+    A registry port ("host:5000/x") is not a tag: only a colon in the last path segment starts one.
+    """
+    name = image.split("@", 1)[0]
+    head, slash, last = name.rpartition("/")
+    if ":" in last:
+        last = last.rsplit(":", 1)[0]
+    return f"{head}{slash}{last}"
+
+
+def with_tag(image: str, tag: str) -> str:
+    """The same repository at `tag` (a digest, if any, is dropped: the tag decides the image)."""
+    return f"{image_repository(image)}:{tag}"

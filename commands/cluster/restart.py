@@ -1,0 +1,173 @@
+"""`restart <component> | all`: `kubectl rollout restart`, then follow the rollout.
+
+The restart sets the pod template annotation `kubectl.kubernetes.io/restartedAt` with the strategic-merge
+patch kubectl sends (kube-api-surface.md §2.5). `all` restarts backend → litellm → frontend, each only
+after the previous one has rolled out; a failure stops the rest, and the result names what was not
+restarted. `all` always needs an approval, whatever the policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from datetime import UTC, datetime
+
+from pydantic import ValidationInfo, field_validator
+
+from commands.cluster.rolling import (
+    ALL,
+    component_of,
+    components_in_order,
+    follow_rollout,
+    generation,
+    is_paused,
+    kube_problem,
+    read_deployment,
+    rollout_failure,
+    validated_component,
+)
+from commands.contract import (
+    Args,
+    Change,
+    Event,
+    FollowUp,
+    Operation,
+    OperationError,
+    Plan,
+    Progress,
+    Result,
+    Section,
+)
+from commands.environment import Component, Environment
+from commands.kube import KubeError
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+ALL_ORDER = ("backend", "litellm", "frontend")
+ALL_LOCK = "deployments/litemaas"
+STRATEGIC_MERGE = "application/strategic-merge-patch+json"
+
+
+class RestartArgs(Args):
+    """`restart <component> | all`."""
+
+    positional = ("component",)
+
+    component: str
+
+    @field_validator("component")
+    @classmethod
+    def _known_component(cls, value: str, info: ValidationInfo) -> str:
+        return validated_component(value, info.context, allow_all=True)
+
+
+def _targets(env: Environment, args: RestartArgs) -> list[Component]:
+    if args.component == ALL:
+        return components_in_order(env, ALL_ORDER)
+    return [component_of(env, args.component)]
+
+
+def restart_patch(at: datetime) -> dict[str, object]:
+    """The body of `kubectl rollout restart`: the restartedAt annotation in RFC 3339, seconds, UTC."""
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+
+
+class RestartOperation(Operation[RestartArgs]):
+    """Restart a component's pods (or all: backend → litellm → frontend) and follow each rollout."""
+
+    name = "restart"
+    args_model = RestartArgs
+    usage = "restart <component|all> [--dry-run]"
+    mutating = True
+    default_role = "operator"
+    default_approval = False
+
+    def lock_target(self, env: Environment, args: RestartArgs) -> str | None:
+        if args.component == ALL:
+            return ALL_LOCK
+        return f"deployment/{component_of(env, args.component).deployment}"
+
+    def needs_approval(self, args: RestartArgs) -> bool:
+        """Restarting everything at once is a two-person decision."""
+        return args.component == ALL
+
+    def plan(self, env: Environment, args: RestartArgs) -> Plan:
+        """One change per Deployment (its restartedAt annotation), in restart order."""
+        target = self.lock_target(env, args) or ""
+        changes: list[Change] = []
+        observed: dict[str, int] = {}
+        for component in _targets(env, args):
+            deployment = read_deployment(env, component.deployment)
+            if is_paused(deployment):
+                raise OperationError(
+                    f"deployment/{component.deployment} is paused: resume it before restarting; "
+                    "nothing changed"
+                )
+            template = (deployment.get("spec") or {}).get("template") or {}
+            before = ((template.get("metadata") or {}).get("annotations") or {}).get(RESTARTED_AT)
+            changes.append(
+                Change(f"deployment/{component.deployment}", "restartedAt", str(before or "never"), "now")
+            )
+            observed[component.deployment] = generation(deployment)
+        names = " → ".join(c.target.removeprefix("deployment/") for c in changes)
+        risks = (
+            ("each component restarts only after the previous one has rolled out; a failure stops the rest",)
+            if len(changes) > 1
+            else ()
+        )
+        return Plan(
+            summary=f"Restart {names}", target=target, changes=tuple(changes), risks=risks, observed=observed
+        )
+
+    def execute(self, env: Environment, args: RestartArgs, plan: Plan | None) -> Iterator[Event]:
+        """Restart each target in order, waiting for its rollout; stop at the first failure."""
+        try:
+            targets = _targets(env, args)
+        except OperationError as exc:
+            yield Result(ok=False, summary=str(exc))
+            return
+        done: list[str] = []
+        sections: list[Section] = []
+        for index, component in enumerate(targets):
+            failure, section = yield from _restart_one(env, component)
+            if section is not None:
+                sections.append(section)
+            if failure is None:
+                done.append(component.name)
+                continue
+            summary = failure
+            if done:
+                summary = f"restarted {', '.join(done)}; then {summary}"
+            rest = [c.name for c in targets[index + 1 :]]
+            if rest:
+                summary += f". Not restarted: {', '.join(rest)}"
+            follow_ups = (FollowUp("Rollback", f"rollback {component.name}"),) if section is not None else ()
+            yield Result(ok=False, summary=summary, sections=tuple(sections), follow_ups=follow_ups)
+            return
+        yield Result(
+            ok=True, summary=f"restarted {', '.join(done)}; rollout complete", sections=tuple(sections)
+        )
+
+
+def _restart_one(
+    env: Environment, component: Component
+) -> Generator[Progress, None, tuple[str | None, Section | None]]:
+    """Patch the annotation and follow the rollout: (None, section) on success, else (why, section or
+    None when nothing changed)."""
+    name = component.name
+    yield Progress(f"{name}: restarting deployment/{component.deployment}")
+    try:
+        env.kube.patch_deployment(component.deployment, restart_patch(datetime.now(UTC)), STRATEGIC_MERGE)
+    except KubeError as exc:
+        return f"restarting {name} failed, it was not restarted: {kube_problem(exc)}", None
+    try:
+        final = yield from follow_rollout(env, component)
+    except KubeError as exc:
+        section = Section(title=f"{name} (deployment/{component.deployment})", fields={"rollout": "?"})
+        return f"{name} was restarted, but following the rollout failed: {kube_problem(exc)}", section
+    section = Section(
+        title=f"{name} (deployment/{component.deployment})",
+        fields={"replicas": f"{final.available}/{final.desired} available", "rollout": final.message},
+    )
+    if final.done:
+        return None, section
+    return f"restarting {name} failed: {rollout_failure(component, final)}", section
