@@ -44,7 +44,23 @@ class Registry:
 
 def default_registry() -> Registry:
     """Every operation of `commands/`, with its policy defaults."""
+    from commands.backup.operations import BackupListOperation, BackupNowOperation
+    from commands.cluster.logs import LogsOperation
+    from commands.cluster.restart import RestartOperation
+    from commands.cluster.rollback import RollbackOperation
     from commands.cluster.scale import ScaleOperation
     from commands.cluster.status import StatusOperation
+    from commands.cluster.upgrade import UpgradeOperation
 
-    return Registry([StatusOperation, ScaleOperation])
+    return Registry(
+        [
+            StatusOperation,
+            ScaleOperation,
+            BackupNowOperation,
+            BackupListOperation,
+            UpgradeOperation,
+            RollbackOperation,
+            RestartOperation,
+            LogsOperation,
+        ]
+    )

@@ -1,20 +1,33 @@
-"""`status`: replicas, rollout state and image tags of every component Deployment, with LiteMaaS warnings."""
+"""`status`: every component Deployment (replicas, rollout, image tags, pods) with health and warnings.
+
+Besides the Deployments it shows the pods in trouble (not ready, restarting, CrashLoopBackOff,
+OOMKilled: counts, last reason, pod/container named), the health of LiteLLM and of the backend, the
+backend's version, Redis and PostgreSQL reachability (in the section of the component they concern),
+and the namespace's OpenShift Routes when `route.openshift.io` is served. Probes run concurrently
+while the Kubernetes API is read, so the answer comes within ~5 s even when every endpoint hangs;
+a failing probe is a line in the result, never an exception.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+from commands import health
 from commands.cluster.images import container_images, image_tag, same_image_mismatches
 from commands.contract import Args, Event, Operation, Plan, Result, Section
 from commands.environment import Component, Environment
-from commands.kube import KubeError
+from commands.kube import KubeClient, KubeError
 from commands.rollout import rollout_status
 
 BACKEND_REPLICAS_WARNING = "OAuth state is in-memory: login breaks with more than one backend replica"
 LITELLM_REDIS_WARNING = (
     "LiteLLM runs {n} replicas but litellm-redis does not answer: the replicas do not share their cache"
 )
+MAX_FIELDS = 10  # Slack: at most 10 fields per section block
+MAX_POD_LINES = 8  # pod problem lines per component section
+MAX_ROUTE_LINES = 20
 
 
 class StatusArgs(Args):
@@ -36,6 +49,169 @@ def redis_answers(env: Environment) -> bool:
         return False
 
 
+def _name(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+# -- pods of a Deployment --------------------------------------------------------------------------
+
+
+def label_selector(deployment: dict[str, Any]) -> str:
+    """The Deployment's `spec.selector` as a label-selector string (matchLabels and matchExpressions)."""
+    selector = (deployment.get("spec") or {}).get("selector") or {}
+    terms = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expression in selector.get("matchExpressions") or []:
+        key, operator = str(expression.get("key")), str(expression.get("operator"))
+        values = ",".join(str(v) for v in expression.get("values") or [])
+        if operator == "In":
+            terms.append(f"{key} in ({values})")
+        elif operator == "NotIn":
+            terms.append(f"{key} notin ({values})")
+        elif operator == "Exists":
+            terms.append(key)
+        elif operator == "DoesNotExist":
+            terms.append(f"!{key}")
+    return ",".join(terms)
+
+
+def _owners(obj: dict[str, Any], kind: str) -> set[str]:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return {str(r.get("name")) for r in refs if isinstance(r, dict) and r.get("kind") == kind}
+
+
+def owned_pods(
+    deployment: dict[str, Any], replicasets: list[dict[str, Any]], pods: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The pods whose ReplicaSet is owned by `deployment`, sorted by name.
+
+    Selector labels alone are not enough: LiteMaaS' key-cleanup CronJob pods carry `app=litellm` too.
+    """
+    name = _name(deployment)
+    mine = {_name(rs) for rs in replicasets if name in _owners(rs, "Deployment")}
+    return sorted((p for p in pods if _owners(p, "ReplicaSet") & mine), key=_name)
+
+
+def pods_of(kube: KubeClient, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    """The current pods of `deployment` (every ReplicaSet it owns); raises KubeError."""
+    selector = label_selector(deployment)
+    return owned_pods(deployment, kube.list_replicasets(selector), kube.list_pods(selector))
+
+
+# -- pod troubles ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PodReport:
+    """Counts and lines about the pods of one component."""
+
+    total: int = 0
+    not_ready: int = 0
+    restarting: int = 0
+    crash_looping: int = 0
+    oom_killed: int = 0
+    lines: list[str] = field(default_factory=list)
+    first_crash: str = ""  # "pod/container (last terminated: OOMKilled)"
+    first_oom: str = ""
+
+    def summary(self) -> str:
+        """E.g. "3, all ready" or "3: 1 not ready, 1 restarting, 1 CrashLoopBackOff, 1 OOMKilled"."""
+        if self.total == 0:
+            return "none"
+        problems = [
+            f"{n} {what}"
+            for n, what in (
+                (self.not_ready, "not ready"),
+                (self.restarting, "restarting"),
+                (self.crash_looping, "CrashLoopBackOff"),
+                (self.oom_killed, "OOMKilled"),
+            )
+            if n
+        ]
+        return f"{self.total}: {', '.join(problems)}" if problems else f"{self.total}, all ready"
+
+
+def _pod_ready(pod: dict[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _terminated(state: dict[str, Any] | None) -> dict[str, Any]:
+    return dict((state or {}).get("terminated") or {})
+
+
+def pod_report(pods: list[dict[str, Any]]) -> PodReport:
+    """Not ready, restarting (restartCount > 0), CrashLoopBackOff and OOMKilled pods, with a line per
+    troubled container: its state, restarts and last termination reason."""
+    report = PodReport(total=len(pods))
+    for pod in pods:
+        pod_name = _name(pod)
+        status = pod.get("status") or {}
+        statuses = [(s, True) for s in status.get("initContainerStatuses") or []] + [
+            (s, False) for s in status.get("containerStatuses") or []
+        ]
+        ready = _pod_ready(pod)
+        restarting = crashing = oom = False
+        pod_lines: list[str] = []
+        for container, is_init in statuses:
+            name = str(container.get("name") or "?")
+            restarts = int(container.get("restartCount") or 0)
+            state = container.get("state") or {}
+            waiting = str((state.get("waiting") or {}).get("reason") or "")
+            current_end = _terminated(state)
+            last_end = _terminated(container.get("lastState"))
+            ended = str(current_end.get("reason") or "")
+            if is_init and ended == "Completed":
+                ended = ""  # an init container that finished is the normal case
+            last = str(last_end.get("reason") or "") or ended
+            exit_code = last_end.get("exitCode", current_end.get("exitCode"))
+            restarting |= restarts > 0
+            crashing |= waiting == "CrashLoopBackOff"
+            was_oom = "OOMKilled" in (ended, str(last_end.get("reason") or ""))
+            oom |= was_oom
+            if not (restarts or waiting or ended or was_oom):
+                continue
+            parts = [waiting or (f"terminated: {ended}" if ended else "running")]
+            if restarts:
+                parts.append(f"{restarts} restart{'s' if restarts != 1 else ''}")
+            if last:
+                parts.append(f"last terminated: {last}" + (f" (exit {exit_code})" if exit_code else ""))
+            label = f"{pod_name}/{name}" + (" (init)" if is_init else "")
+            pod_lines.append(f"{label}: {', '.join(parts)}")
+            where = f"{pod_name}/{name}" + (f", last terminated: {last}" if last else "")
+            if waiting == "CrashLoopBackOff" and not report.first_crash:
+                report.first_crash = where
+            if was_oom and not report.first_oom:
+                report.first_oom = f"{pod_name}/{name}, {restarts} restart{'s' if restarts != 1 else ''}"
+        if not ready and not pod_lines:
+            pod_lines.append(f"{pod_name}: not ready")
+        report.not_ready += not ready
+        report.restarting += restarting
+        report.crash_looping += crashing
+        report.oom_killed += oom
+        report.lines.extend(pod_lines)
+    return report
+
+
+def pod_warnings(component: Component, report: PodReport) -> list[str]:
+    """Warnings for crash-looping and OOMKilled pods, naming the first one."""
+    warnings: list[str] = []
+    if report.crash_looping:
+        n = report.crash_looping
+        warnings.append(
+            f"{component.name}: {n} pod{'s' if n != 1 else ''} in CrashLoopBackOff ({report.first_crash})"
+        )
+    if report.oom_killed:
+        n = report.oom_killed
+        warnings.append(
+            f"{component.name}: {n} pod{'s' if n != 1 else ''} OOMKilled ({report.first_oom}):"
+            " the container hit its memory limit"
+        )
+    return warnings
+
+
+# -- sections --------------------------------------------------------------------------------------
+
+
 def deployment_section(component: Component, deployment: dict[str, Any]) -> Section:
     """One component's Deployment as a result section: replicas, rollout, image tag per container."""
     status = deployment.get("status") or {}
@@ -51,8 +227,100 @@ def deployment_section(component: Component, deployment: dict[str, Any]) -> Sect
     return Section(title=f"{component.name} (deployment/{component.deployment})", fields=fields)
 
 
+def split_section(section: Section) -> list[Section]:
+    """The section, cut into several of at most MAX_FIELDS fields (the lines stay on the first)."""
+    items = list(section.fields.items())
+    if len(items) <= MAX_FIELDS:
+        return [section]
+    parts = [items[i : i + MAX_FIELDS] for i in range(0, len(items), MAX_FIELDS)]
+    return [
+        Section(
+            title=section.title if n == 0 else f"{section.title} (continued)",
+            fields=dict(part),
+            lines=section.lines if n == 0 else (),
+        )
+        for n, part in enumerate(parts)
+    ]
+
+
+def _cap(lines: list[str], limit: int) -> tuple[str, ...]:
+    if len(lines) <= limit:
+        return tuple(lines)
+    return (*lines[: limit - 1], f"… and {len(lines) - (limit - 1)} more")
+
+
+def route_line(route: dict[str, Any]) -> str:
+    """`host/path → service:port (TLS edge, insecure: Redirect)` for one OpenShift Route."""
+    spec = route.get("spec") or {}
+    host = str(spec.get("host") or "(no host)")
+    path = str(spec.get("path") or "")
+    service = str((spec.get("to") or {}).get("name") or "?")
+    port = (spec.get("port") or {}).get("targetPort")
+    tls = spec.get("tls") or {}
+    if tls:
+        security = f"TLS {tls.get('termination') or '?'}"
+        if tls.get("insecureEdgeTerminationPolicy"):
+            security += f", insecure: {tls['insecureEdgeTerminationPolicy']}"
+    else:
+        security = "no TLS"
+    target = f"{service}:{port}" if port not in (None, "") else service
+    return f"{host}{path} → {target} ({security})"
+
+
+def routes_section(env: Environment) -> Section | None:
+    """The namespace's Routes (as `oc get routes`), None when `route.openshift.io` is not served."""
+    try:
+        routes = env.kube.list_routes()
+    except KubeError as exc:
+        return Section(title="routes", lines=(f"cannot read the Routes: {exc}",))
+    if routes is None:
+        return None
+    lines = [route_line(r) for r in sorted(routes, key=_name)] or ["no Routes in this namespace"]
+    return Section(title="routes", lines=_cap(lines, MAX_ROUTE_LINES))
+
+
+def _checks(env: Environment) -> dict[str, list[health.Check]]:
+    """The probes to run, by the component whose section shows them."""
+    litellm, backend = env.litellm_url, env.backend_url
+    return {
+        "litellm": [
+            health.Check("LiteLLM readiness", lambda: health.litellm_readiness(litellm)),
+            health.Check("LiteLLM liveliness", lambda: health.litellm_liveliness(litellm)),
+        ],
+        "backend": [
+            health.Check("backend readiness", lambda: health.backend_readiness(backend)),
+            health.Check("backend version", lambda: health.backend_version(backend)),
+            health.Check(
+                "PostgreSQL (LiteMaaS)", lambda: health.postgres_reachable(env.litemaas_database_url)
+            ),
+        ],
+        "redis": [health.Check("Redis", lambda: health.redis_reachable(env.litellm_redis_ping))],
+    }
+
+
+HEALTH_FIELD = {
+    "LiteLLM readiness": "readiness",
+    "LiteLLM liveliness": "liveliness",
+    "backend readiness": "readiness",
+    "backend version": "version",
+    "PostgreSQL (LiteMaaS)": "database",
+    "Redis": "PING",
+}
+
+
+def health_warnings(probes: list[health.Probe]) -> list[str]:
+    """LiteLLM or the backend answering "not ready" (an unreachable endpoint is shown, not warned)."""
+    warnings: list[str] = []
+    for probe in probes:
+        if probe.ok is False and probe.answered and probe.name == "LiteLLM readiness":
+            warnings.append(f"LiteLLM is not ready: {probe.detail}")
+        elif probe.ok is False and probe.answered and probe.name == "backend readiness":
+            warnings.append(f"the backend is not ready: {probe.detail}")
+    return warnings
+
+
 class StatusOperation(Operation[StatusArgs]):
-    """Show replicas, rollout state and image tags of every LiteMaaS component, with warnings."""
+    """Show replicas, rollouts, images, pods and health of every LiteMaaS component, with warnings."""
 
     name = "status"
     args_model = StatusArgs
@@ -62,33 +330,74 @@ class StatusOperation(Operation[StatusArgs]):
     default_approval = False
 
     def execute(self, env: Environment, args: StatusArgs, plan: Plan | None = None) -> Iterator[Event]:
-        """One Result: a section per Deployment found, warnings for known LiteMaaS hazards."""
+        """One Result: a section per Deployment found (with its pods and health), the Routes, warnings."""
+        checks = _checks(env)
+        run = health.ProbeRun([c for group in checks.values() for c in group])
         try:
-            served = {str((d.get("metadata") or {}).get("name")): d for d in env.kube.list_deployments()}
+            served = {_name(d): d for d in env.kube.list_deployments()}
         except KubeError as exc:
-            yield Result(ok=False, summary=f"Cannot read the Deployments of {env.namespace}: {exc}")
+            section = Section(title="health", fields={p.name: p.detail for p in run.results()})
+            yield Result(
+                ok=False,
+                summary=f"Cannot read the Deployments of {env.namespace}: {exc}",
+                sections=tuple(split_section(section)),
+            )
             return
 
-        sections: list[Section] = []
         warnings: list[str] = []
+        try:
+            replicasets = env.kube.list_replicasets("")
+            pods = env.kube.list_pods("")
+        except KubeError as exc:
+            replicasets, pods = [], []
+            pods_error: str | None = f"cannot read the pods: {exc}"
+            warnings.append(f"{env.namespace}: {pods_error}")
+        else:
+            pods_error = None
+        routes = routes_section(env)
+        probes: dict[str, health.Probe] = {p.name: p for p in run.results()}
+
+        sections: list[Section] = []
+        orphans: dict[str, str] = {}
         rolled_out = 0
         for component in env.components.values():
+            component_probes = [probes[c.name] for c in checks.get(component.name, [])]
             deployment = served.get(component.deployment)
             if deployment is None:
                 warnings.append(
                     f"{component.name}: Deployment {component.deployment} not found in {env.namespace}"
                 )
+                orphans.update({p.name: p.detail for p in component_probes})
                 continue
-            sections.append(deployment_section(component, deployment))
+            base = deployment_section(component, deployment)
+            fields = dict(base.fields)
+            lines: tuple[str, ...] = ()
+            if pods_error is None:
+                report = pod_report(owned_pods(deployment, replicasets, pods))
+                fields["pods"] = report.summary()
+                lines = _cap(report.lines, MAX_POD_LINES)
+                warnings.extend(pod_warnings(component, report))
+            else:
+                fields["pods"] = "unknown"
+            for probe in component_probes:
+                fields[HEALTH_FIELD.get(probe.name, probe.name)] = probe.detail
+            sections.extend(split_section(Section(title=base.title, fields=fields, lines=lines)))
+
             rolled_out += rollout_status(deployment).done
             warnings.extend(same_image_mismatches(component, deployment))
             replicas = _replicas(deployment)
             if component.name == "backend" and replicas > 1:
                 warnings.append(f"backend runs {replicas} replicas: {BACKEND_REPLICAS_WARNING}")
-            if component.name == "litellm" and replicas > 1 and not redis_answers(env):
+            if component.name == "litellm" and replicas > 1 and probes["Redis"].ok is not True:
                 warnings.append(LITELLM_REDIS_WARNING.format(n=replicas))
 
-        found = len(sections)
+        if orphans:
+            sections.extend(split_section(Section(title="health", fields=orphans)))
+        if routes is not None:
+            sections.append(routes)
+        warnings.extend(health_warnings(list(probes.values())))
+
+        found = len([c for c in env.components.values() if c.deployment in served])
         summary = f"{env.name} ({env.namespace}): {rolled_out} of {found} Deployments rolled out"
         if found < len(env.components):
             summary += f", {len(env.components) - found} missing"

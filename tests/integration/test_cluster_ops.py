@@ -48,7 +48,7 @@ def redis_ping(url: str) -> Callable[[], bool]:
 
 @pytest.fixture
 def sb() -> Iterator[Any]:
-    sandbox = sandbox_kube.KubeSandbox(namespace=NAMESPACE, seed=True).start()
+    sandbox = sandbox_kube.KubeSandbox(namespace=NAMESPACE, seed=True, openshift=False).start()
     try:
         sandbox.settle()
         yield sandbox
