@@ -81,7 +81,8 @@ def parse_command(
     command_name: str = "/maas",
 ) -> ParsedCommand:
     """Parse and validate `/maas` text; raises `ParseError` (and nothing else) for any bad input."""
-    stripped = text.strip()
+    # Lone surrogates cannot be encoded (validators and Slack both choke on them): make them visible.
+    stripped = text.encode("utf-8", "replace").decode("utf-8").strip()
     help_usage = f"{command_name} {HELP_USAGE}"
     if len(stripped) > max_length:
         raise ParseError(
