@@ -153,6 +153,9 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         litemaas_database_url=_plain(settings.litemaas_database_url),
         litellm_database_url=_plain(settings.litellm_database_url),
         backup_dir=settings.backup_dir,
+        litellm_master_key=_plain(settings.litellm_master_key),
+        backend_admin_key=_plain(settings.backend_admin_key),
+        litellm_redis_url=settings.litellm_redis_url.get_secret_value(),
     )
     runner = JobRunner(workers=settings.worker_threads)
     messenger = Messenger(client, redactor)

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     litemaas_database_url: SecretStr | None = None
     litellm_database_url: SecretStr | None = None
     backup_dir: Path = Path("backups")
+    litellm_master_key: SecretStr | None = None  # else litellm-secret / LITELLM_MASTER_KEY
+    backend_admin_key: SecretStr | None = None  # else backend-secret / ADMIN_API_KEY
 
     @field_validator("slack_bot_token", "slack_signing_secret", "bot_database_url")
     @classmethod

@@ -59,6 +59,9 @@ class Environment:
     litemaas_database_url: str | None = None  # None: read from the `litemaas-db` Secret when needed
     litellm_database_url: str | None = None
     backup_dir: Path = Path("backups")
+    litellm_master_key: str | None = None  # None: read from the `litellm-secret` Secret when needed
+    backend_admin_key: str | None = None  # None: read from the `backend-secret` Secret when needed
+    litellm_redis_url: str | None = None  # LiteLLM's own Redis (cache flush); None: not configured
 
     def component(self, name: str) -> Component:
         """The named component; raises KeyError for an unknown one (arguments are validated first)."""
