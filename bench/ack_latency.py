@@ -150,7 +150,7 @@ def main() -> int:
                 f"{server.url}/slack/events", world.signing_secret, ["scale litellm 3"] * n, response_url, c
             ),
         }
-        bot.runner.wait_idle(120)
+        bot.wait_idle(120)
     finally:
         server.stop()
         baseline.stop()

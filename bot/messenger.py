@@ -66,6 +66,26 @@ class Messenger:
             return False
         return True
 
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> bool:
+        """Open a modal (a form); Slack allows this within 3 s of the interaction."""
+        try:
+            self.client.views_open(trigger_id=trigger_id, view=self.redactor.redact_obj(view))
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("views.open failed: %s", _slack_error(exc))
+            return False
+        return True
+
+    def channel_replier(self, channel: str, user: str) -> Reply:
+        """Answers for an interaction without a response_url (a form): ephemeral to the user, or posted."""
+
+        def reply(message: Message, ephemeral: bool = True) -> None:
+            if ephemeral:
+                self.ephemeral(channel, user, message)
+            else:
+                self.post(channel, message)
+
+        return reply
+
     def upload(
         self, channel: str, *, filename: str, title: str, content: str, thread_ts: str | None = None
     ) -> bool:

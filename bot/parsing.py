@@ -222,6 +222,18 @@ def _is_bool(field: FieldInfo) -> bool:
     return False
 
 
+def field_problems(model: type[Args], error: ValidationError, components: Collection[str]) -> dict[str, str]:
+    """One readable sentence per field (for a modal's field-level errors); "" keys a model-wide one."""
+    problems: dict[str, str] = {}
+    for detail in error.errors(include_url=False):
+        loc = detail.get("loc", ())
+        name = str(loc[0]) if loc else ""
+        field = model.model_fields.get(name)
+        label = (field.title if field is not None and field.title else name.replace("_", " ")) or "form"
+        problems.setdefault(name, _describe(model, detail, list(components), {name: label}))
+    return problems
+
+
 def _describe_problems(
     model: type[Args], error: ValidationError, components: list[str], spelled: Mapping[str, str]
 ) -> list[str]:

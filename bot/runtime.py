@@ -28,6 +28,7 @@ from bot.redaction import Redactor, install_log_redaction
 from bot.runner import JobRunner
 from bot.service import CommandService
 from bot.settings import Settings
+from bot.stash import ArgumentStash
 from bot.store import AuditLog, Database, OperationStore, StoreUnavailable
 from commands.environment import DEFAULT_SCALE_BOUNDS, Environment
 from commands.kube import KubeClient
@@ -105,8 +106,13 @@ class Bot:
         self._reaper = threading.Thread(target=loop, name="reaper", daemon=True)
         self._reaper.start()
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no interaction and no operation is in progress (tests, benchmarks, shutdown)."""
+        return self.service.intake.wait_idle(timeout) and self.runner.wait_idle(timeout)
+
     def close(self) -> None:
         self._stop.set()
+        self.service.intake.shutdown(wait=True)
         self.runner.shutdown(wait=True)
         self.kube.close()
         self.db.close()
@@ -169,6 +175,7 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         locks=TargetLocks(rds, settings.redis_prefix),
         runner=runner,
         messenger=messenger,
+        stash=ArgumentStash(rds, settings.redis_prefix),
         slash_command=settings.slash_command,
         progress_interval=progress_interval,
     )

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import rendering
+from pydantic import ValidationError
+
+from bot import forms, rendering
 from bot.access import AccessControl, Caller
 from bot.builtins import (
     ApprovalsCommand,
@@ -27,9 +30,10 @@ from bot.builtins import (
 )
 from bot.locks import LockBusy, LocksUnavailable, TargetLocks
 from bot.messenger import Messenger, Reply
-from bot.parsing import ParsedCommand, ParseError, parse_command, suggest_verb
+from bot.parsing import ParsedCommand, ParseError, field_problems, parse_command, suggest_verb
 from bot.rendering import Message, escape_text
 from bot.runner import JobRunner, RunnerBusy, Throttle
+from bot.stash import ArgumentStash, secret_fields
 from bot.store import AuditLog, Database, OperationRecord, OperationStore, StoreUnavailable
 from commands.contract import Operation, OperationError, Plan, Progress, Result
 from commands.environment import Environment
@@ -43,11 +47,12 @@ TERMINAL_STATES = ("denied", "expired", "succeeded", "failed", "interrupted")
 
 @dataclass(frozen=True)
 class CommandRequest:
-    """A command as typed: who, where, what."""
+    """A command as typed: who, where, what (and Slack's trigger, to open a form)."""
 
     user_id: str
     channel_id: str
     text: str
+    trigger_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class CommandService:
         locks: TargetLocks,
         runner: JobRunner,
         messenger: Messenger,
+        stash: ArgumentStash,
+        intake: JobRunner | None = None,
         slash_command: str = "/maas",
         progress_interval: float = 1.0,
     ) -> None:
@@ -86,11 +93,20 @@ class CommandService:
         self.locks = locks
         self.runner = runner
         self.messenger = messenger
+        self.stash = stash
+        self.intake = intake or JobRunner(workers=8, backlog=2000)
         self.slash_command = slash_command
         self.progress_interval = progress_interval
         self._schema_ready = False
 
     # ------------------------------------------------------------------ commands
+
+    def accept(self, work: Callable[[], None], reply: Reply) -> None:
+        """Take an acknowledged interaction off Bolt's listener threads, so the next ack is never delayed."""
+        try:
+            self.intake.submit(work, name="interaction")
+        except RunnerBusy:
+            reply(rendering.render_error("The bot is very busy right now; try again in a minute."))
 
     def handle_command(self, request: CommandRequest, reply: Reply) -> None:
         """Answer one typed command. Never raises: every failure becomes a message."""
@@ -101,11 +117,19 @@ class CommandService:
             reply(rendering.render_error("Something went wrong on the bot's side; the error is logged."))
 
     def _handle_command(self, request: CommandRequest, reply: Reply) -> None:
+        form = self._form_requested(request)
+        if form is not None:
+            self._open_form(request, form, reply)
+            return
         try:
             parsed = parse_command(request.text, self.registry, components=list(self.env.components))
         except ParseError as exc:
             reply(rendering.render_error(exc.message, usage=exc.usage, suggestion=exc.suggestion))
             return
+        self.dispatch(request, parsed, reply)
+
+    def dispatch(self, request: CommandRequest, parsed: ParsedCommand, reply: Reply) -> None:
+        """Run a parsed command: permissions, then the builtin, read-only or mutating path."""
         op_cls = parsed.operation
         caller = self.access.caller(request.user_id)
 
@@ -127,6 +151,44 @@ class CommandService:
         else:
             self._run_read_only(request, parsed, reply)
 
+    # ------------------------------------------------------------------ forms
+
+    def _form_requested(self, request: CommandRequest) -> type[Operation[Any]] | None:
+        """The operation whose form to open: a form operation typed with no arguments, from Slack."""
+        words = request.text.split()
+        match = self.registry.match(words)
+        if match is None or request.trigger_id is None:
+            return None
+        op_cls, width = match
+        return op_cls if op_cls.modal and len(words) == width else None
+
+    def _open_form(self, request: CommandRequest, op_cls: type[Operation[Any]], reply: Reply) -> None:
+        refusal = self._permission_refusal(self.access.caller(request.user_id), op_cls, request.channel_id)
+        if refusal is not None:
+            reply(rendering.render_error(refusal))
+            self._audit_safely(request.user_id, op_cls.name, {}, "blocked", detail=refusal)
+            return
+        assert request.trigger_id is not None
+        view = forms.build_form(op_cls, channel_id=request.channel_id, command_text=request.text)
+        if not self.messenger.open_view(request.trigger_id, view):
+            reply(
+                rendering.render_error(
+                    f"Could not open the form; type `{self.slash_command} {op_cls.usage}`."
+                )
+            )
+
+    def check_form(self, verb: str, values: dict[str, str]) -> ParsedCommand | dict[str, str]:
+        """A submitted form as a parsed command, or field-level errors to show in the form."""
+        op_cls = self.registry.get(verb)
+        if op_cls is None or not op_cls.modal:
+            return {"": "this form is no longer known to the bot"}
+        components = list(self.env.components)
+        try:
+            args = op_cls.args_model.model_validate(values, context={"components": components})
+        except ValidationError as error:
+            return field_problems(op_cls.args_model, error, components)
+        return ParsedCommand(verb=verb, operation=op_cls, args=args, text=forms.typed_equivalent(verb, args))
+
     def _permission_refusal(self, caller: Caller, op_cls: type[Operation[Any]], channel: str) -> str | None:
         if caller.role is None:
             return (
@@ -143,16 +205,16 @@ class CommandService:
         return None
 
     def _audit_blocked(self, request: CommandRequest, parsed: ParsedCommand, reason: str) -> None:
+        self._audit_safely(request.user_id, parsed.verb, _args_json(parsed), "blocked", detail=reason)
+
+    def _audit_safely(
+        self, actor: str, command: str, args: dict[str, Any], outcome: str, detail: str
+    ) -> None:
+        """Audit a refusal; a refusal still stands when the audit store is down (it is logged)."""
         try:
-            self.audit.record(
-                actor=request.user_id,
-                command=parsed.verb,
-                args=_args_json(parsed),
-                outcome="blocked",
-                detail=reason,
-            )
+            self.audit.record(actor=actor, command=command, args=args, outcome=outcome, detail=detail)
         except StoreUnavailable as exc:
-            log.warning("could not audit a blocked command: %s", exc)
+            log.warning("could not audit a %s command: %s", outcome, exc)
 
     # ------------------------------------------------------------------ read-only
 
@@ -237,7 +299,7 @@ class CommandService:
     ) -> OperationRecord:
         """The operation's row: `requested` (with an expiry) when it waits for approval, else `approved`."""
         ttl = timedelta(minutes=self.access.approval.ttl_minutes)
-        return self.store.create(
+        record = self.store.create(
             command=parsed.verb,
             args=_args_json(parsed),
             text=self._typed(parsed),
@@ -251,6 +313,10 @@ class CommandService:
             plan_fingerprint=plan.fingerprint,
             expires_at=datetime.now(UTC) + ttl if approval_required else None,
         )
+        secrets = secret_fields(parsed.args)
+        if secrets and approval_required:
+            self.stash.put(str(record.id), secrets, int(ttl.total_seconds()) + 60)
+        return record
 
     def _lock_holder(self, target: str) -> str | None:
         for info in self.locks.holders():
@@ -337,11 +403,20 @@ class CommandService:
             reply(rendering.render_error(f"Cannot approve now: {unavailable}"))
             return
         try:
+            stored = dict(record.args)
+            if any(isinstance(v, str) and v == "**********" for v in stored.values()):
+                secrets = self.stash.get(str(record.id))
+                if secrets is None:
+                    reply(
+                        rendering.render_error("The request's secret values have expired; request it again.")
+                    )
+                    return
+                stored.update(secrets)
             parsed = ParsedCommand(
                 verb=record.command,
                 operation=op_cls,
                 args=op_cls.args_model.model_validate(
-                    record.args, context={"components": list(self.env.components)}
+                    stored, context={"components": list(self.env.components)}
                 ),
                 text=record.text,
             )
@@ -371,6 +446,7 @@ class CommandService:
         if approved is None:
             reply(rendering.render_error("This request was decided a moment ago by someone else."))
             return
+        self.stash.drop(str(record.id))
         self._audit_record(approved, decision.user_id, "approved")
         self._update_card(approved)
         self._start(approved, parsed, plan, reply)

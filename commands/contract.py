@@ -172,6 +172,7 @@ class Operation(Generic[A]):
     mutating: ClassVar[bool] = False
     default_role: ClassVar[Role] = "viewer"
     default_approval: ClassVar[bool] = False
+    modal: ClassVar[bool] = False  # typed without arguments, the bot asks for them in a form
 
     def lock_target(self, env: Environment, args: A) -> str | None:
         """The lock this run needs (mutating operations), or None."""

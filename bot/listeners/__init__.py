@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.dedupe import Deduper
-from bot.listeners import actions, commands, dedupe
+from bot.listeners import actions, commands, dedupe, forms
 from bot.messenger import Messenger
 from bot.service import CommandService
 
@@ -16,3 +16,4 @@ def register_listeners(
     dedupe.register(app, deduper)
     commands.register(app, service=service, messenger=messenger, slash_command=slash_command)
     actions.register(app, service=service, messenger=messenger)
+    forms.register(app, service=service, messenger=messenger)

@@ -23,7 +23,8 @@ def register(app: App, *, service: CommandService, messenger: Messenger) -> None
             operation_id=str(action.get("value", "")),
             approve=action.get("action_id") == "approval.approve",
         )
-        service.handle_decision(decision, messenger.replier(respond))
+        reply = messenger.replier(respond)
+        service.accept(lambda: service.handle_decision(decision, reply), reply)
 
     @app.action(FOLLOW_UP_ACTION)
     def on_follow_up(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
@@ -34,4 +35,5 @@ def register(app: App, *, service: CommandService, messenger: Messenger) -> None
             channel_id=str(channel or ""),
             text=str(action.get("value", "")),
         )
-        service.handle_command(request, messenger.replier(respond))
+        reply = messenger.replier(respond)
+        service.accept(lambda: service.handle_command(request, reply), reply)

@@ -18,5 +18,7 @@ def register(app: App, *, service: CommandService, messenger: Messenger, slash_c
             user_id=str(command.get("user_id", "")),
             channel_id=str(command.get("channel_id", "")),
             text=str(command.get("text", "")),
+            trigger_id=str(command.get("trigger_id") or "") or None,
         )
-        service.handle_command(request, messenger.replier(respond))
+        reply = messenger.replier(respond)
+        service.accept(lambda: service.handle_command(request, reply), reply)

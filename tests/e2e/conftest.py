@@ -113,7 +113,7 @@ def start_bot(
 
     yield start
     for h in started:
-        h.bot.runner.wait_idle(10)
+        h.bot.wait_idle(10)
         h.http.close()
         h.server.stop()
         h.bot.close()

@@ -109,7 +109,7 @@ def test_twenty_simultaneous_approvals_run_once(harness: BotHarness) -> None:
     for t in threads:
         t.join(10)
     wait_until(lambda: ("scale", "succeeded") in harness.operations(), what="the run")
-    harness.bot.runner.wait_idle(10)
+    harness.bot.wait_idle(10)
     scale_patches = [r for r in harness.kube.requests if r.method == "PATCH" and r.path.endswith("/scale")]
     assert len(scale_patches) == 1
     assert [o for _, _, o in harness.audit_outcomes()].count("approved") == 1
