@@ -54,3 +54,83 @@ def redis_url() -> str:
 
 
 DEAD_URL_PORT = 1  # nothing listens on port 1: "the server is down" without stopping the shared one
+
+
+# --- Real LiteMaaS and LiteLLM schemas (issue 4) ------------------------------------------------------
+# Each schema is built once per machine into a template database (sandbox.schemas.TemplateDatabases;
+# ~25 s the very first time, then reused), and each test gets fresh clones (~0.1-0.6 s each, more on a
+# busy machine), dropped after the test.
+
+from dataclasses import dataclass  # noqa: E402
+
+from sandbox.schemas import Layout, TemplateDatabases, drop_database  # noqa: E402
+
+
+@dataclass(frozen=True)
+class DatabasePair:
+    """Where the LiteMaaS and LiteLLM tables of one test live; `shared` = one database holds both."""
+
+    litemaas_url: str
+    litellm_url: str
+    shared: bool
+
+
+class SchemaDatabases:
+    """Fresh databases cloned from the templates (built on first use), dropped when a test is done."""
+
+    def __init__(self) -> None:
+        self.templates = TemplateDatabases(PG_ADMIN_URL)
+
+    def create(self, layout: Layout) -> tuple[str, str]:
+        name = f"chatops_{layout}_{uuid.uuid4().hex[:12]}"
+        return name, self.templates.clone(layout, name)
+
+    def drop(self, names: list[str]) -> None:
+        for name in names:
+            drop_database(PG_ADMIN_URL, name)
+
+
+@pytest.fixture(scope="session")
+def schema_databases() -> SchemaDatabases:
+    return SchemaDatabases()
+
+
+@pytest.fixture
+def litemaas_db(schema_databases: SchemaDatabases) -> Iterator[str]:
+    """URL of a fresh database with the LiteMaaS schema only (system user and Default Team seeded)."""
+    name, url = schema_databases.create("litemaas")
+    try:
+        yield url
+    finally:
+        schema_databases.drop([name])
+
+
+@pytest.fixture
+def litellm_db(schema_databases: SchemaDatabases) -> Iterator[str]:
+    """URL of a fresh database with LiteLLM's schema only (all litellm-proxy-extras migrations)."""
+    name, url = schema_databases.create("litellm")
+    try:
+        yield url
+    finally:
+        schema_databases.drop([name])
+
+
+@pytest.fixture(params=["shared", "separate"])
+def litemaas_litellm_dbs(
+    request: pytest.FixtureRequest, schema_databases: SchemaDatabases
+) -> Iterator[DatabasePair]:
+    """Both schemas, in one shared database or in two databases (the test runs once per layout)."""
+    names: list[str] = []
+    try:
+        if request.param == "shared":
+            name, url = schema_databases.create("shared")
+            names.append(name)
+            yield DatabasePair(litemaas_url=url, litellm_url=url, shared=True)
+        else:
+            name, litemaas_url = schema_databases.create("litemaas")
+            names.append(name)
+            name, litellm_url = schema_databases.create("litellm")
+            names.append(name)
+            yield DatabasePair(litemaas_url=litemaas_url, litellm_url=litellm_url, shared=False)
+    finally:
+        schema_databases.drop(names)
