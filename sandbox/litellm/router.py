@@ -1,18 +1,32 @@
-"""Paths of the LiteLLM proxy → handlers over `LiteLLMState` (litellm-facts.md §2).
+"""Paths of the LiteLLM proxy → handlers over `LiteLLMState` (litellm-facts.md §2-§6).
 
-Health only for now: `/health/readiness`, `/health/liveliness`, `/health/liveness`. There is no
-`/health/livenessz` (a 404, as on the real proxy). Unknown paths answer FastAPI's 404 body, known
-paths with another method its 405. Add the admin API as more entries in `routes()`.
+Health (`/health/readiness`, `/health/liveliness`, `/health/liveness`; no `/health/livenessz`) needs
+no key. The admin API (`/key/generate|info|list|delete`, `/model/new|info|delete`, `/v1/model/info`)
+needs the master key as `Authorization: Bearer …` or `x-litellm-api-key`, else 401 in LiteLLM's shape;
+without a database it answers the proxy's 500s. Unknown paths answer FastAPI's 404 body, known paths
+with another method its 405. A scripted failure (`state.failures`) pre-empts everything for its path.
 """
 
 from __future__ import annotations
 
+import hmac
+import logging
+import threading
 from collections.abc import Callable
 
+import psycopg
+from psycopg_pool import PoolTimeout
+
+from sandbox.litellm import keys, models
+from sandbox.litellm.database import LiteLLMDatabase
+from sandbox.litellm.errors import no_database, proxy_error, unauthorized
 from sandbox.litellm.server import Request, Response
 from sandbox.litellm.state import LiteLLMState
 
 Handler = Callable[[LiteLLMState, Request], Response]
+AdminHandler = Callable[[LiteLLMState, LiteLLMDatabase, Request], Response]
+
+log = logging.getLogger(__name__)
 
 ALIVE = "I'm alive!"
 
@@ -51,23 +65,76 @@ def liveliness(state: LiteLLMState, request: Request) -> Response:
     return Response(200, ALIVE)
 
 
+def presented_key(request: Request) -> str:
+    """The key a client presented: `Authorization: Bearer …`, else `x-litellm-api-key` ("" if none)."""
+    for header in ("authorization", "x-litellm-api-key"):
+        value = request.headers.get(header, "").strip()
+        if value.lower().startswith("bearer "):
+            value = value[len("bearer ") :].strip()
+        if value:
+            return value
+    return ""
+
+
+def admin(handler: AdminHandler) -> Handler:
+    """Master-key auth and the no-database 500 in front of an admin route."""
+
+    def guarded(state: LiteLLMState, request: Request) -> Response:
+        if not hmac.compare_digest(presented_key(request).encode(), state.master_key.encode()):
+            return unauthorized()
+        if state.db is None:
+            return no_database(request.path)
+        try:
+            return handler(state, state.db, request)
+        except (psycopg.Error, PoolTimeout) as exc:
+            log.warning("litellm sandbox: database error on %s: %s", request.path, type(exc).__name__)
+            return proxy_error(500, f"Database error: {type(exc).__name__}")
+
+    return guarded
+
+
 def routes() -> dict[tuple[str, str], Handler]:
     """(method, path) → handler."""
     return {
         ("GET", "/health/readiness"): readiness,
         ("GET", "/health/liveliness"): liveliness,
         ("GET", "/health/liveness"): liveliness,
+        ("POST", "/key/generate"): admin(lambda state, db, request: keys.generate(db, request)),
+        ("GET", "/key/info"): admin(lambda state, db, request: keys.info(db, request)),
+        ("GET", "/key/list"): admin(lambda state, db, request: keys.list_keys(db, request)),
+        ("POST", "/key/delete"): admin(lambda state, db, request: keys.delete(db, request)),
+        ("POST", "/model/new"): admin(
+            lambda state, db, request: models.new_model(db, request, state.master_key)
+        ),
+        ("GET", "/model/info"): admin(
+            lambda state, db, request: models.model_info(db, request, state.master_key)
+        ),
+        ("GET", "/v1/model/info"): admin(
+            lambda state, db, request: models.model_info(db, request, state.master_key)
+        ),
+        ("POST", "/model/delete"): admin(lambda state, db, request: models.delete_model(db, request)),
     }
 
 
 class Router:
-    """Dispatches a request to its handler; FastAPI's 404/405 bodies otherwise."""
+    """Acts out a scripted failure, else dispatches to the handler; FastAPI's 404/405 bodies otherwise.
 
-    def __init__(self, state: LiteLLMState) -> None:
+    `stopping` cuts an injected hang short when the sandbox stops.
+    """
+
+    def __init__(self, state: LiteLLMState, stopping: threading.Event | None = None) -> None:
         self.state = state
+        self.stopping = stopping if stopping is not None else threading.Event()
         self._routes = routes()
 
     def __call__(self, request: Request) -> Response:
+        failure = self.state.failures.take(request.path)
+        if failure is not None:
+            if failure.timeout:
+                self.stopping.wait(self.state.hang_seconds)
+                return proxy_error(504, "injected timeout: the sandbox held this reply")
+            assert failure.status is not None
+            return proxy_error(failure.status, f"injected failure {failure.status}")
         handler = self._routes.get((request.method, request.path))
         if handler is not None:
             return handler(self.state, request)

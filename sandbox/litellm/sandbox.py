@@ -1,22 +1,48 @@
-"""`LiteLLMSandbox`: the LiteLLM proxy emulator served over HTTP on 127.0.0.1, with test controls."""
+"""`LiteLLMSandbox`: the LiteLLM proxy emulator served over HTTP on 127.0.0.1, with test controls.
+
+With `database_url` it serves the admin API from LiteLLM's real tables in that database (created
+beforehand by `sandbox.schemas.create_litellm_schema`); without one, only health, and the key and
+model routes answer the proxy's no-database 500s. The request log keeps method, path, query and
+non-credential headers with the arrival time, never a body, an auth header or a `key=` value.
+"""
 
 from __future__ import annotations
 
 import threading
 
+from sandbox.litellm.database import LiteLLMDatabase
 from sandbox.litellm.router import Router
-from sandbox.litellm.server import RecordedRequest, RequestLog, ServiceHTTPServer
+from sandbox.litellm.server import RecordedRequest, Request, RequestLog, ServiceHTTPServer
 from sandbox.litellm.state import LITELLM_VERSION, LiteLLMState
+
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "x-litellm-api-key", "api-key", "cookie", "proxy-authorization"}
+)
+SECRET_QUERY = frozenset({"key"})
+
+
+def record_safely(request: Request, at: float) -> RecordedRequest:
+    """What the LiteLLM sandbox remembers of a request: no body, no credential, no key in the query."""
+    headers = {k: v for k, v in request.headers.items() if k not in CREDENTIAL_HEADERS}
+    query = {k: ("<redacted>" if k in SECRET_QUERY else v) for k, v in request.query.items()}
+    return RecordedRequest(request.method, request.path, query, headers, "", at)
 
 
 class LiteLLMSandbox:
     """An emulated LiteLLM proxy: healthy and alive until a test says otherwise."""
 
-    def __init__(self, master_key: str = "sk-sandbox-master-key", version: str = LITELLM_VERSION) -> None:
+    def __init__(
+        self,
+        master_key: str = "sk-sandbox-master-key",
+        database_url: str | None = None,
+        version: str = LITELLM_VERSION,
+    ) -> None:
+        self._database_url = database_url
         self.state = LiteLLMState(master_key, version)
         self._requests = RequestLog()
         self._server: ServiceHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -24,8 +50,18 @@ class LiteLLMSandbox:
         """Serve in a background thread; returns self."""
         if self._server is not None:
             raise RuntimeError("the LiteLLM sandbox is already started")
+        if self._database_url is not None and self.state.db is None:
+            db = LiteLLMDatabase(self._database_url)
+            db.open()
+            self.state.db = db
         self._server = ServiceHTTPServer(
-            (host, port), Router(self.state), lambda: self.state.health().latency, self._requests, "litellm"
+            (host, port),
+            Router(self.state, self._stopping),
+            lambda: self.state.health().latency,
+            self._requests,
+            "litellm",
+            recorder=record_safely,
+            stopping=self._stopping,
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="litellm-sandbox-http", daemon=True
@@ -42,6 +78,9 @@ class LiteLLMSandbox:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self.state.db is not None:
+            self.state.db.close()
+            self.state.db = None
 
     def __enter__(self) -> LiteLLMSandbox:
         return self.start() if self._server is None else self
@@ -74,6 +113,21 @@ class LiteLLMSandbox:
     def set_latency(self, seconds: float) -> None:
         """Every reply waits `seconds` first (to test timeouts); ValueError when negative."""
         self.state.set_latency(seconds)
+
+    def inject_failure(
+        self, path: str, *, status: int | None = None, timeout: bool = False, after: int = 0, times: int = 1
+    ) -> None:
+        """After `after` more requests to `path`, fail the next `times` of them.
+
+        Either answer `status` in LiteLLM's error shape, or (`timeout=True`) hold the reply for
+        `state.hang_seconds` (60 s; cut short by `stop()`), past any client timeout. Nothing is
+        stored for a failed request. ValueError for a bad combination.
+        """
+        self.state.failures.inject(path, status=status, timeout=timeout, after=after, times=times)
+
+    def clear_failures(self) -> None:
+        """Forget every scripted failure not yet acted out."""
+        self.state.failures.clear()
 
     # -- requests ------------------------------------------------------------------------------
 

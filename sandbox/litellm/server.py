@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,13 +24,18 @@ log = logging.getLogger(__name__)
 
 
 class RecordedRequest(NamedTuple):
-    """One request as received (headers lower-cased; `body` decoded text, "" when none)."""
+    """One request as received (headers lower-cased; `body` decoded text, "" when none).
+
+    `time` is `time.time()` at arrival. An emulator may record less than it received (the LiteLLM
+    one keeps no body and no credential header, see `ServiceHTTPServer.recorder`).
+    """
 
     method: str
     path: str
     query: dict[str, str]
     headers: dict[str, str]
     body: str
+    time: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,19 @@ class Response:
 
 Dispatch = Callable[[Request], Response]
 Delay = Callable[[], float]
+Recorder = Callable[[Request, float], RecordedRequest]
+
+
+def record_everything(request: Request, at: float) -> RecordedRequest:
+    """The default recorder: the whole request, body decoded as text."""
+    return RecordedRequest(
+        request.method,
+        request.path,
+        request.query,
+        request.headers,
+        request.body.decode("utf-8", "replace"),
+        at,
+    )
 
 
 class RequestLog:
@@ -91,14 +110,22 @@ class ServiceHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(
-        self, address: tuple[str, int], dispatch: Dispatch, delay: Delay, requests: RequestLog, name: str
+        self,
+        address: tuple[str, int],
+        dispatch: Dispatch,
+        delay: Delay,
+        requests: RequestLog,
+        name: str,
+        recorder: Recorder = record_everything,
+        stopping: threading.Event | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.dispatch = dispatch
         self.delay = delay
         self.requests = requests
         self.name = name
-        self.stopping = threading.Event()
+        self.recorder = recorder
+        self.stopping = stopping if stopping is not None else threading.Event()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (a timed-out health check) is normal, not an error."""
@@ -136,15 +163,14 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        self.server.requests.record(
-            RecordedRequest(self.command, split.path, query, headers, body.decode("utf-8", "replace"))
-        )
+        request = Request(self.command, split.path, query, headers, body)
+        self.server.requests.record(self.server.recorder(request, time.time()))
         delay = self.server.delay()
         if delay > 0 and self.server.stopping.wait(delay):
             self.close_connection = True
             return
         try:
-            response = self.server.dispatch(Request(self.command, split.path, query, headers, body))
+            response = self.server.dispatch(request)
         except Exception:
             log.exception("%s sandbox: internal error on %s %s", self.server.name, self.command, split.path)
             response = Response(500, {"detail": "internal error in the sandbox"})

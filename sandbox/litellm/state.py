@@ -1,7 +1,8 @@
-"""What the emulated LiteLLM proxy is and knows: version, master key, health switches, latency.
+"""What the emulated LiteLLM proxy is and knows: version, master key, health switches, latency,
+scripted failures, and (when given a database) the storage of the admin API.
 
-One lock guards it all; the HTTP threads read it through `snapshot()`, the test thread changes it
-through the setters. The admin API's tables will live beside these fields.
+One lock guards the health switches; the HTTP threads read them through `health()`, the test thread
+changes them through the setters. `failures` and `db` are thread-safe themselves.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, replace
+
+from sandbox.litellm.database import LiteLLMDatabase
+from sandbox.litellm.failures import FailurePlan
 
 LITELLM_VERSION = "1.81.0"
 
@@ -26,11 +30,16 @@ class Health:
 class LiteLLMState:
     """Thread-safe state of one emulated proxy."""
 
-    def __init__(self, master_key: str, version: str = LITELLM_VERSION) -> None:
+    def __init__(
+        self, master_key: str, version: str = LITELLM_VERSION, db: LiteLLMDatabase | None = None
+    ) -> None:
         if not master_key.startswith("sk-"):
             raise ValueError("the LiteLLM master key must start with 'sk-'")
         self.master_key = master_key
         self.version = version
+        self.db = db  # None: a proxy without a database (key and model routes answer 500, facts §6)
+        self.failures = FailurePlan()
+        self.hang_seconds = 60.0  # how long an injected timeout holds the reply
         self._lock = threading.Lock()
         self._health = Health()
 
