@@ -1,8 +1,9 @@
-"""LiteMaaS backend emulator for tests and the demo (litemaas-facts.md §2.4): health and config.
+"""LiteMaaS backend emulator for tests and the demo (litemaas-facts.md §2): health, config, and the
+admin API's model sync (`POST /api/v1/models/sync`, `ltm_admin_` keys only) on the real LiteMaaS tables.
 
-`BackendSandbox().start()` serves it on 127.0.0.1; `state.py` holds what it knows, `router.py` maps
-paths to handlers; the HTTP transport is the one the LiteLLM emulator uses. The next issue grows it
-into the admin API. Never imports `bot` or `commands`.
+`BackendSandbox(...).start()` serves it on 127.0.0.1; `state.py` holds what it knows, `router.py` maps
+paths to handlers, `admin.py` is the admin auth and the sync endpoint, `sync.py` the sync algorithm; the
+HTTP transport is the one the LiteLLM emulator uses. Never imports `bot` or `commands`.
 """
 
 from sandbox.backend.sandbox import BackendSandbox

@@ -6,6 +6,7 @@
 - `GET /api/v1/health/ready` → `{ready}` (503 when not), `GET /api/v1/health/live` → `{alive}`.
 - `GET /api/v1/config` → `{version, usageCacheTtlMinutes, environment, currency, litellmApiUrl,
   authMode, authProvider}`: the release version the frontend footer shows.
+- `POST /api/v1/models/sync` (admin key): the model sync on the real LiteMaaS tables (`admin.py`).
 Unknown paths answer Fastify's 404 body. Add the admin API as more entries in `routes()`.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.backend.admin import SYNC_PATH, models_sync
 from sandbox.backend.state import BackendState
 from sandbox.litellm.server import Request, Response
 
@@ -89,6 +91,7 @@ def routes() -> dict[tuple[str, str], Handler]:
         ("GET", "/api/v1/health/ready"): ready,
         ("GET", "/api/v1/health/live"): live,
         ("GET", "/api/v1/config"): config,
+        ("POST", SYNC_PATH): models_sync,
     }
 
 

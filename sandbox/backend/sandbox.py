@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from sandbox.backend.router import Router
 from sandbox.backend.state import BACKEND_VERSION, BackendState
+from sandbox.backend.sync import SyncConfig, SyncOutcome
 from sandbox.litellm.server import RecordedRequest, RequestLog, ServiceHTTPServer
 
 DEFAULT_LITELLM_URL = "https://litellm-rhpds.apps.sandbox.example"
 
 
 class BackendSandbox:
-    """An emulated LiteMaaS backend: ready, at release `version`, until a test says otherwise."""
+    """An emulated LiteMaaS backend: ready, at release `version`, until a test says otherwise.
 
-    def __init__(self, version: str = BACKEND_VERSION, litellm_url: str = DEFAULT_LITELLM_URL) -> None:
-        self.state = BackendState(version, litellm_url)
+    Its env, as the real backend's: `database_url` (DATABASE_URL, the LiteMaaS tables),
+    `litellm_url` + `litellm_master_key` (LITELLM_API_URL / LITELLM_API_KEY, read by the model sync),
+    `litellm_database_url` (LITELLM_DATABASE_URL: the sync's `LiteLLM_ProxyModelTable` cross-check; None
+    trusts the API list) and `admin_keys` (ADMIN_API_KEYS; only `ltm_admin_…` ones can ever work).
+    Without a database or a LiteLLM URL the sync answers 500 `success:false`.
+    """
+
+    def __init__(
+        self,
+        version: str = BACKEND_VERSION,
+        litellm_url: str | None = None,
+        *,
+        database_url: str | None = None,
+        litellm_master_key: str | None = None,
+        admin_keys: Sequence[str] = ("ltm_admin_sandbox",),
+        litellm_database_url: str | None = None,
+    ) -> None:
+        sync = SyncConfig(
+            database_url=database_url,
+            litellm_api_url=litellm_url,
+            litellm_api_key=litellm_master_key,
+            litellm_database_url=litellm_database_url,
+        )
+        self.state = BackendState(version, litellm_url or DEFAULT_LITELLM_URL, sync, admin_keys)
         self._requests = RequestLog()
         self._server: ServiceHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -73,6 +97,11 @@ class BackendSandbox:
     def set_latency(self, seconds: float) -> None:
         """Every reply waits `seconds` first (to test timeouts); ValueError when negative."""
         self.state.set_latency(seconds)
+
+    @property
+    def syncs(self) -> list[SyncOutcome]:
+        """Every completed model sync, oldest first, with the cascade counts the HTTP answer omits."""
+        return self.state.syncs()
 
     # -- requests ------------------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
-"""What the emulated LiteMaaS backend is and knows: release version, readiness, latency, start time.
+"""What the emulated LiteMaaS backend is and knows: release version, readiness, latency, start time,
+and the parts of its env the admin API needs (databases, LiteLLM, `ADMIN_API_KEYS`).
 
-One lock guards it; HTTP threads read snapshots, the test thread uses the setters.
+One lock guards the switches; HTTP threads read snapshots, the test thread uses the setters. A second
+lock runs one model sync at a time.
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ import math
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+
+from sandbox.backend.sync import SyncConfig, SyncOutcome
 
 BACKEND_VERSION = "0.4.0"
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
@@ -27,9 +32,19 @@ class Health:
 class BackendState:
     """Thread-safe state of one emulated backend."""
 
-    def __init__(self, version: str, litellm_url: str) -> None:
+    def __init__(
+        self,
+        version: str,
+        litellm_url: str,
+        sync: SyncConfig | None = None,
+        admin_keys: Sequence[str] = (),
+    ) -> None:
         self._check_version(version)
         self.litellm_url = litellm_url
+        self.sync = sync or SyncConfig(database_url=None, litellm_api_url=None, litellm_api_key=None)
+        self.admin_keys = frozenset(admin_keys)
+        self.sync_lock = threading.Lock()
+        self._syncs: list[SyncOutcome] = []
         self.started = time.monotonic()
         self._lock = threading.Lock()
         self._health = Health(version=version)
@@ -60,3 +75,12 @@ class BackendState:
             raise ValueError(f"latency must be a number of seconds >= 0, got {seconds}")
         with self._lock:
             self._health = replace(self._health, latency=float(seconds))
+
+    def record_sync(self, outcome: SyncOutcome) -> None:
+        """Keep a completed sync (with its cascade counts, which the HTTP answer does not carry)."""
+        with self._lock:
+            self._syncs.append(outcome)
+
+    def syncs(self) -> list[SyncOutcome]:
+        with self._lock:
+            return list(self._syncs)
