@@ -1,0 +1,175 @@
+"""The LiteMaaS side of models: the `models` catalogue and what depends on a model (facts §1.4 to §1.7).
+
+Reads go straight to the LiteMaaS database (`database_urls(env)["litemaas"]`: settings, else the
+`litemaas-db` Secret). The catalogue is small (tens to hundreds of rows), so it is read whole.
+The only write is `apply_details`: the display fields the backend sync does not carry (display name,
+description, category, provider), as the seed's `manage_models.yml` wrote them. Every database failure
+becomes an `OperationError` that names the database but never its URL or password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+
+from commands.backup.databases import database_urls, parse_database_url
+from commands.contract import OperationError
+from commands.environment import Environment
+from commands.health import scrub_database_error
+
+CONNECT_TIMEOUT_SECONDS = 10
+STATEMENT_TIMEOUT_MS = 30_000
+
+_CATALOGUE_SQL = """
+SELECT m.id, m.name, m.provider, COALESCE(m.availability, 'available'), m.litellm_model_id,
+       (SELECT count(*) FROM subscriptions s WHERE s.model_id = m.id AND s.status = 'active'),
+       (SELECT count(*) FROM api_key_models akm JOIN api_keys k ON k.id = akm.api_key_id
+         WHERE akm.model_id = m.id AND k.is_active)
+  FROM models m
+"""
+
+_IMPACT_SQL = """
+SELECT
+  (SELECT count(*) FROM subscriptions WHERE model_id = %(id)s AND status = 'active'),
+  (SELECT count(DISTINCT user_id) FROM subscriptions WHERE model_id = %(id)s AND status = 'active'),
+  (SELECT count(*) FROM api_key_models akm JOIN api_keys k ON k.id = akm.api_key_id
+    WHERE akm.model_id = %(id)s AND k.is_active),
+  (SELECT count(*) FROM api_key_models akm JOIN api_keys k ON k.id = akm.api_key_id
+    WHERE akm.model_id = %(id)s AND k.is_active
+      AND NOT EXISTS (SELECT 1 FROM api_key_models other
+                       WHERE other.api_key_id = k.id AND other.model_id <> %(id)s))
+"""
+
+
+@dataclass(frozen=True)
+class CatalogueModel:
+    """One row of the LiteMaaS `models` table, with the counts an operator cares about."""
+
+    id: str  # = LiteLLM's model_name
+    name: str
+    provider: str
+    availability: str  # 'available' | 'unavailable'
+    litellm_model_id: str | None  # LiteLLM's model_info.id (the seed's playbook wrote the model name)
+    active_subscriptions: int
+    active_keys: int  # active API keys that list this model (api_key_models)
+
+    @property
+    def available(self) -> bool:
+        return self.availability == "available"
+
+
+@dataclass(frozen=True)
+class Impact:
+    """What removing a model from LiteLLM does to LiteMaaS once the catalogue syncs (facts §2.2)."""
+
+    active_subscriptions: int  # become 'inactive'
+    subscribers: int  # distinct users among them
+    keys_losing_model: int  # active keys whose api_key_models row for the model is deleted
+    keys_deactivated: int  # of those, keys left with no model: set is_active=false
+
+
+@dataclass(frozen=True)
+class ModelDetails:
+    """Catalogue-only fields given to `models add` (the backend sync writes defaults for these)."""
+
+    name: str
+    description: str
+    category: str
+    provider: str
+    context_length: int | None
+    supports_streaming: bool
+
+
+def _litemaas_url(env: Environment) -> str:
+    return database_urls(env)["litemaas"]
+
+
+def _where(url: str) -> str:
+    try:
+        return parse_database_url("litemaas", url, "the LiteMaaS database URL").where
+    except OperationError:
+        return "the LiteMaaS database"
+
+
+@contextmanager
+def _connect(env: Environment, doing: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A connection to the LiteMaaS database; failures (connect or query) → OperationError."""
+    url = _litemaas_url(env)
+    try:
+        with psycopg.connect(
+            url,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        ) as conn:
+            yield conn
+    except psycopg.errors.UndefinedTable:
+        raise OperationError(
+            f"cannot {doing}: {_where(url)} has no LiteMaaS tables "
+            "(is LITEMAAS_DATABASE_URL the backend's database?)"
+        ) from None
+    except psycopg.ProgrammingError as exc:
+        if isinstance(exc, psycopg.errors.SyntaxError | psycopg.errors.UndefinedColumn):
+            raise OperationError(f"cannot {doing}: the LiteMaaS schema is not the expected one") from None
+        raise OperationError(f"cannot {doing}: the LiteMaaS database URL is not valid") from None
+    except psycopg.Error as exc:
+        detail = scrub_database_error(str(exc), url).removeprefix("connection failed: ")
+        raise OperationError(f"cannot {doing} in {_where(url)}: {detail or type(exc).__name__}") from None
+
+
+def _row(values: tuple[object, ...]) -> CatalogueModel:
+    ident, name, provider, availability, model_id, subs, keys = values
+    return CatalogueModel(
+        id=str(ident),
+        name=str(name),
+        provider=str(provider),
+        availability=str(availability),
+        litellm_model_id=None if model_id is None else str(model_id),
+        active_subscriptions=int(str(subs)),
+        active_keys=int(str(keys)),
+    )
+
+
+def read_catalogue(env: Environment) -> dict[str, CatalogueModel]:
+    """Every catalogue model by id (sorted), with its active subscriptions and keys."""
+    with _connect(env, "read the model catalogue") as conn:
+        rows = conn.execute(_CATALOGUE_SQL + " ORDER BY m.id").fetchall()
+    return {model.id: model for model in map(_row, rows)}
+
+
+def read_model(env: Environment, model_id: str) -> CatalogueModel | None:
+    """One catalogue model, or None when the catalogue has no row with that id."""
+    with _connect(env, "read the model catalogue") as conn:
+        row = conn.execute(_CATALOGUE_SQL + " WHERE m.id = %s", (model_id,)).fetchone()
+    return None if row is None else _row(row)
+
+
+def read_impact(env: Environment, model_id: str) -> Impact:
+    """Counts of what a removal would deactivate, from `subscriptions` and `api_key_models`."""
+    with _connect(env, "count the subscriptions and keys of the model") as conn:
+        row = conn.execute(_IMPACT_SQL, {"id": model_id}).fetchone()
+    assert row is not None  # an aggregate always returns one row
+    subs, users, keys, deactivated = (int(str(v)) for v in row)
+    return Impact(subs, users, keys, deactivated)
+
+
+def apply_details(env: Environment, model_id: str, details: ModelDetails) -> bool:
+    """Write the display fields onto the synced catalogue row; False when the row is not there yet."""
+    with _connect(env, "write the catalogue details") as conn:
+        cursor = conn.execute(
+            """UPDATE models SET name = %s, description = %s, category = %s, provider = %s,
+                      context_length = COALESCE(%s, context_length), supports_streaming = %s
+                WHERE id = %s""",
+            (
+                details.name,
+                details.description,
+                details.category,
+                details.provider,
+                details.context_length,
+                details.supports_streaming,
+                model_id,
+            ),
+        )
+        return cursor.rowcount > 0

@@ -1,0 +1,223 @@
+"""`models remove <id>`: delete a model's deployment(s) from LiteLLM, then sync the catalogue.
+
+`<id>` is a model name (every API-managed deployment of it is deleted) or one LiteLLM deployment id
+(`model_info.id`, e.g. to drop a duplicate). The plan shows the impact first: once the last deployment
+of the name is gone, the backend's sync marks the catalogue model unavailable, deactivates its active
+subscriptions, removes it from API keys and deactivates keys left with no model (facts §2.2, §7: sync
+never deletes rows). LiteLLM's own keys keep listing the model. Config-file models (`db_model: false`)
+cannot be deleted through the API and are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import Field, field_validator
+
+from commands.contract import (
+    Args,
+    Change,
+    Event,
+    FollowUp,
+    Operation,
+    OperationError,
+    Plan,
+    Progress,
+    Result,
+    Section,
+)
+from commands.environment import Environment
+from commands.litellm import LiteLLMError
+from commands.models.catalogue import read_catalogue, read_impact, read_model
+from commands.models.catalogue_sync import sync_catalogue
+from commands.models.deployments import Deployment, describe_litellm_error, open_litellm, read_deployments
+from commands.models.verify import not_found_message
+
+LOCK_TARGET = "catalogue"  # shared with `models sync`: catalogue changes never interleave
+
+
+class ModelRemoveArgs(Args):
+    """`models remove <id>`."""
+
+    positional = ("model",)
+
+    model: str = Field(
+        min_length=1,
+        max_length=255,
+        title="Model",
+        description="Model name (every deployment of it) or one LiteLLM deployment id",
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("<model> must not be blank")
+        return value
+
+
+def _targets(wanted: str, deployments: list[Deployment]) -> tuple[str, list[Deployment], list[Deployment]]:
+    """(model name, deployments to delete, deployments of that name that stay)."""
+    by_id = [d for d in deployments if d.id == wanted]
+    if by_id:
+        name = by_id[0].model_name
+        chosen = by_id
+    else:
+        name = wanted
+        chosen = [d for d in deployments if d.model_name == wanted]
+    staying = [d for d in deployments if d.model_name == name and d not in chosen]
+    return name, chosen, staying
+
+
+def _is_not_found(exc: LiteLLMError) -> bool:
+    return exc.status in (400, 404) and "not found" in exc.message.lower()
+
+
+class ModelsRemoveOperation(Operation[ModelRemoveArgs]):
+    """Remove a model from LiteLLM and sync the catalogue (its subscriptions become inactive)."""
+
+    name = "models remove"
+    args_model = ModelRemoveArgs
+    usage = "models remove <model name or LiteLLM id> [--dry-run]"
+    mutating = True
+    default_role = "admin"
+    default_approval = True
+
+    def lock_target(self, env: Environment, args: ModelRemoveArgs) -> str | None:
+        """One lock for the model catalogue: adds, removes and syncs do not interleave."""
+        return LOCK_TARGET
+
+    def plan(self, env: Environment, args: ModelRemoveArgs) -> Plan:
+        """The deployments to delete and the catalogue impact (subscriptions, keys) in `risks`."""
+        deployments = read_deployments(env)
+        name, chosen, staying = _targets(args.model, deployments)
+        if not chosen:
+            row = read_model(env, name)
+            if row is None:
+                names = sorted({d.model_name for d in deployments} | set(read_catalogue(env)))
+                raise OperationError(not_found_message(args.model, names))
+            raise OperationError(
+                f"{name} is not in LiteLLM (catalogue: {row.availability}); nothing to delete there. "
+                f"/maas models sync marks it unavailable in the catalogue"
+            )
+        config_models = [d for d in chosen if not d.db_model]
+        if config_models:
+            ids = ", ".join(d.id for d in config_models)
+            raise OperationError(
+                f"{name} ({ids}) is defined in LiteLLM's config file, not through the API: "
+                "/model/delete cannot remove it; remove it from LiteLLM's config and restart LiteLLM"
+            )
+
+        row = read_model(env, name)
+        changes = [
+            Change(f"litellm/model/{name}", f"deployment {d.id}", "present", "deleted") for d in chosen
+        ]
+        risks: list[str] = []
+        observed: dict[str, object] = {
+            "model": name,
+            "delete": sorted(d.id for d in chosen),
+            "staying": sorted(d.id for d in staying),
+        }
+        if staying:
+            risks.append(
+                f"{len(staying)} other deployment(s) of {name} stay in LiteLLM: "
+                "the catalogue keeps it available"
+            )
+        elif row is None:
+            risks.append(f"{name} is not in the catalogue: no subscription or key depends on it")
+        else:
+            impact = read_impact(env, name)
+            observed["impact"] = vars(impact)
+            observed["availability"] = row.availability
+            if row.available:
+                changes.append(Change(f"catalogue/models/{name}", "availability", "available", "unavailable"))
+            risks.append(
+                f"{impact.active_subscriptions} active subscription(s) on {name} "
+                f"({impact.subscribers} user(s)) become inactive"
+                if impact.active_subscriptions
+                else f"no active subscription on {name}"
+            )
+            if impact.keys_losing_model:
+                risks.append(
+                    f"{impact.keys_losing_model} active API key(s) lose {name}; "
+                    f"{impact.keys_deactivated} of them have no other model and are deactivated"
+                )
+            else:
+                risks.append(f"no active API key lists {name}")
+            if impact.active_subscriptions or impact.keys_losing_model:
+                risks.append("re-adding the model later does not reactivate them: users must re-subscribe")
+        risks.append("LiteLLM keys are not changed: they keep listing the model until they are cleaned up")
+        what = f"deployment {chosen[0].id} of {name}" if len(chosen) == 1 and staying else name
+        return Plan(
+            summary=f"Remove {what} from LiteLLM ({len(chosen)} deployment(s)) and sync the catalogue",
+            target=LOCK_TARGET,
+            changes=tuple(changes),
+            risks=tuple(risks),
+            observed=observed,
+        )
+
+    def execute(self, env: Environment, args: ModelRemoveArgs, plan: Plan | None) -> Iterator[Event]:
+        """`/model/delete` per deployment (stopping at the first failure), then the backend sync."""
+        if plan is None:
+            try:
+                plan = self.plan(env, args)
+            except OperationError as exc:
+                yield Result(ok=False, summary=f"{args.model} was not removed: {exc}")
+                return
+        name = str(plan.observed.get("model", args.model))
+        planned = plan.observed.get("delete")
+        ids = [str(i) for i in planned] if isinstance(planned, list) else []
+        if not ids:
+            yield Result(ok=False, summary=f"{name} was not removed: the plan names no LiteLLM deployment")
+            return
+
+        deleted: list[str] = []
+        notes: list[str] = []
+        try:
+            with open_litellm(env) as client:
+                for index, model_id in enumerate(ids, start=1):
+                    yield Progress(f"Deleting {name} deployment {model_id} from LiteLLM", index - 1, len(ids))
+                    try:
+                        client.delete_model(model_id)
+                    except LiteLLMError as exc:
+                        if not _is_not_found(exc):
+                            raise
+                        notes.append(f"deployment {model_id} was already gone from LiteLLM")
+                    deleted.append(model_id)
+        except OperationError as exc:
+            yield Result(ok=False, summary=f"{name} was not removed: {exc}")
+            return
+        except LiteLLMError as exc:
+            done = f" ({len(deleted)} of {len(ids)} deployments deleted before that)" if deleted else ""
+            yield Result(
+                ok=False,
+                summary=f"LiteLLM did not delete {name}: {describe_litellm_error(exc)}{done}; "
+                f"check with /maas models verify {name}",
+                follow_ups=(FollowUp("Verify", f"models verify {name}"),),
+            )
+            return
+
+        yield Progress(f"{name} deleted from LiteLLM; syncing the catalogue", len(ids), len(ids))
+        step = sync_catalogue(env, f"{name} is removed from LiteLLM")
+        warnings = list(notes)
+        fields = {"LiteLLM": f"{len(deleted)} deployment(s) deleted"}
+        if step.ok:
+            try:
+                row = read_model(env, name)
+                if row is not None:
+                    fields["catalogue"] = row.availability
+                    fields["active subscriptions"] = str(row.active_subscriptions)
+            except OperationError as exc:
+                warnings.append(f"could not read the catalogue afterwards: {exc}")
+            summary = f"{name} removed from LiteLLM; catalogue synced"
+        else:
+            warnings.append(step.line)
+            summary = f"{name} removed from LiteLLM; the catalogue will catch up at the next sync or restart"
+        yield Result(
+            ok=True,
+            summary=summary,
+            sections=(Section(title=f"model/{name}", fields=fields, lines=(step.line,) if step.ok else ()),),
+            warnings=tuple(warnings),
+            follow_ups=(FollowUp("Verify", f"models verify {name}"),),
+        )
