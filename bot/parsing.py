@@ -204,6 +204,9 @@ def _collect_arguments(
     if extras:
         raise ParseError(f"too many arguments: `{_show(' '.join(extras))}`", usage=usage)
     data.update(zip(free_slots, positional_words, strict=False))
+    for name in fields:  # commands documented with `key=value` arguments are answered in that spelling
+        if name not in spelled and f"{name}=" in usage:
+            spelled[name] = f"{name}="
     return data, spelled
 
 

@@ -6,6 +6,8 @@ its own PostgreSQL database and Redis prefix, and a real bot (`build_bot`) serve
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,11 +32,18 @@ def kube() -> Iterator[KubeSandbox]:
     sb.stop()
 
 
+SECRET_SHAPES = re.compile(r"sk-[A-Za-z0-9_-]{6,}|ltm_admin_\w+|xox[abpr]-[A-Za-z0-9-]+|hunter2")
+
+
 @pytest.fixture
 def slack() -> Iterator[SlackSandbox]:
+    """The Slack fake; after every test, nothing secret-shaped may be in anything the bot sent it."""
     sb = SlackSandbox(bot_token=BOT_TOKEN).start()
     yield sb
     sb.stop()
+    sent = json.dumps([call.args for call in sb.calls], default=str) + json.dumps(sb.files, default=str)
+    leaked = sorted(set(SECRET_SHAPES.findall(sent)))
+    assert not leaked, f"secret-shaped values reached Slack: {[value[:8] + '…' for value in leaked]}"
 
 
 @pytest.fixture

@@ -96,7 +96,9 @@ class BotHarness:
 
     def cards(self, channel: str = "C0OPS") -> list[dict[str, Any]]:
         """Messages carrying approval buttons or an approval state (current content)."""
-        return [m for m in self.slack.messages(channel) if "Approval" in str(m.get("text", ""))]
+        return [
+            m for m in self.slack.messages(channel) if str(m.get("text", "")).startswith("Approval needed")
+        ]
 
     def wait_card(self, channel: str = "C0OPS") -> dict[str, Any]:
         cards = wait_until(lambda: self.cards(channel), 10, "an approval card")
