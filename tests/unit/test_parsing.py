@@ -234,7 +234,7 @@ def test_every_problem_is_reported_once() -> None:
 def test_missing_positional_is_named() -> None:
     assert parse_error("scale litellm").message == "missing <replicas>"
     assert parse_error("scale").message == "missing <component>; missing <replicas>"
-    assert parse_error("models add rpm=3").message == "missing --model-name"
+    assert parse_error("models add rpm=3").message == "missing model_name="
 
 
 def test_too_many_words_names_the_extras() -> None:
