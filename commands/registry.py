@@ -44,13 +44,27 @@ class Registry:
 
 def default_registry() -> Registry:
     """Every operation of `commands/`, with its policy defaults."""
+    from commands.admins import AdminDemoteOperation, AdminListOperation, AdminPromoteOperation
+    from commands.autosync import AutosyncOffOperation, AutosyncOnOperation, AutosyncStatusOperation
     from commands.backup.operations import BackupListOperation, BackupNowOperation
+    from commands.cache import CacheFlushOperation
     from commands.cluster.logs import LogsOperation
     from commands.cluster.restart import RestartOperation
     from commands.cluster.rollback import RollbackOperation
     from commands.cluster.scale import ScaleOperation
     from commands.cluster.status import StatusOperation
     from commands.cluster.upgrade import UpgradeOperation
+    from commands.drift.operation import DriftOperation
+    from commands.keys.cleanup import KeysCleanupOperation
+    from commands.keys.orphans import KeysOrphansOperation
+    from commands.keys.stats import KeysStatsOperation
+    from commands.models import (
+        ModelsAddOperation,
+        ModelsListOperation,
+        ModelsRemoveOperation,
+        ModelsVerifyOperation,
+    )
+    from commands.models_sync import ModelsSyncOperation
 
     return Registry(
         [
@@ -62,5 +76,21 @@ def default_registry() -> Registry:
             RollbackOperation,
             RestartOperation,
             LogsOperation,
+            ModelsListOperation,
+            ModelsVerifyOperation,
+            ModelsAddOperation,
+            ModelsRemoveOperation,
+            KeysStatsOperation,
+            KeysCleanupOperation,
+            KeysOrphansOperation,
+            DriftOperation,
+            ModelsSyncOperation,
+            AutosyncStatusOperation,
+            AutosyncOnOperation,
+            AutosyncOffOperation,
+            AdminPromoteOperation,
+            AdminDemoteOperation,
+            AdminListOperation,
+            CacheFlushOperation,
         ]
     )

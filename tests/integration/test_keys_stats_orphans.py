@@ -1,0 +1,105 @@
+"""`keys stats` and `keys orphans [--fix]` against real PostgreSQL (both layouts) with the real schemas."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from commands.contract import Result
+from commands.keys.orphans import KeysOrphansOperation, OrphansArgs
+from commands.keys.stats import KeysStatsOperation, StatsArgs
+from commands.registry import default_registry
+from tests.integration.test_keys_cleanup import (  # noqa: F401 - `world` is the fixture
+    ORPHAN,
+    World,
+    marked,
+    plant,
+    rows,
+    untouched,
+    world,
+)
+
+seed = pytest.importorskip("sandbox.seed_data", reason="the seed helpers are not available")
+
+
+def only_result(events: list[object]) -> Result:
+    result = events[-1]
+    assert isinstance(result, Result)
+    return result
+
+
+def test_stats_counts_both_sides(world: World) -> None:  # noqa: F811
+    now = datetime.now(UTC)
+    plant(world, "expired-1", expires=now - timedelta(days=1))
+    plant(world, "expired-2", expires=now - timedelta(days=40), litemaas=False)
+    plant(world, "expiring-soon", expires=now + timedelta(days=3))
+    plant(world, "expiring-later", expires=now + timedelta(days=30))
+    plant(world, "never", expires=None)
+    plant(world, "revoked", litellm=False, active=False)
+    with psycopg.connect(world.dbs.litemaas_url) as conn:
+        user = seed.add_user(conn, email="subscriber@example.com")
+        seed.add_model(conn, id="granite")
+        seed.add_model(conn, id="llama")
+        seed.add_subscription(conn, user, "granite")
+        seed.add_subscription(conn, user, "llama", status="inactive")
+
+    result = only_result(list(KeysStatsOperation().execute(world.env, StatsArgs(), None)))
+
+    assert result.ok, result.to_json()
+    litellm, litemaas = result.sections
+    assert litellm.fields == {"total": "5", "expired": "2", "expiring within 7 days": "1"}
+    assert litemaas.fields == {"active keys": "4", "active subscriptions": "1"}
+
+
+def test_orphans_lists_without_fix_and_marks_with_fix(world: World) -> None:  # noqa: F811
+    plant(world, "healthy", expires=None)
+    plant(world, "orphan-one", litellm=False)
+    plant(world, "orphan-two", litellm=False, alias_in_litemaas=False)
+    plant(world, "revoked-long-ago", litellm=False, active=False)
+    plant(world, "litellm-only", litemaas=False)
+    op = KeysOrphansOperation()
+
+    listing = op.plan(world.env, OrphansArgs())
+    assert listing.noop and "2 active LiteMaaS keys" in listing.summary and "--fix" in listing.summary
+    listed = only_result(list(op.execute(world.env, OrphansArgs(), None)))
+    assert listed.ok
+    (file,) = listed.files
+    assert {r["user_email"] for r in csv.DictReader(io.StringIO(file.content))} == {
+        "orphan-one@example.com",
+        "orphan-two@example.com",
+    }
+    assert "sk-" not in json.dumps(listed.to_json()) + file.content
+    assert all(untouched(state) for alias, state in rows(world).items() if alias != "revoked-long-ago")
+
+    plan = op.plan(world.env, OrphansArgs(fix=True))
+    assert not plan.noop and plan.observed["orphans"] == 2 and plan.target == "keystore"
+    fixed = only_result(list(op.execute(world.env, OrphansArgs(fix=True), plan)))
+
+    assert fixed.ok and "Marked 2" in fixed.summary
+    state = rows(world)
+    assert marked(state["orphan-one"], ORPHAN) and marked(state["orphan-two"], ORPHAN)
+    assert untouched(state["healthy"])
+    assert state["revoked-long-ago"][2] is None  # an inactive row is left alone
+    assert op.plan(world.env, OrphansArgs(fix=True)).noop  # nothing left, and nothing marked twice
+    assert only_result(list(op.execute(world.env, OrphansArgs(fix=True), None))).summary.startswith(
+        "Marked 0"
+    )
+
+
+def test_the_commands_are_registered_with_their_policies() -> None:
+    registry = default_registry()
+    expected = {
+        "keys stats": ("viewer", False, False),
+        "keys cleanup": ("operator", True, True),
+        "keys orphans": ("operator", True, True),
+        "drift": ("viewer", False, False),
+    }
+    for verb, (role, approval, mutating) in expected.items():
+        op = registry.get(verb)
+        assert op is not None, verb
+        assert (op.default_role, op.default_approval, op.mutating) == (role, approval, mutating)
