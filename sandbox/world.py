@@ -18,6 +18,8 @@ from psycopg import sql
 from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox
+from sandbox.schemas import TemplateDatabases, drop_database
+from sandbox.seed_data import seed_demo
 from sandbox.slack import SlackSandbox
 
 DEMO_ACCESS_FILE = """\
@@ -49,6 +51,8 @@ class SandboxWorld:
     auto_progress: float | None = 1.0
     signing_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     bot_token: str = field(default_factory=lambda: "xoxb-sandbox-" + secrets.token_hex(8))
+    master_key: str = field(default_factory=lambda: "sk-sandbox-" + secrets.token_hex(12))
+    backend_admin_key: str = field(default_factory=lambda: "ltm_admin_" + secrets.token_hex(12))
     litemaas_database: str = "litemaas_sandbox"
     litellm_database: str = "litellm_sandbox"
     kube: KubeSandbox | None = None
@@ -58,20 +62,25 @@ class SandboxWorld:
 
     def start(self) -> SandboxWorld:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        for name in (self.database, self.litemaas_database, self.litellm_database):
-            self._create_database(name)
-        secrets = {
-            "litemaas-db": {
-                "DATABASE_URL": self._url(self.litemaas_database),
-                "LITELLM_DATABASE_URL": self._url(self.litellm_database),
-            }
+        self._create_database(self.database)
+        litemaas_url, litellm_url = self._fresh_operated_databases()
+        seed_demo(litemaas_url, litellm_url)
+        planted = {
+            "litemaas-db": {"DATABASE_URL": litemaas_url, "LITELLM_DATABASE_URL": litellm_url},
+            "litellm-secret": {"LITELLM_MASTER_KEY": self.master_key},
         }
         self.kube = KubeSandbox(
-            namespace=self.namespace, seed=True, auto_progress=self.auto_progress, secrets=secrets
+            namespace=self.namespace, seed=True, auto_progress=self.auto_progress, secrets=planted
         ).start()
         self.slack = SlackSandbox(bot_token=self.bot_token).start()
-        self.litellm = LiteLLMSandbox().start()
-        self.backend = BackendSandbox().start()
+        self.litellm = LiteLLMSandbox(master_key=self.master_key, database_url=litellm_url).start()
+        self.backend = BackendSandbox(
+            litellm_url=self.litellm.url,
+            litellm_master_key=self.master_key,
+            database_url=litemaas_url,
+            litellm_database_url=litellm_url,
+            admin_keys=(self.backend_admin_key,),
+        ).start()
         self.kube.write_kubeconfig(self.kubeconfig_path, namespace=self.namespace)
         if not self.access_path.exists():
             self.access_path.write_text(DEMO_ACCESS_FILE)
@@ -92,6 +101,14 @@ class SandboxWorld:
     def _url(self, database: str) -> str:
         base, _, _ = self.pg_admin_url.rpartition("/")
         return f"{base}/{database}"
+
+    def _fresh_operated_databases(self) -> tuple[str, str]:
+        """The LiteMaaS and LiteLLM databases, recreated from the real schemas (templates, built once)."""
+        templates = TemplateDatabases(self.pg_admin_url)
+        for layout, name in (("litemaas", self.litemaas_database), ("litellm", self.litellm_database)):
+            drop_database(self.pg_admin_url, name)
+            templates.clone(layout, name)  # type: ignore[arg-type]
+        return self._url(self.litemaas_database), self._url(self.litellm_database)
 
     def _create_database(self, name: str) -> None:
         with psycopg.connect(self.pg_admin_url, autocommit=True, connect_timeout=5) as conn:
@@ -118,6 +135,8 @@ class SandboxWorld:
             "LITEMAAS_DATABASE_URL": self._url(self.litemaas_database),
             "LITELLM_DATABASE_URL": self._url(self.litellm_database),
             "BACKUP_DIR": str(self.state_dir / "backups"),
+            "LITELLM_MASTER_KEY": self.master_key,
+            "BACKEND_ADMIN_KEY": self.backend_admin_key,
         }
 
     def write_env(self, path: Path) -> Path:
