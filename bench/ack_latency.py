@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/ack_latency.py [--requests 2000] [--concurrency 20]
 
-Prints p50/p99/max of the bot for `/maas help` and `/maas scale litellm 3`, the same for a bare
-Bolt app that only acks, their ratios, and the idle RSS of a `litemaas-bot serve` process.
+The bot (`litemaas-bot serve`) and the baseline (bench/bare_bolt_app.py: a Bolt app that only acks,
+on the same HTTP stack) run as their own processes; the sandbox and the load generator run here.
+Prints p50/p99/max of the bot for `/maas help` and `/maas scale litellm 3`, the same for the
+baseline, their ratios, and the RSS of the bot process.
 Targets (issue 2): p50 ratio <= 1.5, no ack slower than 1 s, idle RSS < 150 MB.
 Needs the local PostgreSQL and Redis (`.ci/services`).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -22,12 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from slack_bolt import Ack, App
-from slack_sdk import WebClient
 
-from bot.http import BotWsgiApp, HttpServer
-from bot.runtime import build_bot
-from bot.settings import load_settings
 from sandbox.slack import sign, slash_command_body
 from sandbox.world import SandboxWorld
 
@@ -74,48 +72,29 @@ def describe(name: str, values: list[float]) -> str:
     )
 
 
-def bare_bolt(world: SandboxWorld) -> HttpServer:
-    """The baseline: a Bolt app that only acks the same signed command."""
-    assert world.slack is not None
-    app = App(
-        client=WebClient(token=world.bot_token, base_url=world.slack.api_url),
-        signing_secret=world.signing_secret,
-        token_verification_enabled=False,
-    )
-
-    @app.command("/maas")
-    def on_command(ack: Ack) -> None:
-        ack()
-
-    return HttpServer(BotWsgiApp(app, dict), "127.0.0.1", 0).start()
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
-def idle_rss_mb(env_file: Path) -> float:
-    """Start `litemaas-bot serve`, wait until ready, let it idle, read its resident set size."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            "--env-file",
-            str(env_file),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        time.sleep(4)
-        status = Path(f"/proc/{proc.pid}/status").read_text()
-        rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-        return rss_kb / 1024
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def start_server(command: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a server process and wait until it answers on `port`."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{command[:3]} did not start")
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
 
 
 def main() -> int:
@@ -128,34 +107,64 @@ def main() -> int:
     world = SandboxWorld(state_dir=state, database=f"chatops_bench_{uuid.uuid4().hex[:8]}").start()
     assert world.slack is not None
     env_file = world.write_env(state / "bench.env")
-    os.environ["REDIS_PREFIX"] = f"chatops-bench-{uuid.uuid4().hex[:8]}:"
-    bot = build_bot(load_settings(env_file=env_file))
-    server = bot.http_server("127.0.0.1", 0).start()
-    baseline = bare_bolt(world)
+    env = {**os.environ, "REDIS_PREFIX": f"chatops-bench-{uuid.uuid4().hex[:8]}:", "LOG_LEVEL": "WARNING"}
+    bot_port, base_port = free_port(), free_port()
+    bot = start_server(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "serve",
+            "--env-file",
+            str(env_file),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(bot_port),
+        ],
+        bot_port,
+        env,
+    )
+    baseline = start_server(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("bare_bolt_app.py")),
+            "--port",
+            str(base_port),
+            "--signing-secret",
+            world.signing_secret,
+            "--slack-api-url",
+            world.slack.api_url,
+        ],
+        base_port,
+    )
+    time.sleep(2)
+    idle_rss = rss_mb(bot.pid)
     response_url = world.slack.response_url("bench")
     n, c = args.requests, args.concurrency
+    bot_url, base_url = (
+        f"http://127.0.0.1:{bot_port}/slack/events",
+        f"http://127.0.0.1:{base_port}/slack/events",
+    )
     try:
-        measure(
-            f"{baseline.url}/slack/events", world.signing_secret, ["help"] * 50, response_url, c
-        )  # warm-up
-        measure(f"{server.url}/slack/events", world.signing_secret, ["help"] * 50, response_url, c)
+        measure(base_url, world.signing_secret, ["help"] * 50, response_url, c)  # warm-up
+        measure(bot_url, world.signing_secret, ["help"] * 50, response_url, c)
         results = {
-            "bare bolt ack": measure(
-                f"{baseline.url}/slack/events", world.signing_secret, ["help"] * n, response_url, c
-            ),
-            "bot /maas help": measure(
-                f"{server.url}/slack/events", world.signing_secret, ["help"] * n, response_url, c
-            ),
+            "bare bolt ack": measure(base_url, world.signing_secret, ["help"] * n, response_url, c),
+            "bot /maas help": measure(bot_url, world.signing_secret, ["help"] * n, response_url, c),
             "bot /maas scale litellm 3": measure(
-                f"{server.url}/slack/events", world.signing_secret, ["scale litellm 3"] * n, response_url, c
+                bot_url, world.signing_secret, ["scale litellm 3"] * n, response_url, c
             ),
         }
-        bot.wait_idle(120)
+        busy_rss = rss_mb(bot.pid)
     finally:
-        server.stop()
-        baseline.stop()
-        bot.close()
-    print(f"{n} signed slash commands per case, concurrency {c}, HTTP mode on loopback")
+        for proc in (bot, baseline):
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    print(f"{n} signed slash commands per case, concurrency {c}, HTTP mode on loopback, separate processes")
     for name, values in results.items():
         print(describe(name, values))
     base = percentile(results["bare bolt ack"], 0.5)
@@ -163,7 +172,7 @@ def main() -> int:
         print(f"p50 ratio {name:<26} {percentile(results[name], 0.5) / base:5.2f}  (target <= 1.5)")
     slowest = max(max(v) for k, v in results.items() if k.startswith("bot"))
     print(f"slowest bot ack {slowest * 1000:.1f} ms (target < 1000 ms)")
-    print(f"idle RSS of litemaas-bot serve: {idle_rss_mb(env_file):.1f} MB (target < 150 MB)")
+    print(f"RSS of litemaas-bot serve: idle {idle_rss:.1f} MB (target < 150 MB), loaded {busy_rss:.1f} MB")
     world.stop()
     return 0
 

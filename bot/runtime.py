@@ -110,9 +110,12 @@ class Bot:
         """Wait until no interaction and no operation is in progress (tests, benchmarks, shutdown)."""
         return self.service.intake.wait_idle(timeout) and self.runner.wait_idle(timeout)
 
-    def close(self) -> None:
+    def close(self, grace: float = 20.0) -> None:
+        """Stop: acknowledged interactions get `grace` seconds to drain; the rest is dropped (logged)."""
         self._stop.set()
-        self.service.intake.shutdown(wait=True)
+        if not self.service.intake.wait_idle(grace):
+            log.warning("stopping with %d acknowledged interactions unanswered", self.service.intake.active())
+        self.service.intake.shutdown(wait=False)
         self.runner.shutdown(wait=True)
         self.kube.close()
         self.db.close()

@@ -94,7 +94,7 @@ class CommandService:
         self.runner = runner
         self.messenger = messenger
         self.stash = stash
-        self.intake = intake or JobRunner(workers=8, backlog=2000)
+        self.intake = intake or JobRunner(workers=2, backlog=5000)
         self.slash_command = slash_command
         self.progress_interval = progress_interval
         self._schema_ready = False
