@@ -6,7 +6,9 @@ PostgreSQL (127.0.0.1:5432, user postgres, trust) and Redis (127.0.0.1:6379) are
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -134,3 +136,40 @@ def litemaas_litellm_dbs(
             yield DatabasePair(litemaas_url=litemaas_url, litellm_url=litellm_url, shared=False)
     finally:
         schema_databases.drop(names)
+
+
+SECRET_IN_LOG = re.compile(
+    r"sk-[A-Za-z0-9_-]{6,}|ltm_admin_\w+|xox[abpr]-[A-Za-z0-9-]{6,}|://[^/\s:@]+:[^/\s@]+@"
+)
+
+
+class _SecretSniffer(logging.Handler):
+    """Collects every record of our own loggers whose message carries something secret-shaped."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken log call is not ours to judge here
+            return
+        if SECRET_IN_LOG.search(message) or (record.exc_text and SECRET_IN_LOG.search(record.exc_text)):
+            self.leaks.append(f"{record.name}: {message[:60]}…")
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_our_logs() -> Iterator[None]:
+    """Whatever a test does, the bot's and the operations' own log records never carry a secret."""
+    sniffer = _SecretSniffer()
+    loggers = [logging.getLogger(name) for name in ("bot", "commands")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(sniffer)
+        lg.setLevel(logging.DEBUG)
+    yield
+    for lg, level in zip(loggers, levels, strict=True):
+        lg.removeHandler(sniffer)
+        lg.setLevel(level)
+    assert not sniffer.leaks, f"secret-shaped values in log records: {sniffer.leaks}"
