@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sandbox.http_base import DispatchingHandler, QuietThreadingServer
 from sandbox.kube import resources
 from sandbox.kube.cluster import Cluster, parse_bool
 from sandbox.kube.errors import ApiError
@@ -246,11 +245,8 @@ def _patch_type(content_type: str | None) -> str:
     return content_type
 
 
-class SandboxHTTPServer(ThreadingHTTPServer):
+class SandboxHTTPServer(QuietThreadingServer):
     """The listening server; handler threads are daemons so `stop()` never waits on a watch."""
-
-    daemon_threads = True
-    allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], cluster: Cluster, requests: RequestLog) -> None:
         super().__init__(address, _Handler)
@@ -258,32 +254,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.router = ApiRouter(cluster, f"{host!s}:{port}")
         self.requests = requests
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up mid-reply (a closed watch, a stopped bot) is normal, not an error."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(DispatchingHandler):
     server: SandboxHTTPServer
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("kube sandbox: " + format, *args)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
+
+from sandbox.http_base import DispatchingHandler, QuietThreadingServer
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +103,8 @@ class RequestLog:
             self._items.clear()
 
 
-class ServiceHTTPServer(ThreadingHTTPServer):
+class ServiceHTTPServer(QuietThreadingServer):
     """Serves one emulator: `dispatch` answers, `delay()` seconds pass first, `requests` records."""
-
-    daemon_threads = True
-    allow_reuse_address = True
 
     def __init__(
         self,
@@ -127,32 +124,9 @@ class ServiceHTTPServer(ThreadingHTTPServer):
         self.recorder = recorder
         self.stopping = stopping if stopping is not None else threading.Event()
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up (a timed-out health check) is normal, not an error."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(DispatchingHandler):
     server: ServiceHTTPServer
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug(f"{self.server.name} sandbox: " + format, *args)
