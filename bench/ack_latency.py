@@ -101,6 +101,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="alternating rounds the requests are split into"
+    )
     args = parser.parse_args()
 
     state = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -149,13 +152,18 @@ def main() -> int:
     try:
         measure(base_url, world.signing_secret, ["help"] * 50, response_url, c)  # warm-up
         measure(bot_url, world.signing_secret, ["help"] * 50, response_url, c)
-        results = {
-            "bare bolt ack": measure(base_url, world.signing_secret, ["help"] * n, response_url, c),
-            "bot /maas help": measure(bot_url, world.signing_secret, ["help"] * n, response_url, c),
-            "bot /maas scale litellm 3": measure(
-                bot_url, world.signing_secret, ["scale litellm 3"] * n, response_url, c
-            ),
+        cases = {
+            "bare bolt ack": (base_url, "help"),
+            "bot /maas help": (bot_url, "help"),
+            "bot /maas scale litellm 3": (bot_url, "scale litellm 3"),
         }
+        # Rounds alternate the cases so that a passing disturbance of the machine hits all of them;
+        # each case's latencies are pooled over the rounds.
+        results: dict[str, list[float]] = {name: [] for name in cases}
+        per_round = max(1, n // args.rounds)
+        for _ in range(args.rounds):
+            for name, (url, text) in cases.items():
+                results[name] += measure(url, world.signing_secret, [text] * per_round, response_url, c)
         busy_rss = rss_mb(bot.pid)
     finally:
         for proc in (bot, baseline):
@@ -164,7 +172,10 @@ def main() -> int:
                 proc.wait(60)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    print(f"{n} signed slash commands per case, concurrency {c}, HTTP mode on loopback, separate processes")
+    print(
+        f"{n} signed slash commands per case in {args.rounds} alternating rounds, concurrency {c}, "
+        "HTTP mode on loopback, separate processes"
+    )
     for name, values in results.items():
         print(describe(name, values))
     base = percentile(results["bare bolt ack"], 0.5)

@@ -98,6 +98,7 @@ class CommandService:
         self.slash_command = slash_command
         self.progress_interval = progress_interval
         self._schema_ready = False
+        self._help_cache: dict[tuple[str | None, bool], Message] = {}
 
     # ------------------------------------------------------------------ commands
 
@@ -587,20 +588,29 @@ class CommandService:
 
     def _help(self, caller: Caller, args: Any) -> Message:
         assert isinstance(args, HelpArgs)
+        if args.command is None:  # the full list depends only on the role: rendered once per role
+            key = (caller.role, caller.approver)
+            if key not in self._help_cache:
+                self._help_cache[key] = self._full_help(caller)
+            return self._help_cache[key]
+        return self._command_help(caller, args.command)
+
+    def _full_help(self, caller: Caller) -> Message:
         visible = [op for op in self.registry.operations() if self._may_see(caller, op)]
-        if args.command:
-            match = self.registry.match(args.command.split())
-            if match is None or match[0] not in visible:
-                suggestion = suggest_verb(args.command, [op.name for op in visible])
-                return rendering.render_error(
-                    f"No command `{args.command[:40]}` that you may run.", suggestion=suggestion
-                )
-            op = match[0]
-            return rendering.render_text(f"`{self.slash_command} {op.usage}`\n{op.help()}")
         lines = [f"`{self.slash_command} {op.usage}` — {op.help()}" for op in visible]
         if caller.role is None:
             lines.append("You have no role yet: ask a platform admin to add you to the access file.")
         return rendering.render_text("\n".join(lines))
+
+    def _command_help(self, caller: Caller, command: str) -> Message:
+        visible = [op for op in self.registry.operations() if self._may_see(caller, op)]
+        match = self.registry.match(command.split())
+        if match is None or match[0] not in visible:
+            suggestion = suggest_verb(command, [op.name for op in visible])
+            unknown = f"No command `{command[:40]}` that you may run."
+            return rendering.render_error(unknown, suggestion=suggestion)
+        op = match[0]
+        return rendering.render_text(f"`{self.slash_command} {op.usage}`\n{op.help()}")
 
     def _may_see(self, caller: Caller, op: type[Operation[Any]]) -> bool:
         if is_for_everyone(op):
