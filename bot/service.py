@@ -42,8 +42,6 @@ from commands.registry import Registry
 
 log = logging.getLogger(__name__)
 
-TERMINAL_STATES = ("denied", "expired", "succeeded", "failed", "interrupted")
-
 
 @dataclass(frozen=True)
 class CommandRequest:
