@@ -57,6 +57,26 @@ _PAIRS = """SELECT k.id::text, k.litellm_key_alias,
     FROM (SELECT id, key_hash, litellm_key_alias, is_active, created_at FROM api_keys WHERE {mine}) k
     FULL JOIN (SELECT token, key_alias FROM {tokens} WHERE {theirs}) t ON t.token = k.key_hash
     WHERE k.id IS NULL OR t.token IS NULL OR k.litellm_key_alias IS DISTINCT FROM t.key_alias"""
+# Shared: `_PAIRS` plus step 2 for the unpaired of its half, through indexes, evaluated only for them
+# (scalar subqueries, which the planner never turns into hashes of whole tables as it may an EXISTS):
+# `known` = (b) token whose alias a row has; `agreed` = (a) row whose alias another row's pair shares;
+# then the (a) row's user's email, the (b) token's owner and expiry (no follow-up queries for the file).
+_PAIRS_SHARED = """SELECT k.id::text, k.litellm_key_alias,
+        k.is_active AND (k.created_at IS NULL OR k.created_at < %(before)s), t.token, t.key_alias,
+        CASE WHEN k.id IS NULL AND t.key_alias IS NOT NULL THEN (
+            SELECT true FROM api_keys a WHERE a.litellm_key_alias = t.key_alias LIMIT 1) END,
+        CASE WHEN t.token IS NULL AND k.litellm_key_alias IS NOT NULL
+            AND k.is_active AND (k.created_at IS NULL OR k.created_at < %(before)s) THEN (
+            SELECT true FROM api_keys a JOIN {tokens} o ON o.token = a.key_hash
+            WHERE a.litellm_key_alias = k.litellm_key_alias AND o.key_alias = k.litellm_key_alias
+            LIMIT 1) END,
+        CASE WHEN t.token IS NULL THEN (SELECT u.email FROM users u WHERE u.id = k.user_id) END,
+        t.user_id, t.expires
+    FROM (SELECT id, key_hash, litellm_key_alias, is_active, created_at, user_id
+          FROM api_keys WHERE {mine}) k
+    FULL JOIN (SELECT token, key_alias, user_id, expires FROM {tokens} WHERE {theirs}) t
+        ON t.token = k.key_hash
+    WHERE k.id IS NULL OR t.token IS NULL OR k.litellm_key_alias IS DISTINCT FROM t.key_alias"""
 _HALF = sql.SQL("({} COLLATE \"C\" < '8') = %(low)s")
 
 # Per bucket: XOR of a hash of (token, alias) (tokens are unique on each side, so nothing cancels out).
@@ -95,14 +115,26 @@ class Unpaired:
     rows: list[tuple[str, str | None]] = field(default_factory=list)
     tokens: list[tuple[str, str | None]] = field(default_factory=list)
     renamed: set[str] = field(default_factory=set)  # LiteLLM aliases of pairs whose aliases differ
+    claimed: set[str] = field(default_factory=set)  # shared: aliases of unpaired tokens a row has
+    checked: bool = False  # shared: step 2's index checks were done in step 1's query (`_PAIRS_SHARED`)
+    emails: dict[str, str | None] = field(default_factory=dict)  # shared: (a) candidate id → email
+    details: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # shared: (b) token → user, expiry
 
     def take(self, cursor: Iterable[tuple[Any, ...]]) -> Unpaired:
-        for key_id, alias, counts, token, litellm_alias in cursor:
+        for key_id, alias, counts, token, litellm_alias, *shared in cursor:
+            known, agreed, email, user_id, expires = shared or (None, None, None, None, None)
             if token is None:
-                if counts:
+                if counts and not agreed:
                     self.rows.append((key_id, alias))
+                    if self.checked:
+                        self.emails[key_id] = email
             elif key_id is None:
-                self.tokens.append((token, litellm_alias))
+                if known:
+                    self.claimed.add(litellm_alias)
+                else:
+                    self.tokens.append((token, litellm_alias))
+                    if self.checked:
+                        self.details[token] = (user_id, expires)
             elif litellm_alias is not None:
                 self.renamed.add(litellm_alias)
         return self
@@ -111,6 +143,9 @@ class Unpaired:
         self.rows += other.rows
         self.tokens += other.tokens
         self.renamed |= other.renamed
+        self.claimed |= other.claimed
+        self.emails.update(other.emails)
+        self.details.update(other.details)
         return self
 
 
@@ -136,13 +171,13 @@ def _matching(conn: psycopg.Connection[Any], query: Any, aliases: list[str], **p
 
 def _half(conn: psycopg.Connection[Any], before: datetime, low: bool) -> Unpaired:
     conn.execute(sql.SQL("SET work_mem = {}").format(sql.Literal(WORK_MEM)))
-    query = sql.SQL(_PAIRS).format(
+    query = sql.SQL(_PAIRS_SHARED).format(
         mine=_HALF.format(sql.Identifier("key_hash")),
         tokens=TOKENS,
         theirs=_HALF.format(sql.Identifier("token")),
     )
     with conn.cursor() as cur:
-        return Unpaired().take(cur.stream(query, {"before": before, "low": low}))
+        return Unpaired(checked=True).take(cur.stream(query, {"before": before, "low": low}))
 
 
 def _shared(litemaas: psycopg.Connection[Any], litellm: psycopg.Connection[Any]) -> Unpaired:
@@ -263,9 +298,13 @@ def _repeatable_read(conn: psycopg.Connection[Any]) -> None:
 
 def _orphans(litemaas: psycopg.Connection[Any], unpaired: Unpaired, buckets: Buckets | None) -> Finding:
     """(a): the unpaired active rows whose alias no LiteLLM key has."""
-    leftover = unpaired.renamed | {alias for _, alias in unpaired.tokens if alias is not None}
+    leftover = (
+        unpaired.renamed | unpaired.claimed | {alias for _, alias in unpaired.tokens if alias is not None}
+    )
     asked = sorted({alias for _, alias in unpaired.rows if alias is not None and alias not in leftover})
-    if buckets is None:
+    if unpaired.checked:
+        taken: set[str] = set()  # rows whose alias another row's pair shares are already dropped
+    elif buckets is None:
         ids = [key_id for key_id, _ in unpaired.rows]  # no token of their own: skip them in the join
         taken = _matching(litemaas, _AGREEING_SHARED, asked, ids=ids)
     else:
@@ -280,8 +319,8 @@ def _orphans(litemaas: psycopg.Connection[Any], unpaired: Unpaired, buckets: Buc
         for key_id, alias in unpaired.rows
         if alias is None or (alias not in leftover and alias not in taken)
     )
-    emails: dict[str, str | None] = {}
-    for start in range(0, min(len(rows), LIST_LIMIT), CHUNK):
+    emails: dict[str, str | None] = unpaired.emails
+    for start in range(0, 0 if unpaired.checked else min(len(rows), LIST_LIMIT), CHUNK):
         ids = [key_id for _, key_id in rows[start : min(start + CHUNK, LIST_LIMIT)]]
         emails.update(litemaas.execute(_EMAILS, (ids,)).fetchall())
     orphans = Finding("a", "Active LiteMaaS keys with no LiteLLM key")
@@ -292,17 +331,24 @@ def _orphans(litemaas: psycopg.Connection[Any], unpaired: Unpaired, buckets: Buc
 
 def _unknown_tokens(conn: psycopg.Connection[Any], unpaired: Unpaired) -> list[tuple[str, str | None]]:
     """(b): the unpaired tokens whose alias no LiteMaaS row has (`conn` sees `api_keys`)."""
+    if unpaired.checked:
+        return sorted(unpaired.tokens)
     asked = sorted({alias for _, alias in unpaired.tokens if alias is not None})
     known = _matching(conn, _ROW_ALIASES, asked)
     return sorted((t, a) for t, a in unpaired.tokens if a is None or a not in known)
 
 
-def _unknown(litellm: psycopg.Connection[Any], tokens: list[tuple[str, str | None]]) -> Finding:
-    """(b) as a finding, with owner and expiry from LiteLLM."""
+def _unknown(
+    litellm: psycopg.Connection[Any],
+    tokens: list[tuple[str, str | None]],
+    details: dict[str, tuple[Any, Any]] | None = None,
+) -> Finding:
+    """(b) as a finding, with owner and expiry from LiteLLM (read here unless `details` has them)."""
     unknown = Finding("b", "LiteLLM keys with no LiteMaaS row", count=len(tokens))
     tokens = tokens[:LIST_LIMIT]
-    details: dict[str, tuple[Any, Any]] = {}
-    for start in range(0, len(tokens), CHUNK):
+    known_details = details is not None
+    details = details if details is not None else {}
+    for start in range(0, 0 if known_details else len(tokens), CHUNK):
         chunk = [t for t, _ in tokens[start : start + CHUNK]]
         for token, user_id, expires in litellm.execute(_DETAILS, (chunk,)):
             details[token] = (user_id, expires)
@@ -321,9 +367,10 @@ def key_drift(
     """(a) and (b). `litellm` is LiteLLM's database (the same database as `litemaas` when shared)."""
     with ThreadPoolExecutor(max_workers=1) as pool:  # (a) on `litemaas` while (b) is on `litellm`
         if dbs.shared:
-            unpaired = _shared(litemaas, litellm)
-            pending = pool.submit(lambda: _unknown(litellm, _unknown_tokens(litellm, unpaired)))
-            return _orphans(litemaas, unpaired, None), pending.result()
+            unpaired = _shared(litemaas, litellm)  # step 2 and the details included: no more queries
+            return _orphans(litemaas, unpaired, None), _unknown(
+                litellm, sorted(unpaired.tokens), unpaired.details
+            )
         # One snapshot per side: the bucket sums, the copy and the checks all see the same rows.
         with litemaas.transaction(), litellm.transaction():
             _repeatable_read(litemaas)
