@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 
+import sandbox.kube as sandbox_kube
 from commands.backup import (
     BackupListOperation,
     BackupManifest,
@@ -39,8 +40,6 @@ from commands.environment import Environment
 from commands.kube import KubeClient
 from commands.registry import default_registry
 from tests.conftest import DEAD_URL_PORT, PG_ADMIN_URL
-
-sandbox_kube = pytest.importorskip("sandbox.kube", reason="the Kubernetes sandbox is not available")
 
 NAMESPACE = "litellm-rhpds"
 PASSWORD = f"pw-{uuid.uuid4().hex}"  # trust auth ignores it; it must never show up anywhere

@@ -15,56 +15,29 @@ from typing import Any
 
 import pydantic
 import pytest
-import redis
 
+import sandbox.kube as sandbox_kube
 from commands.cluster.scale import ScaleArgs, ScaleOperation
 from commands.cluster.status import StatusArgs, StatusOperation
 from commands.contract import Event, OperationError, Progress, Result
 from commands.environment import DEFAULT_COMPONENTS, Component, Environment
 from commands.kube import KubeClient, KubeError
 from commands.rollout import RolloutStatus, watch_rollout
+from tests.integration.conftest import NAMESPACE, redis_ping
 
-sandbox_kube = pytest.importorskip("sandbox.kube", reason="the Kubernetes sandbox is not available")
-
-NAMESPACE = "litellm-rhpds"
 DEAD_URL_PORT = 1  # nothing listens there: "Redis is down" without stopping the shared server
 STEP_INTERVAL = 0.02
 
 
-def redis_ping(url: str) -> Callable[[], bool]:
-    """A real PING of `url`, False on any error (what the bot wires into the Environment)."""
-
-    def ping() -> bool:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
-
-    return ping
-
-
 @pytest.fixture
 def sb() -> Iterator[Any]:
+    """Plain Kubernetes (no Routes): status shows exactly the component sections here."""
     sandbox = sandbox_kube.KubeSandbox(namespace=NAMESPACE, seed=True, openshift=False).start()
     try:
         sandbox.settle()
         yield sandbox
     finally:
         sandbox.stop()
-
-
-@pytest.fixture
-def kube(sb: Any, tmp_path: Path) -> Iterator[KubeClient]:
-    path = tmp_path / "kubeconfig"
-    sb.write_kubeconfig(path)
-    client = KubeClient.from_kubeconfig(path, NAMESPACE)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture

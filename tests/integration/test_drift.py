@@ -13,14 +13,12 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-import pytest
 
+import sandbox.seed_data as seed
 from commands.contract import Result
 from commands.drift.operation import DriftArgs, DriftOperation
 from tests.conftest import DatabasePair
 from tests.integration.test_keys_cleanup import World, world  # noqa: F401 - the fixture
-
-seed = pytest.importorskip("sandbox.seed_data", reason="the seed helpers are not available")
 
 PARAMS = {"model": "openai/upstream", "api_base": "http://upstream/v1"}
 

@@ -22,6 +22,8 @@ import psycopg
 import pydantic
 import pytest
 
+import sandbox.litellm as litellm_sandbox
+import sandbox.seed_data as seed
 from commands.contract import Event, Progress, Result
 from commands.environment import Environment
 from commands.keys.cleanup import CleanupArgs, KeysCleanupOperation
@@ -29,9 +31,6 @@ from commands.keys.databases import APPLICATION_NAME
 from commands.kube import KubeClient
 from commands.litellm import LiteLLMClient
 from tests.conftest import DatabasePair
-
-litellm_sandbox = pytest.importorskip("sandbox.litellm", reason="the LiteLLM sandbox is not available")
-seed = pytest.importorskip("sandbox.seed_data", reason="the seed helpers are not available")
 
 NAMESPACE = "litellm-rhpds"
 MASTER_KEY = "sk-master-keys-test-0123456789"

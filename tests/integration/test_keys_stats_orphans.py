@@ -8,8 +8,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-import pytest
 
+import sandbox.seed_data as seed
 from commands.contract import Result
 from commands.keys.orphans import KeysOrphansOperation, OrphansArgs
 from commands.keys.stats import KeysStatsOperation, StatsArgs
@@ -23,8 +23,6 @@ from tests.integration.test_keys_cleanup import (  # noqa: F401 - `world` is the
     untouched,
     world,
 )
-
-seed = pytest.importorskip("sandbox.seed_data", reason="the seed helpers are not available")
 
 
 def only_result(events: list[object]) -> Result:

@@ -6,8 +6,6 @@ parser, which is what a user typing `/maas logs …` meets.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -19,32 +17,9 @@ from commands.contract import Event, Progress, Result
 from commands.environment import DEFAULT_COMPONENTS, Environment
 from commands.kube import KubeClient
 from commands.registry import default_registry
+from tests.integration.conftest import NAMESPACE
 
-sandbox_kube = pytest.importorskip("sandbox.kube", reason="the Kubernetes sandbox is not available")
-
-NAMESPACE = "litellm-rhpds"
 COMPONENTS = list(DEFAULT_COMPONENTS)
-
-
-@pytest.fixture
-def sb() -> Iterator[Any]:
-    sandbox = sandbox_kube.KubeSandbox(namespace=NAMESPACE, seed=True).start()
-    try:
-        sandbox.settle()
-        yield sandbox
-    finally:
-        sandbox.stop()
-
-
-@pytest.fixture
-def kube(sb: Any, tmp_path: Path) -> Iterator[KubeClient]:
-    path = tmp_path / "kubeconfig"
-    sb.write_kubeconfig(path)
-    client = KubeClient.from_kubeconfig(path, NAMESPACE)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ import psycopg
 import pydantic
 import pytest
 
+import sandbox.backend as backend_sandbox
+import sandbox.litellm as litellm_sandbox
 from bot.parsing import ParseError, parse_command
 from commands.contract import Event, OperationError, Progress, Result
 from commands.environment import DEFAULT_COMPONENTS, Environment
@@ -35,9 +37,6 @@ from commands.models.remove import ModelRemoveArgs
 from commands.models.verify import ModelsVerifyArgs
 from commands.registry import default_registry
 from tests.conftest import DatabasePair, SchemaDatabases
-
-litellm_sandbox = pytest.importorskip("sandbox.litellm", reason="the LiteLLM sandbox is not available")
-backend_sandbox = pytest.importorskip("sandbox.backend", reason="the backend sandbox is not available")
 
 NAMESPACE = "litellm-rhpds"
 MASTER_KEY = "sk-master-models-test-0123456789"

@@ -16,55 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
+import sandbox.backend as sandbox_backend
+import sandbox.kube as sandbox_kube
+import sandbox.litellm as sandbox_litellm
 from commands.cluster.status import StatusArgs, StatusOperation
 from commands.contract import Result, Section
 from commands.environment import Environment
 from commands.kube import KubeClient
+from tests.integration.conftest import NAMESPACE, redis_ping
 
-sandbox_kube = pytest.importorskip("sandbox.kube", reason="the Kubernetes sandbox is not available")
-sandbox_litellm = pytest.importorskip("sandbox.litellm", reason="the LiteLLM sandbox is not available")
-sandbox_backend = pytest.importorskip("sandbox.backend", reason="the backend sandbox is not available")
-
-NAMESPACE = "litellm-rhpds"
 DOWN = "http://127.0.0.1:1"
-
-
-def redis_ping(url: str, timeout: float = 1.0) -> Callable[[], bool]:
-    """A real PING (what the bot wires into the Environment); False on any Redis error."""
-
-    def ping() -> bool:
-        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
-
-    return ping
-
-
-@pytest.fixture
-def sb() -> Iterator[Any]:
-    sandbox = sandbox_kube.KubeSandbox(namespace=NAMESPACE, seed=True).start()
-    try:
-        sandbox.settle()
-        yield sandbox
-    finally:
-        sandbox.stop()
-
-
-@pytest.fixture
-def kube(sb: Any, tmp_path: Path) -> Iterator[KubeClient]:
-    path = tmp_path / "kubeconfig"
-    sb.write_kubeconfig(path)
-    client = KubeClient.from_kubeconfig(path, NAMESPACE)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture

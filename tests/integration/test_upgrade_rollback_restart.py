@@ -11,7 +11,7 @@ import gzip
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,31 +27,10 @@ from commands.environment import DEFAULT_COMPONENTS, Environment
 from commands.kube import KubeClient
 from commands.registry import default_registry
 from commands.rollout import rollout_status
+from tests.integration.conftest import NAMESPACE
 
-sandbox_kube = pytest.importorskip("sandbox.kube", reason="the Kubernetes sandbox is not available")
-
-NAMESPACE = "litellm-rhpds"
 STEP_INTERVAL = 0.02
 REPO = "quay.io/rh-aiservices-bu"
-
-
-@pytest.fixture
-def sb() -> Iterator[Any]:
-    sandbox = sandbox_kube.KubeSandbox(namespace=NAMESPACE, seed=True).start()
-    try:
-        sandbox.settle()
-        yield sandbox
-    finally:
-        sandbox.stop()
-
-
-@pytest.fixture
-def kube(sb: Any, tmp_path: Path) -> Iterator[KubeClient]:
-    client = KubeClient.from_kubeconfig(sb.write_kubeconfig(tmp_path / "kubeconfig"), NAMESPACE)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture

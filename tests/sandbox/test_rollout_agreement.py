@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
+import sandbox.kube as sandbox_kube
 from commands.kube import KubeClient
 from commands.rollout import rollout_status
-
-sandbox_kube = pytest.importorskip("sandbox.kube", reason="the Kubernetes sandbox is not available")
 
 KUBECTL = shutil.which("kubectl.1.32") or shutil.which("kubectl")
 NAMESPACE = "litellm-rhpds"

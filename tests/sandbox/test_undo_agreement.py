@@ -19,12 +19,11 @@ from typing import Any
 
 import pytest
 
+import sandbox.kube as sandbox_kube
 from commands.cluster.rollback import RollbackArgs, RollbackOperation
 from commands.contract import OperationError, Result
 from commands.environment import Environment
 from commands.kube import KubeClient
-
-sandbox_kube = pytest.importorskip("sandbox.kube", reason="the Kubernetes sandbox is not available")
 
 KUBECTL = shutil.which("kubectl.1.32") or shutil.which("kubectl")
 NAMESPACE = "litellm-rhpds"
