@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sandbox.backend.router import Router
 from sandbox.backend.state import BACKEND_VERSION, BackendState
 from sandbox.backend.sync import SyncConfig, SyncOutcome
+from sandbox.http_base import serve_in_background, stop_serving, url_of
 from sandbox.litellm.server import RecordedRequest, RequestLog, ServiceHTTPServer
 
 DEFAULT_LITELLM_URL = "https://litellm-rhpds.apps.sandbox.example"
@@ -53,21 +54,15 @@ class BackendSandbox:
         self._server = ServiceHTTPServer(
             (host, port), Router(self.state), lambda: self.state.health().latency, self._requests, "backend"
         )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="backend-sandbox-http", daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._server, "backend-sandbox-http")
         return self
 
     def stop(self) -> None:
         """Stop serving; delayed replies are dropped. Safe to call twice."""
         if self._server is not None:
             self._server.stopping.set()
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+            stop_serving(self._server, self._thread)
+        self._thread = None
 
     def __enter__(self) -> BackendSandbox:
         return self.start() if self._server is None else self
@@ -80,8 +75,7 @@ class BackendSandbox:
         """`http://127.0.0.1:PORT` once started."""
         if self._server is None:
             raise RuntimeError("the backend sandbox is not started; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return url_of(self._server)
 
     # -- controls ------------------------------------------------------------------------------
 

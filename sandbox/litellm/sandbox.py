@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 
+from sandbox.http_base import serve_in_background, stop_serving, url_of
 from sandbox.litellm.database import LiteLLMDatabase
 from sandbox.litellm.router import Router
 from sandbox.litellm.server import RecordedRequest, Request, RequestLog, ServiceHTTPServer
@@ -63,21 +64,15 @@ class LiteLLMSandbox:
             recorder=record_safely,
             stopping=self._stopping,
         )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="litellm-sandbox-http", daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._server, "litellm-sandbox-http")
         return self
 
     def stop(self) -> None:
         """Stop serving; delayed replies are dropped. Safe to call twice."""
         if self._server is not None:
             self._server.stopping.set()
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+            stop_serving(self._server, self._thread)
+        self._thread = None
         if self.state.db is not None:
             self.state.db.close()
             self.state.db = None
@@ -93,8 +88,7 @@ class LiteLLMSandbox:
         """`http://127.0.0.1:PORT` once started."""
         if self._server is None:
             raise RuntimeError("the LiteLLM sandbox is not started; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return url_of(self._server)
 
     @property
     def master_key(self) -> str:
