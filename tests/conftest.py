@@ -11,6 +11,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -122,9 +123,16 @@ def litemaas_litellm_dbs(
     request: pytest.FixtureRequest, schema_databases: SchemaDatabases
 ) -> Iterator[DatabasePair]:
     """Both schemas, in one shared database or in two databases (the test runs once per layout)."""
+    with database_pair(schema_databases, request.param) as pair:
+        yield pair
+
+
+@contextmanager
+def database_pair(schema_databases: SchemaDatabases, layout: str) -> Iterator[DatabasePair]:
+    """Fresh LiteMaaS and LiteLLM databases in the `shared` or `separate` layout, dropped afterwards."""
     names: list[str] = []
     try:
-        if request.param == "shared":
+        if layout == "shared":
             name, url = schema_databases.create("shared")
             names.append(name)
             yield DatabasePair(litemaas_url=url, litellm_url=url, shared=True)

@@ -36,7 +36,7 @@ from commands.models.listing import ModelsListArgs
 from commands.models.remove import ModelRemoveArgs
 from commands.models.verify import ModelsVerifyArgs
 from commands.registry import default_registry
-from tests.conftest import DatabasePair, SchemaDatabases
+from tests.conftest import DatabasePair, SchemaDatabases, database_pair
 
 NAMESPACE = "litellm-rhpds"
 MASTER_KEY = "sk-master-models-test-0123456789"
@@ -86,20 +86,8 @@ def make_env(world_urls: dict[str, str], dbs: DatabasePair, **extra: Any) -> Env
 @pytest.fixture(scope="module", params=["shared", "separate"])
 def module_dbs(request: pytest.FixtureRequest, schema_databases: SchemaDatabases) -> Iterator[DatabasePair]:
     """Both schemas for the whole module (creating databases costs seconds); `reset` empties them."""
-    names: list[str] = []
-    try:
-        if request.param == "shared":
-            name, url = schema_databases.create("shared")
-            names.append(name)
-            yield DatabasePair(litemaas_url=url, litellm_url=url, shared=True)
-        else:
-            name, litemaas_url = schema_databases.create("litemaas")
-            names.append(name)
-            name, litellm_url = schema_databases.create("litellm")
-            names.append(name)
-            yield DatabasePair(litemaas_url=litemaas_url, litellm_url=litellm_url, shared=False)
-    finally:
-        schema_databases.drop(names)
+    with database_pair(schema_databases, request.param) as pair:
+        yield pair
 
 
 def reset(dbs: DatabasePair) -> None:
