@@ -189,6 +189,21 @@ class TargetLocks:
                 raise LockBusy(info.owner, info.reason, info.since, target=target)
         raise LockBusy("unknown", "the lock changes hands too fast", since, target=target)
 
+    def ping(self) -> None:
+        """Raise `LocksUnavailable` when Redis does not answer."""
+        try:
+            self.redis.ping()
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+
+    def holder(self, target: str) -> LockInfo | None:
+        """Who holds the lock on `target`, or None (`LocksUnavailable`: no Redis). One GET."""
+        try:
+            raw = self.redis.get(self.key(target))
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+        return None if raw is None else _parse(target, raw)
+
     def holders(self) -> list[LockInfo]:
         """Every held lock, sorted by target."""
         start = self.key("")

@@ -84,7 +84,7 @@ class Bot:
         except StoreUnavailable as exc:
             checks["postgresql"] = str(exc)
         try:
-            self.service.locks.holders()
+            self.service.locks.ping()
             checks["redis"] = "ok"
         except LocksUnavailable as exc:
             checks["redis"] = str(exc)

@@ -252,7 +252,7 @@ class CommandService:
         except StoreUnavailable as exc:
             return f"the audit store (PostgreSQL) is unreachable ({exc}), so changes are refused."
         try:
-            self.locks.holders()
+            self.locks.ping()
         except LocksUnavailable as exc:
             return f"the lock store (Redis) is unreachable ({exc}), so changes are refused."
         return None
@@ -318,13 +318,13 @@ class CommandService:
         return record
 
     def _lock_holder(self, target: str) -> str | None:
-        for info in self.locks.holders():
-            if info.target == target:
-                return (
-                    f"{escape_text(target)} is locked by <@{info.owner}> since {info.since:%H:%M:%S} UTC "
-                    f"({escape_text(info.reason)}); try again when it is done."
-                )
-        return None
+        info = self.locks.holder(target)
+        if info is None:
+            return None
+        return (
+            f"{escape_text(target)} is locked by <@{info.owner}> since {info.since:%H:%M:%S} UTC "
+            f"({escape_text(info.reason)}); try again when it is done."
+        )
 
     def _request_approval(
         self, request: CommandRequest, parsed: ParsedCommand, plan: Plan, reply: Reply

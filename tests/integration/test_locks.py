@@ -185,3 +185,21 @@ def test_dedupe_is_atomic_under_concurrency(client: redis.Redis, redis_prefix: s
     for thread in threads:
         thread.join(timeout=10)
     assert sorted(firsts) == [False] * 9 + [True]
+
+
+def test_holder_of_one_target_is_one_lookup_and_none_when_free(
+    client: redis.Redis, redis_prefix: str
+) -> None:
+    locks = TargetLocks(client, redis_prefix)
+    assert locks.holder("deployment/litellm") is None
+    with locks.acquire("deployment/litellm", "U0BOB", "/maas scale litellm 3"):
+        info = locks.holder("deployment/litellm")
+        assert info is not None and (info.owner, info.reason) == ("U0BOB", "/maas scale litellm 3")
+        assert locks.holder("deployment/litellm-backend") is None
+    assert locks.holder("deployment/litellm") is None
+
+
+def test_ping_reports_a_dead_redis() -> None:
+    locks = TargetLocks(redis_client("redis://127.0.0.1:1/0", timeout_seconds=0.5), "x:")
+    with pytest.raises(LocksUnavailable):
+        locks.ping()
