@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     backup_dir: Path = Path("backups")
     litellm_master_key: SecretStr | None = None  # else litellm-secret / LITELLM_MASTER_KEY
     backend_admin_key: SecretStr | None = None  # else backend-secret / ADMIN_API_KEY
+    # backups: where they go and how many to keep per target ("dir:///path" or "s3://bucket/prefix");
+    # empty: the local BACKUP_DIR only
+    backup_targets: list[str] = Field(default_factory=list)
+    backup_keep: int = Field(default=12, ge=1, le=1000)
+    # alerts and schedules: the automation file, the Alertmanager receiver's token, leader election
+    automation_config: Path | None = None
+    alertmanager_token: SecretStr | None = None  # POST /alerts/alertmanager answers 401 without it
+    leader_lease_name: str = "litemaas-chatops-leader"
+    leader_lease_seconds: float = Field(default=15, ge=2, le=300)
+    pod_name: str | None = None  # this replica's identity in the Lease (downward API); default host-pid
 
     @field_validator("slack_bot_token", "slack_signing_secret", "bot_database_url")
     @classmethod
@@ -127,6 +137,29 @@ class Settings(BaseSettings):
     def _access_config(cls, value: Path) -> Path:
         if not value.is_file():
             raise ValueError(f"file {value} does not exist")
+        return value
+
+    @field_validator("automation_config")
+    @classmethod
+    def _automation_config(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file {value} does not exist")
+        return value
+
+    @field_validator("leader_lease_name")
+    @classmethod
+    def _lease_name(cls, value: str) -> str:
+        if not _DNS1123_LABEL.match(value):
+            raise ValueError("must be a DNS-1123 label (lower-case letters, digits and '-', at most 63)")
+        return value
+
+    @field_validator("backup_targets")
+    @classmethod
+    def _backup_targets(cls, value: list[str]) -> list[str]:
+        for target in value:
+            scheme = urlsplit(target).scheme
+            if scheme not in ("dir", "s3") or not urlsplit(target).netloc + urlsplit(target).path:
+                raise ValueError("each target must be dir:///path or s3://bucket/prefix")
         return value
 
     @field_validator("kubeconfig")

@@ -59,6 +59,8 @@ class Environment:
     litemaas_database_url: str | None = None  # None: read from the `litemaas-db` Secret when needed
     litellm_database_url: str | None = None
     backup_dir: Path = Path("backups")
+    backup_targets: tuple[str, ...] = ()  # "dir:///path" | "s3://bucket/prefix"; empty: backup_dir only
+    backup_keep: int = 12  # newest N complete backups kept per target
     litellm_master_key: str | None = None  # None: read from the `litellm-secret` Secret when needed
     backend_admin_key: str | None = None  # None: read from the `backend-secret` Secret when needed
     litellm_redis_url: str | None = None  # LiteLLM's own Redis (cache flush); None: not configured

@@ -1,0 +1,1 @@
+"""Alerts: watchers and Alertmanager feed one pipeline that posts, edits and resolves Slack messages."""
