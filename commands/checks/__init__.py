@@ -6,30 +6,24 @@ is resolved. Findings are grouped by what an operator acts on (20 crashing pods 
 one finding), and their `key` is stable across passes so the alert is edited, not re-posted.
 """
 
-from __future__ import annotations
+from commands.checks.backups import backup_age_check
+from commands.checks.deployments import deployments_check
+from commands.checks.drift import drift_check
+from commands.checks.finding import Check, Finding, Severity
+from commands.checks.images import images_check
+from commands.checks.litellm_redis import redis_check
+from commands.checks.pods import pods_check
+from commands.checks.readiness import readiness_check
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal
-
-from commands.contract import FollowUp
-from commands.environment import Environment
-
-Severity = Literal["critical", "warning", "info"]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem seen by a check: what, where, how bad, and the fixes to offer as buttons."""
-
-    key: str  # stable identity within its check, e.g. "deployment/litellm"
-    severity: Severity
-    component: str  # litellm | backend | frontend | redis | postgresql | backup | drift | schedule …
-    title: str  # one line, no secrets: shown as the alert's headline
-    details: tuple[str, ...] = ()  # further lines (pod names, reasons, counts)
-    actions: tuple[FollowUp, ...] = field(default=())  # e.g. Rollback, Logs; run as the clicker
-
-
-Check = Callable[[Environment], list[Finding]]
-"""A check: reads the environment, returns current findings; raises OperationError/KubeError when it
-cannot look (the watcher reports that as its own finding)."""
+__all__ = [
+    "Check",
+    "Finding",
+    "Severity",
+    "backup_age_check",
+    "deployments_check",
+    "drift_check",
+    "images_check",
+    "pods_check",
+    "readiness_check",
+    "redis_check",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from commands.environment import Component
@@ -38,32 +39,61 @@ def container_images(deployment: dict[str, Any], *, init: bool) -> dict[str, str
     return images
 
 
-def same_image_mismatches(component: Component, deployment: dict[str, Any]) -> list[str]:
-    """Warnings for the component's same-image init containers that run another image than the main one."""
+@dataclass(frozen=True)
+class ImageMismatch:
+    """A same-image init container that runs another image than the component's main container."""
+
+    component: str
+    init_container: str
+    init_image: str
+    main_container: str
+    main_image: str
+
+    @property
+    def same_repository(self) -> bool:
+        """Only the tag differs: setting the main container's tag on both containers fixes it."""
+        return image_repository(self.init_image) == image_repository(self.main_image)
+
+    def shown_images(self) -> tuple[str, str]:
+        """(init, main) as tags, or as full references when the tags are equal (other repositories)."""
+        mine, theirs = image_tag(self.init_image), image_tag(self.main_image)
+        if mine == theirs:
+            return self.init_image, self.main_image
+        return mine, theirs
+
+    def consequence(self) -> str:
+        """What goes wrong, in words."""
+        if self.component == "frontend":
+            return "the old UI bundle is served"
+        if self.component == "backend":
+            return "the old code's migrations run first"
+        return "set the image on both containers"
+
+    def describe(self) -> str:
+        """E.g. "frontend: init container copy-custom-logos runs 0.3.0 but frontend runs 0.4.0 — …"."""
+        mine, theirs = self.shown_images()
+        return (
+            f"{self.component}: init container {self.init_container} runs {mine} but {self.main_container}"
+            f" runs {theirs} — {self.consequence()}"
+        )
+
+
+def image_mismatches(component: Component, deployment: dict[str, Any]) -> list[ImageMismatch]:
+    """The component's same-image init containers that run another image than its main container."""
     main = container_images(deployment, init=False).get(component.container)
     if not main:
         return []
     inits = container_images(deployment, init=True)
-    warnings: list[str] = []
-    for name in component.init_containers:
-        image = inits.get(name)
-        if image is None or image == main:
-            continue
-        mine, theirs = image_tag(image), image_tag(main)
-        if mine == theirs:  # same tag, different repository: show the full references
-            mine, theirs = image, main
-        consequence = (
-            "the old UI bundle is served"
-            if component.name == "frontend"
-            else "the old code's migrations run first"
-            if component.name == "backend"
-            else "set the image on both containers"
-        )
-        warnings.append(
-            f"{component.name}: init container {name} runs {mine} but {component.container} runs {theirs}"
-            f" — {consequence}"
-        )
-    return warnings
+    return [
+        ImageMismatch(component.name, name, image, component.container, main)
+        for name in component.init_containers
+        if (image := inits.get(name)) is not None and image != main
+    ]
+
+
+def same_image_mismatches(component: Component, deployment: dict[str, Any]) -> list[str]:
+    """Warnings for the component's same-image init containers that run another image than the main one."""
+    return [m.describe() for m in image_mismatches(component, deployment)]
 
 
 def image_repository(image: str) -> str:

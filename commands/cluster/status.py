@@ -130,7 +130,8 @@ class PodReport:
         return f"{self.total}: {', '.join(problems)}" if problems else f"{self.total}, all ready"
 
 
-def _pod_ready(pod: dict[str, Any]) -> bool:
+def pod_ready(pod: dict[str, Any]) -> bool:
+    """True when the pod's Ready condition is True."""
     conditions = (pod.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
@@ -139,55 +140,106 @@ def _terminated(state: dict[str, Any] | None) -> dict[str, Any]:
     return dict((state or {}).get("terminated") or {})
 
 
+@dataclass(frozen=True)
+class ContainerState:
+    """One container of one pod as its status shows it: waiting reason, terminations, restarts."""
+
+    pod: str
+    container: str
+    init: bool
+    restarts: int
+    waiting: str  # e.g. "CrashLoopBackOff", "" when not waiting
+    ended: str  # the current termination's reason ("" for an init container that completed)
+    last_terminated: str  # `lastState.terminated.reason`, "" when none
+    exit_code: Any
+
+    @property
+    def last(self) -> str:
+        """The last termination's reason: the previous run's, else the current one's."""
+        return self.last_terminated or self.ended
+
+    @property
+    def crash_looping(self) -> bool:
+        return self.waiting == "CrashLoopBackOff"
+
+    @property
+    def oom_killed(self) -> bool:
+        return "OOMKilled" in (self.ended, self.last_terminated)
+
+    @property
+    def troubled(self) -> bool:
+        """Restarted, waiting, terminated or OOMKilled: worth a line."""
+        return bool(self.restarts or self.waiting or self.ended or self.oom_killed)
+
+    @property
+    def label(self) -> str:
+        return f"{self.pod}/{self.container}" + (" (init)" if self.init else "")
+
+    def line(self) -> str:
+        """E.g. "pod/litellm: CrashLoopBackOff, 5 restarts, last terminated: OOMKilled (exit 137)"."""
+        parts = [self.waiting or (f"terminated: {self.ended}" if self.ended else "running")]
+        if self.restarts:
+            parts.append(f"{self.restarts} restart{'s' if self.restarts != 1 else ''}")
+        if self.last:
+            parts.append(
+                f"last terminated: {self.last}" + (f" (exit {self.exit_code})" if self.exit_code else "")
+            )
+        return f"{self.label}: {', '.join(parts)}"
+
+
+def container_states(pod: dict[str, Any]) -> list[ContainerState]:
+    """The states of a pod's init containers, then of its main containers, as in its status."""
+    pod_name = _name(pod)
+    status = pod.get("status") or {}
+    statuses = [(s, True) for s in status.get("initContainerStatuses") or []] + [
+        (s, False) for s in status.get("containerStatuses") or []
+    ]
+    states: list[ContainerState] = []
+    for container, is_init in statuses:
+        state = container.get("state") or {}
+        current_end = _terminated(state)
+        last_end = _terminated(container.get("lastState"))
+        ended = str(current_end.get("reason") or "")
+        if is_init and ended == "Completed":
+            ended = ""  # an init container that finished is the normal case
+        states.append(
+            ContainerState(
+                pod=pod_name,
+                container=str(container.get("name") or "?"),
+                init=is_init,
+                restarts=int(container.get("restartCount") or 0),
+                waiting=str((state.get("waiting") or {}).get("reason") or ""),
+                ended=ended,
+                last_terminated=str(last_end.get("reason") or ""),
+                exit_code=last_end.get("exitCode", current_end.get("exitCode")),
+            )
+        )
+    return states
+
+
 def pod_report(pods: list[dict[str, Any]]) -> PodReport:
     """Not ready, restarting (restartCount > 0), CrashLoopBackOff and OOMKilled pods, with a line per
     troubled container: its state, restarts and last termination reason."""
     report = PodReport(total=len(pods))
     for pod in pods:
-        pod_name = _name(pod)
-        status = pod.get("status") or {}
-        statuses = [(s, True) for s in status.get("initContainerStatuses") or []] + [
-            (s, False) for s in status.get("containerStatuses") or []
-        ]
-        ready = _pod_ready(pod)
-        restarting = crashing = oom = False
-        pod_lines: list[str] = []
-        for container, is_init in statuses:
-            name = str(container.get("name") or "?")
-            restarts = int(container.get("restartCount") or 0)
-            state = container.get("state") or {}
-            waiting = str((state.get("waiting") or {}).get("reason") or "")
-            current_end = _terminated(state)
-            last_end = _terminated(container.get("lastState"))
-            ended = str(current_end.get("reason") or "")
-            if is_init and ended == "Completed":
-                ended = ""  # an init container that finished is the normal case
-            last = str(last_end.get("reason") or "") or ended
-            exit_code = last_end.get("exitCode", current_end.get("exitCode"))
-            restarting |= restarts > 0
-            crashing |= waiting == "CrashLoopBackOff"
-            was_oom = "OOMKilled" in (ended, str(last_end.get("reason") or ""))
-            oom |= was_oom
-            if not (restarts or waiting or ended or was_oom):
-                continue
-            parts = [waiting or (f"terminated: {ended}" if ended else "running")]
-            if restarts:
-                parts.append(f"{restarts} restart{'s' if restarts != 1 else ''}")
-            if last:
-                parts.append(f"last terminated: {last}" + (f" (exit {exit_code})" if exit_code else ""))
-            label = f"{pod_name}/{name}" + (" (init)" if is_init else "")
-            pod_lines.append(f"{label}: {', '.join(parts)}")
-            where = f"{pod_name}/{name}" + (f", last terminated: {last}" if last else "")
-            if waiting == "CrashLoopBackOff" and not report.first_crash:
-                report.first_crash = where
-            if was_oom and not report.first_oom:
-                report.first_oom = f"{pod_name}/{name}, {restarts} restart{'s' if restarts != 1 else ''}"
+        states = [s for s in container_states(pod) if s.troubled]
+        ready = pod_ready(pod)
+        pod_lines = [s.line() for s in states]
+        for s in states:
+            if s.crash_looping and not report.first_crash:
+                report.first_crash = f"{s.pod}/{s.container}" + (
+                    f", last terminated: {s.last}" if s.last else ""
+                )
+            if s.oom_killed and not report.first_oom:
+                report.first_oom = (
+                    f"{s.pod}/{s.container}, {s.restarts} restart{'s' if s.restarts != 1 else ''}"
+                )
         if not ready and not pod_lines:
-            pod_lines.append(f"{pod_name}: not ready")
+            pod_lines.append(f"{_name(pod)}: not ready")
         report.not_ready += not ready
-        report.restarting += restarting
-        report.crash_looping += crashing
-        report.oom_killed += oom
+        report.restarting += any(s.restarts > 0 for s in states)
+        report.crash_looping += any(s.crash_looping for s in states)
+        report.oom_killed += any(s.oom_killed for s in states)
         report.lines.extend(pod_lines)
     return report
 
@@ -243,7 +295,8 @@ def split_section(section: Section) -> list[Section]:
     ]
 
 
-def _cap(lines: list[str], limit: int) -> tuple[str, ...]:
+def cap_lines(lines: list[str], limit: int) -> tuple[str, ...]:
+    """At most `limit` lines: past it, the first `limit - 1` and "… and N more"."""
     if len(lines) <= limit:
         return tuple(lines)
     return (*lines[: limit - 1], f"… and {len(lines) - (limit - 1)} more")
@@ -276,7 +329,7 @@ def routes_section(env: Environment) -> Section | None:
     if routes is None:
         return None
     lines = [route_line(r) for r in sorted(routes, key=_name)] or ["no Routes in this namespace"]
-    return Section(title="routes", lines=_cap(lines, MAX_ROUTE_LINES))
+    return Section(title="routes", lines=cap_lines(lines, MAX_ROUTE_LINES))
 
 
 def _checks(env: Environment) -> dict[str, list[health.Check]]:
@@ -375,7 +428,7 @@ class StatusOperation(Operation[StatusArgs]):
             if pods_error is None:
                 report = pod_report(owned_pods(deployment, replicasets, pods))
                 fields["pods"] = report.summary()
-                lines = _cap(report.lines, MAX_POD_LINES)
+                lines = cap_lines(report.lines, MAX_POD_LINES)
                 warnings.extend(pod_warnings(component, report))
             else:
                 fields["pods"] = "unknown"

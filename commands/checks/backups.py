@@ -1,0 +1,66 @@
+"""The "backups" check: the newest successful backup is older than allowed, or there is none."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from commands.backup import newest_backup_time
+from commands.checks.finding import Check, Finding
+from commands.contract import FollowUp, OperationError
+from commands.environment import Environment
+
+NewestBackup = Callable[[Environment], datetime | None]
+BACK_UP_NOW = FollowUp("Back up now", "backup now")
+
+
+def duration_text(span: timedelta) -> str:
+    """A span in the two largest units: "3 days 4 h", "5 h 12 min", "12 min"."""
+    minutes = max(0, int(span.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''}" + (f" {hours} h" if hours else "")
+    if hours:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    return f"{minutes} min"
+
+
+def backup_age_check(
+    max_age: timedelta,
+    newest: NewestBackup = newest_backup_time,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Check:
+    """A check warning when the newest successful backup (`newest(env)`) is older than `max_age`."""
+    if max_age <= timedelta(0):
+        raise ValueError("the maximum backup age must be positive")
+
+    def check(env: Environment) -> list[Finding]:
+        try:
+            created = newest(env)
+        except OSError as exc:
+            raise OperationError(f"cannot read the backups: {exc.strerror or type(exc).__name__}") from None
+        if created is None:
+            title, details = (
+                "No successful backup found",
+                (f"expected one at least every {duration_text(max_age)}",),
+            )
+        else:
+            created = created if created.tzinfo is not None else created.replace(tzinfo=UTC)
+            age = now() - created
+            if age <= max_age:
+                return []
+            title = f"The newest backup is {duration_text(age)} old (allowed: {duration_text(max_age)})"
+            details = (f"newest backup: {created.astimezone(UTC):%Y-%m-%d %H:%M} UTC",)
+        return [
+            Finding(
+                key="backups/age",
+                severity="warning",
+                component="backup",
+                title=title,
+                details=details,
+                actions=(BACK_UP_NOW,),
+            )
+        ]
+
+    return check
