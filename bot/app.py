@@ -8,6 +8,7 @@ from logging import Logger
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
+from bot.alerts.pipeline import AlertPipeline
 from bot.dedupe import Deduper
 from bot.listeners import register_listeners
 from bot.messenger import Messenger
@@ -22,6 +23,7 @@ def build_app(
     messenger: Messenger,
     deduper: Deduper,
     slash_command: str,
+    alert_pipeline: AlertPipeline | None = None,
     listener_threads: int = 16,
 ) -> App:
     """A single-workspace Bolt app; the token is checked lazily so a Slack outage never stops start-up."""
@@ -39,6 +41,11 @@ def build_app(
         return BoltResponse(status=400, body="")
 
     register_listeners(
-        app, service=service, messenger=messenger, deduper=deduper, slash_command=slash_command
+        app,
+        service=service,
+        messenger=messenger,
+        deduper=deduper,
+        slash_command=slash_command,
+        alert_pipeline=alert_pipeline,
     )
     return app

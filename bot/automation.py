@@ -60,7 +60,7 @@ class Alerts(_Strict):
     routes: list[Route] = Field(default_factory=list)
     renotify_minutes: float = Field(default=240, ge=1)  # a reminder in the thread while still firing
     watchers: dict[str, Watcher] = Field(default_factory=dict)
-    # drift findings above these counts alert (keys: drift kinds a–e as the drift report names them)
+    # drift findings above these counts alert (keys: drift kinds a-e as the drift report names them)
     drift_thresholds: dict[str, int] = Field(default_factory=lambda: {"default": 0})
 
     @field_validator("watchers")

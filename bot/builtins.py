@@ -27,6 +27,14 @@ class AuditArgs(Args):
     limit: int = Field(default=10, ge=1, le=50)
 
 
+class AuditShowArgs(Args):
+    positional: ClassVar[tuple[str, ...]] = ("operation_id",)
+    operation_id: str = Field(
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="the operation's id, as `schedules` or an alert shows it",
+    )
+
+
 class HelpCommand(Operation[HelpArgs]):
     """Show the commands you may run, or the usage of one command."""
 
@@ -53,6 +61,14 @@ class AuditCommand(Operation[AuditArgs]):
     usage = "audit [N]"
 
 
+class AuditShowCommand(Operation[AuditShowArgs]):
+    """Show one operation's full output (a scheduled job's result and files), as it was posted."""
+
+    name = "audit show"
+    args_model = AuditShowArgs
+    usage = "audit show <operation-id>"
+
+
 class ApprovalsCommand(Operation[NoArgs]):
     """List the requests waiting for an approver."""
 
@@ -73,6 +89,7 @@ BUILTINS: tuple[type[Operation[Any]], ...] = (
     HelpCommand,
     WhoamiCommand,
     AuditCommand,
+    AuditShowCommand,
     ApprovalsCommand,
     LocksCommand,
 )

@@ -33,12 +33,18 @@ class Messenger:
         cleaned: dict[str, Any] = self.redactor.redact_obj(dict(message))
         return cleaned
 
-    def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str | None:
-        """Post to a channel; returns the message ts, or None when Slack refused."""
+    def post(
+        self, channel: str, message: Message, *, thread_ts: str | None = None, broadcast: bool = False
+    ) -> str | None:
+        """Post to a channel (or a thread, `broadcast` also to the channel); the ts, or None if refused."""
         body = self._clean(message)
         try:
             resp = self.client.chat_postMessage(
-                channel=channel, text=body["text"], blocks=body.get("blocks"), thread_ts=thread_ts
+                channel=channel,
+                text=body["text"],
+                blocks=body.get("blocks"),
+                thread_ts=thread_ts,
+                reply_broadcast=broadcast if thread_ts else None,
             )
         except (SlackApiError, SlackClientError) as exc:
             log.warning("chat.postMessage to %s failed: %s", channel, _slack_error(exc))

@@ -369,3 +369,35 @@ def _clip(text: str, limit: int) -> str:
         return text
     cut = _PARTIAL_ENTITY.sub("", text[: limit - 1])
     return cut + ELLIPSIS
+
+
+SEVERITY_ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
+
+
+def render_alert(
+    *,
+    severity: str,
+    component: str,
+    title: str,
+    details: Sequence[str],
+    source: str,
+    since: datetime,
+    resolved_at: datetime | None = None,
+    buttons: Sequence[Button] = (),
+) -> Message:
+    """An alert's one message: severity, headline, details; once resolved, struck through without buttons."""
+    icon = "✅" if resolved_at is not None else SEVERITY_ICONS.get(severity, "🟠")
+    headline = _esc(_clip(title.strip() or "alert", 300))
+    state = "Resolved" if resolved_at is not None else severity.capitalize()
+    head: list[Block] = [_section(f"{icon} *{state}: {headline}*")]
+    body: list[Block] = []
+    if details:
+        body.append(_section(_with_code_block("", tuple(details))))
+    context = [f"{_esc(component)}", f"from {_esc(source)}", f"since {_slack_date(since)}"]
+    if resolved_at is not None:
+        context.append(f"resolved {_slack_date(resolved_at)}")
+    tail: list[Block] = []
+    if buttons and resolved_at is None:
+        tail.append(_actions(buttons))
+    tail.append(_context(" · ".join(context)))
+    return _message(f"{icon} {state}: {title.strip()}", _fit(head, body, tail))

@@ -22,6 +22,8 @@ from bot.builtins import (
     ApprovalsCommand,
     AuditArgs,
     AuditCommand,
+    AuditShowArgs,
+    AuditShowCommand,
     HelpArgs,
     HelpCommand,
     LocksCommand,
@@ -143,6 +145,8 @@ class CommandService:
             reply(self._help(caller, parsed.args))
         elif op_cls is WhoamiCommand:
             reply(self._whoami(caller))
+        elif op_cls is AuditShowCommand:
+            self._show_operation(request, parsed, reply)
         elif op_cls in (AuditCommand, ApprovalsCommand, LocksCommand):
             reply(self._bot_state(parsed), ephemeral=False)
         elif op_cls.mutating:
@@ -458,6 +462,58 @@ class CommandService:
             self._update_card(record)
         return expired
 
+    # ------------------------------------------------------------------ schedules
+
+    def run_scheduled(self, actor: str, text: str, channel: str) -> tuple[Result, str | None]:
+        """Run a schedule's command now, on this thread: an operation record, audit rows, the result
+        posted to `channel` and kept (with its files) for `audit show`. The automation file is the
+        authority for what runs (no role check, no approval); locks and audit storage still apply."""
+        try:
+            parsed = parse_command(text, self.registry, components=list(self.env.components))
+        except ParseError as exc:
+            return Result(
+                ok=False, summary=f"the schedule's command `{text}` is invalid: {exc.message}"
+            ), None
+        unavailable = self._unavailable()
+        if unavailable is not None:
+            return Result(ok=False, summary=f"not run: {unavailable}"), None
+        request = CommandRequest(user_id=actor, channel_id=channel, text=text)
+        op = parsed.operation()
+        target = f"{actor}"
+        try:
+            plan = (
+                op.plan(self.env, parsed.args)
+                if parsed.operation.mutating
+                else Plan(summary=self._typed(parsed), target=target)
+            )
+        except (OperationError, KubeError) as exc:
+            self._audit(actor, parsed, "refused", detail=str(exc))
+            return Result(ok=False, summary=f"`{parsed.verb}` refused: {exc}"), None
+        if plan.noop:
+            self._audit(actor, parsed, "refused", detail=f"no-op: {plan.summary}")
+            return Result(ok=True, summary=f"nothing to do: {plan.summary}"), None
+        record = self._create_record(request, parsed, plan, approval_required=False)
+        return self._execute(record, parsed, plan, keep_files=True), str(record.id)
+
+    def _show_operation(self, request: CommandRequest, parsed: ParsedCommand, reply: Reply) -> None:
+        """`audit show <id>`: the operation's stored result, re-rendered, with its kept files."""
+        assert isinstance(parsed.args, AuditShowArgs)
+        try:
+            record = self.store.get(parsed.args.operation_id)
+        except StoreUnavailable as exc:
+            reply(rendering.render_error(f"Cannot read the bot's state: {exc}"))
+            return
+        if record is None:
+            reply(rendering.render_error("No operation with this id."))
+            return
+        if record.result is None:
+            reply(rendering.render_text(f"`{record.text}` is {record.state}; it has no output yet."))
+            return
+        result = Result.from_json(record.result)
+        message = rendering.render_result(result, command_text=record.text, requester=record.requester)
+        reply(message, ephemeral=False)
+        self._upload_files(request.channel_id, result)
+
     # ------------------------------------------------------------------ execution
 
     def _start(self, record: OperationRecord, parsed: ParsedCommand, plan: Plan, reply: Reply) -> None:
@@ -470,7 +526,10 @@ class CommandService:
             self.store.transition(record.id, from_states=["approved"], to="failed", error=str(exc))
             reply(rendering.render_error(str(exc)))
 
-    def _execute(self, record: OperationRecord, parsed: ParsedCommand, plan: Plan) -> None:
+    def _execute(
+        self, record: OperationRecord, parsed: ParsedCommand, plan: Plan, *, keep_files: bool = False
+    ) -> Result:
+        """Run an approved operation under its lock; the final message, audit row and Result."""
         started = time.monotonic()
         try:
             lock = self.locks.acquire(plan.target, owner=record.requester, reason=record.text)
@@ -479,11 +538,11 @@ class CommandService:
             if failed is not None:
                 self._audit_record(failed, record.requester, "failed", detail=str(exc))
                 self._update_card(failed, note=str(exc))
-            return
+            return Result(ok=False, summary=str(exc))
         with lock:
             running = self.store.transition(record.id, from_states=["approved"], to="running")
             if running is None:  # somebody else started or closed it
-                return
+                return Result(ok=False, summary="the operation was started or closed elsewhere")
             self._update_card(running)
             progress_ts = self.messenger.post(
                 record.channel,
@@ -509,7 +568,7 @@ class CommandService:
                 record.id,
                 from_states=["running"],
                 to="succeeded" if result.ok else "failed",
-                result=result.to_json(),
+                result=result.to_json(file_contents=keep_files),
                 error=None if result.ok else result.summary,
             )
             message = rendering.render_result(
@@ -533,6 +592,7 @@ class CommandService:
                     duration_ms=int(duration * 1000),
                 )
                 self._update_card(final)
+            return result
 
     def _collect(
         self,

@@ -144,7 +144,8 @@ class Result:
     follow_ups: tuple[FollowUp, ...] = ()
     files: tuple[ResultFile, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, file_contents: bool = False) -> dict[str, Any]:
+        """As stored with the operation; `file_contents` keeps the files' text too (scheduled jobs)."""
         return {
             "ok": self.ok,
             "summary": self.summary,
@@ -153,8 +154,37 @@ class Result:
             ],
             "warnings": list(self.warnings),
             "follow_ups": [vars(f) for f in self.follow_ups],
-            "files": [{"filename": f.filename, "title": f.title, "size": len(f.content)} for f in self.files],
+            "files": [
+                {
+                    "filename": f.filename,
+                    "title": f.title,
+                    "size": len(f.content),
+                    **({"content": f.content} if file_contents else {}),
+                }
+                for f in self.files
+            ],
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Result:
+        """A stored result back (files whose text was not kept come back empty)."""
+        return cls(
+            ok=bool(data.get("ok")),
+            summary=str(data.get("summary", "")),
+            sections=tuple(
+                Section(str(s.get("title", "")), dict(s.get("fields") or {}), tuple(s.get("lines") or ()))
+                for s in data.get("sections") or ()
+            ),
+            warnings=tuple(str(w) for w in data.get("warnings") or ()),
+            follow_ups=tuple(
+                FollowUp(str(f["label"]), str(f["command"])) for f in data.get("follow_ups") or ()
+            ),
+            files=tuple(
+                ResultFile(str(f.get("filename", "")), str(f.get("title", "")), str(f.get("content", "")))
+                for f in data.get("files") or ()
+                if f.get("content")
+            ),
+        )
 
 
 Event = Progress | Result

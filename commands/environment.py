@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from commands.kube import KubeClient
+    from commands.schedules import ScheduleBook
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Environment:
     litellm_master_key: str | None = None  # None: read from the `litellm-secret` Secret when needed
     backend_admin_key: str | None = None  # None: read from the `backend-secret` Secret when needed
     litellm_redis_url: str | None = None  # LiteLLM's own Redis (cache flush); None: not configured
+    schedules: ScheduleBook | None = None  # the bot's schedules (the `schedules` commands); None: none
 
     def component(self, name: str) -> Component:
         """The named component; raises KeyError for an unknown one (arguments are validated first)."""

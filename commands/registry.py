@@ -65,6 +65,7 @@ def default_registry() -> Registry:
         ModelsVerifyOperation,
     )
     from commands.models_sync import ModelsSyncOperation
+    from commands.schedules import SchedulesOperation, SchedulesPauseOperation, SchedulesResumeOperation
 
     return Registry(
         [
@@ -92,5 +93,8 @@ def default_registry() -> Registry:
             AdminDemoteOperation,
             AdminListOperation,
             CacheFlushOperation,
+            SchedulesOperation,
+            SchedulesPauseOperation,
+            SchedulesResumeOperation,
         ]
     )

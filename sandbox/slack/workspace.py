@@ -29,7 +29,7 @@ DEFAULT_USERS: Mapping[str, str] = {
     "U0EVE": "eve",
 }
 DEFAULT_USERGROUPS: Mapping[str, Sequence[str]] = {"S0SRE": ["U0ALICE"]}
-DEFAULT_CHANNELS: Mapping[str, str] = {"C0OPS": "ops", "C0OTHER": "random"}
+DEFAULT_CHANNELS: Mapping[str, str] = {"C0OPS": "ops", "C0ALERTS": "ops-alerts", "C0OTHER": "random"}
 
 
 def dm_channel_id(user_id: str) -> str:

@@ -1,0 +1,233 @@
+"""The one alert pipeline: one Slack message per firing alert, edited while it changes, resolved in place.
+
+State lives in Redis (shared by replicas, so a new leader edits the messages of the old one): per
+fingerprint the channel, message ts, content digest and times. A short per-fingerprint lock makes
+concurrent deliveries (two replicas receiving Alertmanager's retries) post once. When Slack refuses a
+post, no message is recorded, so the next pass posts it: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis
+from redis.lock import Lock
+
+from bot import rendering
+from bot.alerts.model import Alert
+from bot.automation import Alerts
+from bot.messenger import Messenger
+
+log = logging.getLogger(__name__)
+
+ALERT_ACTION = "alert.action"
+_ACTION_TTL = 14 * 24 * 3600  # a button outlives any alert worth clicking on
+_RESOLVED_TTL = 24 * 3600  # a resolved alert's record, so late duplicates stay no-ops
+
+
+@dataclass
+class AlertState:
+    """What the pipeline remembers of one alert (JSON in Redis)."""
+
+    fingerprint: str
+    source: str
+    title: str
+    component: str
+    severity: str
+    channel: str
+    ts: str | None
+    digest: str
+    first_seen: float
+    last_notified: float
+    resolved_at: float | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> AlertState:
+        return cls(**json.loads(raw))
+
+
+class AlertPipeline:
+    """Posts, edits, re-notifies and resolves alerts; `report` reconciles a watcher's full picture."""
+
+    def __init__(
+        self,
+        *,
+        client: redis.Redis,
+        prefix: str,
+        messenger: Messenger,
+        config: Alerts,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.redis = client
+        self.prefix = prefix
+        self.messenger = messenger
+        self.config = config
+        self.clock = clock or (lambda: datetime.now(UTC).timestamp())
+
+    # ------------------------------------------------------------------ public
+
+    def fire(self, alert: Alert) -> None:
+        """Post the alert, or edit its message if it changed, or remind in its thread when due."""
+        channel = self.config.channel_for(alert.severity, alert.component)
+        if channel is None:
+            log.info("alert %s has no route to a channel; not posted", alert.fingerprint)
+            return
+        with self._locked(alert.fingerprint):
+            state = self._load(alert.fingerprint)
+            now = self.clock()
+            if state is None or state.resolved_at is not None or state.ts is None:
+                first_seen = state.first_seen if state is not None and state.resolved_at is None else now
+                ts = self.messenger.post(channel, self._render(alert, first_seen))
+                state = AlertState(
+                    fingerprint=alert.fingerprint,
+                    source=alert.source,
+                    title=alert.title,
+                    component=alert.component,
+                    severity=alert.severity,
+                    channel=channel,
+                    ts=ts,
+                    digest=alert.digest(),
+                    first_seen=first_seen,
+                    last_notified=now,
+                )
+            elif state.digest != alert.digest():
+                self.messenger.update(state.channel, state.ts, self._render(alert, state.first_seen))
+                state.digest = alert.digest()
+                state.title, state.component, state.severity = alert.title, alert.component, alert.severity
+            elif now - state.last_notified >= self.config.renotify_minutes * 60:
+                minutes = int((now - state.first_seen) // 60)
+                reminder = rendering.render_text(f"Still firing after {minutes} min: {alert.title}")
+                self.messenger.post(state.channel, reminder, thread_ts=state.ts, broadcast=True)
+                state.last_notified = now
+            self._save(state)
+            self._remember_actions(alert)
+
+    def resolve(self, fingerprint: str) -> None:
+        """Mark the alert's message resolved and say so in its thread; a no-op if it is not firing."""
+        with self._locked(fingerprint):
+            state = self._load(fingerprint)
+            if state is None or state.resolved_at is not None:
+                return
+            now = self.clock()
+            state.resolved_at = now
+            if state.ts is not None:
+                self._mark_resolved(state)
+                minutes = max(1, int((now - state.first_seen) // 60))
+                self.messenger.post(
+                    state.channel,
+                    rendering.render_text(f"✅ Resolved after {minutes} min."),
+                    thread_ts=state.ts,
+                )
+            self.redis.set(self._key(fingerprint), state.to_json(), ex=_RESOLVED_TTL)
+            self.redis.hdel(self._firing_key, fingerprint)
+
+    def report(self, source: str, alerts: Sequence[Alert]) -> None:
+        """A source's complete current picture: fire each alert, resolve its alerts no longer present."""
+        current = {alert.fingerprint for alert in alerts}
+        for alert in alerts:
+            self.fire(alert)
+        for fingerprint, owner in self.redis.hgetall(self._firing_key).items():
+            fp = fingerprint.decode() if isinstance(fingerprint, bytes) else str(fingerprint)
+            who = owner.decode() if isinstance(owner, bytes) else str(owner)
+            if who == source and fp not in current:
+                self.resolve(fp)
+
+    def firing(self) -> dict[str, str]:
+        """Fingerprint → source of every alert firing now."""
+        return {
+            (k.decode() if isinstance(k, bytes) else str(k)): (v.decode() if isinstance(v, bytes) else str(v))
+            for k, v in self.redis.hgetall(self._firing_key).items()
+        }
+
+    def action(self, action_id: str) -> str | None:
+        """The command behind an alert button (buttons carry only this id), or None when unknown/expired."""
+        if not action_id or len(action_id) > 64:
+            return None
+        raw = self.redis.get(f"{self.prefix}alert-action:{action_id}")
+        if raw is None:
+            return None
+        return str(json.loads(raw)["command"])
+
+    # ------------------------------------------------------------------ internals
+
+    @property
+    def _firing_key(self) -> str:
+        return f"{self.prefix}alerts:firing"
+
+    def _key(self, fingerprint: str) -> str:
+        return f"{self.prefix}alert:{fingerprint}"
+
+    def _locked(self, fingerprint: str) -> Lock:
+        lock: Lock = self.redis.lock(
+            f"{self.prefix}alert-lock:{fingerprint}", timeout=30, blocking_timeout=10
+        )
+        return lock
+
+    def _load(self, fingerprint: str) -> AlertState | None:
+        raw = self.redis.get(self._key(fingerprint))
+        return None if raw is None else AlertState.from_json(raw)
+
+    def _save(self, state: AlertState) -> None:
+        pipe = self.redis.pipeline()
+        pipe.set(self._key(state.fingerprint), state.to_json())
+        pipe.hset(self._firing_key, state.fingerprint, state.source)
+        pipe.execute()
+
+    def _render(self, alert: Alert, first_seen: float) -> rendering.Message:
+        return rendering.render_alert(
+            severity=alert.severity,
+            component=alert.component,
+            title=alert.title,
+            details=alert.details,
+            source=alert.source,
+            since=datetime.fromtimestamp(first_seen, UTC),
+            buttons=[
+                rendering.Button(
+                    a.label, ALERT_ACTION, _action_id(alert.fingerprint, a.command), _style(a.label)
+                )
+                for a in alert.actions
+            ],
+        )
+
+    def _mark_resolved(self, state: AlertState) -> None:
+        """Edit the alert's message to its resolved form: headline kept, details and buttons gone."""
+        assert state.ts is not None and state.resolved_at is not None
+        self.messenger.update(
+            state.channel,
+            state.ts,
+            rendering.render_alert(
+                severity=state.severity,
+                component=state.component,
+                title=state.title,
+                details=(),
+                source=state.source,
+                since=datetime.fromtimestamp(state.first_seen, UTC),
+                resolved_at=datetime.fromtimestamp(state.resolved_at, UTC),
+            ),
+        )
+
+    def _remember_actions(self, alert: Alert) -> None:
+        if not alert.actions:
+            return
+        pipe = self.redis.pipeline()
+        for action in alert.actions:
+            action_id = _action_id(alert.fingerprint, action.command)
+            body = json.dumps({"command": action.command, "fingerprint": alert.fingerprint})
+            pipe.set(f"{self.prefix}alert-action:{action_id}", body, ex=_ACTION_TTL)
+        pipe.execute()
+
+
+def _action_id(fingerprint: str, command: str) -> str:
+    return hashlib.sha256(f"{fingerprint}\n{command}".encode()).hexdigest()[:24]
+
+
+def _style(label: str) -> str | None:
+    return "danger" if label == "Rollback" else None
