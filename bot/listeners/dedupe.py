@@ -1,12 +1,14 @@
 """Slack retries a delivery it thinks was lost: a request body seen before runs nothing twice.
 
-The key is a hash of the raw body: a retry repeats it byte for byte, while two commands typed
-separately differ (trigger_id) and two clicks differ (action_ts).
+The key is a hash of the raw body (in Socket Mode, of the payload, which has no raw body): a retry
+repeats it byte for byte, while two commands typed separately differ (trigger_id) and two clicks differ
+(action_ts).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 
@@ -22,6 +24,8 @@ def register(app: App, deduper: Deduper) -> None:
     @app.middleware
     def drop_retries(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
         body = req.raw_body if isinstance(req.raw_body, str) else ""
+        if req.mode == "socket_mode":  # no raw body: the envelope's payload is the request
+            body = json.dumps(req.body, sort_keys=True, default=str)
         key = "slack-request:" + hashlib.sha256(body.encode()).hexdigest()
         try:
             first = deduper.first_time(key)

@@ -1,7 +1,8 @@
 """`SlackSandbox`: the fake Slack Web API served over real HTTP, plus the response_url sink.
 
 Routes: `POST|GET /api/<method>` (Web API, bearer-token auth), `POST /response_url/<key>`,
-`POST /upload/<file_id>` (the upload URL handed out by files.getUploadURLExternal).
+`POST /upload/<file_id>` (the upload URL handed out by files.getUploadURLExternal). Socket Mode is a
+separate websocket server (`socket_mode.py`) whose one-time URLs apps.connections.open hands out.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,12 +18,15 @@ from urllib.parse import quote, unquote, urlsplit
 
 from sandbox.slack.calls import CallLog, Failure, SlackCall
 from sandbox.slack.request_body import BadBody, parse_body, parse_query
+from sandbox.slack.signing import block_actions_body, slash_command_body
+from sandbox.slack.socket_mode import LINK_PATH, Envelope, SocketModeLink, button_of, socket_payload
 from sandbox.slack.store import NotFound, ResponseTarget, SlackStore
 from sandbox.slack.web_api import ApiError, WebApi
 from sandbox.slack.workspace import BOT_SCOPES, DEFAULT_CHANNELS, DEFAULT_USERGROUPS, DEFAULT_USERS, Workspace
 
 MAX_BODY = 50 * 1024 * 1024
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+SOCKET_ACK = "socket_ack"  # the call-log method under which Socket Mode acks are recorded
 
 
 class SlackSandbox:
@@ -55,7 +60,8 @@ class SlackSandbox:
         self._app_token = app_token
         self._store = SlackStore()
         self._log = CallLog()
-        self._api = WebApi(self.workspace, self._store, lambda: self.url)
+        self._socket = SocketModeLink(self._host, self._socket_ack)
+        self._api = WebApi(self.workspace, self._store, lambda: self.url, self._socket.open_url)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -75,7 +81,8 @@ class SlackSandbox:
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port (idempotent)."""
+        """Stop serving and release the ports (idempotent)."""
+        self._socket.stop()
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
@@ -95,9 +102,13 @@ class SlackSandbox:
         """Base URL, e.g. `http://127.0.0.1:54321` (no trailing slash)."""
         if self._server is None:
             raise RuntimeError("the Slack sandbox is not started")
-        host, port = self._server.server_address[:2]
-        host_text = host.decode() if isinstance(host, bytes) else str(host)
-        return f"http://{host_text}:{port}"
+        return f"http://{self._host()}:{self._server.server_address[1]}"
+
+    def _host(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the Slack sandbox is not started")
+        host = self._server.server_address[0]
+        return host.decode() if isinstance(host, bytes) else str(host)
 
     @property
     def api_url(self) -> str:
@@ -183,6 +194,135 @@ class SlackSandbox:
         if status is not None and not 100 <= status <= 599:
             raise ValueError("status must be an HTTP status code")
         self._log.fail(method, Failure(error, status, retry_after, times))
+
+    # -- Socket Mode ---------------------------------------------------------------------------
+
+    def socket_connected(self) -> bool:
+        """Whether a Socket Mode client is connected (and was sent hello)."""
+        return self._socket.open_connections() > 0
+
+    @property
+    def socket_connections_opened(self) -> int:
+        """How many Socket Mode connections were ever established (grows with each reconnect)."""
+        return self._socket.connected_total
+
+    def socket_deliver(
+        self, kind: str, payload: Mapping[str, Any], *, accepts_response_payload: bool = False
+    ) -> str:
+        """Send any envelope (`events_api`, `interactive`…) to the connected client; its envelope_id.
+        RuntimeError when no client is connected."""
+        return self._socket.deliver(
+            kind, payload, accepts_response_payload=accepts_response_payload
+        ).envelope_id
+
+    def socket_deliver_command(
+        self,
+        user: str,
+        channel: str,
+        text: str,
+        *,
+        command: str = "/maas",
+        response_key: str | None = None,
+    ) -> str:
+        """`command text` typed by `user` (id or name) in `channel`, as a `slash_commands` envelope.
+
+        Returns the envelope_id, which is also the response_url key (`responses(id)`) unless
+        `response_key` is given. Its answers land in the channel as Slack shows them.
+        """
+        user_id = self.workspace.user_id_by_name(user) or user
+        channel_id = self.workspace.resolve_channel(channel) or channel
+        envelope_id = str(uuid.uuid4())
+        key = response_key or envelope_id
+        body = slash_command_body(
+            text=text,
+            user_id=user_id,
+            channel_id=channel_id,
+            command=command,
+            response_url=self.response_url(key, channel=channel_id, user=user_id),
+            user_name=self.workspace.users.get(user_id),
+            channel_name=self.workspace.channels.get(channel_id),
+        )
+        return self._socket.deliver(
+            "slash_commands",
+            socket_payload(body),
+            accepts_response_payload=True,
+            response_key=key,
+            envelope_id=envelope_id,
+        ).envelope_id
+
+    def socket_deliver_action(
+        self,
+        user: str,
+        action_id: str,
+        value: str,
+        *,
+        channel: str,
+        message_ts: str,
+        response_key: str | None = None,
+    ) -> str:
+        """A click by `user` on button `action_id`/`value` of message `message_ts`, as an `interactive`
+        `block_actions` envelope. Returns the envelope_id (also the response_url key by default)."""
+        user_id = self.workspace.user_id_by_name(user) or user
+        channel_id = self.workspace.resolve_channel(channel) or channel
+        try:
+            message = self.message(channel_id, message_ts)
+        except KeyError:
+            message = {"type": "message", "ts": message_ts, "text": ""}
+        block_id, button_text = button_of(message, action_id, value)
+        envelope_id = str(uuid.uuid4())
+        key = response_key or envelope_id
+        body = block_actions_body(
+            user_id=user_id,
+            action_id=action_id,
+            value=value,
+            channel_id=channel_id,
+            message_ts=message_ts,
+            response_url=self.response_url(key, channel=channel_id, message_ts=message_ts, user=user_id),
+            block_id=block_id,
+            message={
+                k: v for k, v in message.items() if k in ("type", "ts", "text", "blocks", "user", "bot_id")
+            },
+            button_text=button_text,
+            user_name=self.workspace.users.get(user_id),
+            channel_name=self.workspace.channels.get(channel_id, "directmessage"),
+            is_ephemeral=bool(message.get("ephemeral")),
+        )
+        return self._socket.deliver(
+            "interactive",
+            socket_payload(body),
+            accepts_response_payload=False,
+            response_key=key,
+            envelope_id=envelope_id,
+        ).envelope_id
+
+    def socket_disconnect(self, reason: str = "refresh_requested") -> int:
+        """Send Slack's `disconnect` message (`warning`, `refresh_requested`, `link_disabled`) to every
+        connection; returns how many got it. The client is expected to reconnect."""
+        return self._socket.disconnect(reason)
+
+    @property
+    def socket_acks(self) -> list[dict[str, Any]]:
+        """Every ack the client sent (`{"envelope_id", "payload"?}`), in arrival order."""
+        return [dict(call.args) for call in self._log.calls() if call.method == SOCKET_ACK]
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The ack of `envelope_id`, waiting up to `timeout` s (AssertionError)."""
+        call = self._log.wait_for(SOCKET_ACK, lambda c: c.args.get("envelope_id") == envelope_id, timeout)
+        return dict(call.args)
+
+    def _socket_ack(self, ack: dict[str, Any], envelope: Envelope | None) -> None:
+        """Record an ack as a `socket_ack` call; a slash command's ack payload is shown as its answer."""
+        payload = ack.get("payload")
+        if (
+            envelope is not None
+            and envelope.accepts_response_payload
+            and envelope.type == "slash_commands"
+            and envelope.response_key is not None
+            and isinstance(payload, dict)
+            and payload
+        ):
+            self._store.respond(envelope.response_key, payload)
+        self._log.record(SlackCall(SOCKET_ACK, ack, {}, time.time(), LINK_PATH))
 
     # -- request handling (called by the HTTP handler) -------------------------------------------
 

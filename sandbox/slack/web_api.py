@@ -82,10 +82,17 @@ def _flag(args: Mapping[str, Any], name: str) -> bool:
 class WebApi:
     """Slack Web API methods over a workspace and a store; `call(method, args)` → reply or ApiError."""
 
-    def __init__(self, workspace: Workspace, store: SlackStore, base_url: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        store: SlackStore,
+        base_url: Callable[[], str],
+        socket_url: Callable[[], str] | None = None,
+    ) -> None:
         self._workspace = workspace
         self._store = store
         self._base_url = base_url
+        self._socket_url = socket_url
         self._methods: dict[str, Callable[[Mapping[str, Any]], Reply]] = {
             "api.test": lambda args: {"ok": True, "args": dict(args)},
             "auth.test": self.auth_test,
@@ -132,9 +139,10 @@ class WebApi:
         }
 
     def apps_connections_open(self, args: Mapping[str, Any]) -> Reply:
-        # Only reached with an app-level token (the HTTP layer checks); no WebSocket is served yet.
-        host = self._base_url().split("://", 1)[-1]
-        return {"ok": True, "url": f"ws://{host}/link/?ticket=sandbox"}
+        # Only reached with an app-level token (the HTTP layer checks): a fresh one-time websocket URL.
+        if self._socket_url is None:
+            raise ApiError("not_allowed", "this sandbox serves no Socket Mode link")
+        return {"ok": True, "url": self._socket_url()}
 
     # -- messages --------------------------------------------------------------------------------
 
