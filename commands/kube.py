@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +32,42 @@ PATCH_TYPES = (
 )
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LeaseSpec:
+    """The fields of a coordination.k8s.io/v1 Lease's spec that leader election writes."""
+
+    holder_identity: str  # "" once released
+    lease_duration_seconds: int
+    acquire_time: datetime
+    renew_time: datetime
+    lease_transitions: int
+
+
+def _micro_time(moment: datetime) -> datetime:
+    """`moment` in UTC, never on a whole second.
+
+    The generated client sends datetimes with `isoformat()`, which drops the fraction when it is zero,
+    and the API server's MicroTime wants exactly six digits: a whole second would be a 400.
+    """
+    moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=1) if moment.microsecond == 0 else moment
+
+
+def _lease_body(name: str, spec: LeaseSpec, resource_version: str | None) -> k8s.V1Lease:
+    return k8s.V1Lease(
+        api_version="coordination.k8s.io/v1",
+        kind="Lease",
+        metadata=k8s.V1ObjectMeta(name=name, resource_version=resource_version),
+        spec=k8s.V1LeaseSpec(
+            holder_identity=spec.holder_identity,
+            lease_duration_seconds=spec.lease_duration_seconds,
+            acquire_time=_micro_time(spec.acquire_time),
+            renew_time=_micro_time(spec.renew_time),
+            lease_transitions=spec.lease_transitions,
+        ),
+    )
 
 
 class KubeError(Exception):
@@ -111,6 +149,7 @@ class KubeClient:
         self.namespace = namespace
         self._apps = k8s.AppsV1Api(api_client)
         self._core = k8s.CoreV1Api(api_client)
+        self._coordination = k8s.CoordinationV1Api(api_client)
 
     @classmethod
     def from_kubeconfig(cls, path: Path | None, namespace: str) -> KubeClient:
@@ -314,6 +353,39 @@ class KubeClient:
             raise
         served = _guarded(lambda: _read_json(raw))
         return list(served.get("items") or [])
+
+    # -- leases (leader election) -----------------------------------------------------------------
+
+    def get_lease(self, name: str, timeout: float = REQUEST_TIMEOUT[1]) -> dict[str, Any]:
+        """The Lease `name` as served; KubeError 404 when it does not exist."""
+        raw: Any = _guarded(
+            lambda: self._coordination.read_namespaced_lease(
+                name, self.namespace, _preload_content=False, _request_timeout=(timeout, timeout)
+            )
+        )
+        return dict(_guarded(lambda: _read_json(raw)))
+
+    def create_lease(self, name: str, spec: LeaseSpec, timeout: float = REQUEST_TIMEOUT[1]) -> dict[str, Any]:
+        """Create Lease `name`; KubeError 409 when another replica created it first."""
+        body = _lease_body(name, spec, None)
+        raw: Any = _guarded(
+            lambda: self._coordination.create_namespaced_lease(
+                self.namespace, body, _preload_content=False, _request_timeout=(timeout, timeout)
+            )
+        )
+        return dict(_guarded(lambda: _read_json(raw)))
+
+    def replace_lease(
+        self, name: str, spec: LeaseSpec, resource_version: str, timeout: float = REQUEST_TIMEOUT[1]
+    ) -> dict[str, Any]:
+        """Replace Lease `name` if it is still at `resource_version`; KubeError 409 when it is not."""
+        body = _lease_body(name, spec, resource_version)
+        raw: Any = _guarded(
+            lambda: self._coordination.replace_namespaced_lease(
+                name, self.namespace, body, _preload_content=False, _request_timeout=(timeout, timeout)
+            )
+        )
+        return dict(_guarded(lambda: _read_json(raw)))
 
     def close(self) -> None:
         """Release the connection pool."""

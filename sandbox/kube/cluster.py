@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from sandbox.kube import secret_data
+from sandbox.kube import lease_spec, secret_data
 from sandbox.kube.controller import DeploymentController
 from sandbox.kube.errors import ApiError, success_status
 from sandbox.kube.logs import LogBook
@@ -179,6 +179,20 @@ class Cluster:
         dry_run: bool = False,
     ) -> dict[str, Any]:
         """PUT: a set `metadata.resourceVersion` must match the stored one, else 409 Conflict."""
+        return self.put(rt, namespace, name, body, status_only=status_only, dry_run=dry_run)[0]
+
+    def put(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        *,
+        status_only: bool = False,
+        dry_run: bool = False,
+    ) -> tuple[dict[str, Any], bool]:
+        """PUT as the registry does it: (object, created). A type that allows create-on-update (Lease)
+        is created when absent; one that refuses unconditional updates (Lease) needs a resourceVersion."""
         obj = self._body_object(rt, copy.deepcopy(body))
         if obj["metadata"].get("name") not in (None, name):
             raise ApiError(
@@ -189,11 +203,24 @@ class Cluster:
         with self.store.cond:
             current = self.store.get(rt.plural, namespace, name)
             if current is None:
-                raise self.not_found(rt, name)
+                if not rt.create_on_update or status_only:
+                    raise self.not_found(rt, name)
+                obj["metadata"]["name"] = name
+                return self.create(rt, namespace, obj, dry_run=dry_run), True
             rv = obj["metadata"].get("resourceVersion")
-            if rv not in (None, "") and rv != current["metadata"]["resourceVersion"]:
+            if rv in (None, ""):
+                if not rt.unconditional_update:
+                    raise ApiError(
+                        422,
+                        f'{rt.qualified} "{name}" is invalid: metadata.resourceVersion: Invalid value: '
+                        "0x0: must be specified for an update",
+                        name=name,
+                        group=rt.group,
+                        kind=rt.plural,
+                    )
+            elif rv != current["metadata"]["resourceVersion"]:
                 raise self.conflict(rt, name)
-            return self._write(rt, current, obj, status_only=status_only, dry_run=dry_run)
+            return self._write(rt, current, obj, status_only=status_only, dry_run=dry_run), False
 
     def patch(
         self,
@@ -309,11 +336,14 @@ class Cluster:
         obj["status"] = {}
 
     def _normalize(self, rt: ResourceType, obj: dict[str, Any]) -> None:
-        """Server-side conversions: a Secret's `stringData` becomes base64 `data` (422 when malformed)."""
+        """Server-side conversions: a Secret's `stringData` becomes base64 `data` (422 when malformed);
+        a Lease's times are decoded as MicroTime and served in UTC with six digits (400/422 when bad)."""
         if rt.plural == "secrets":
             problem = secret_data.normalize(obj)
             if problem is not None:
                 raise self.invalid(rt, obj["metadata"].get("name", ""), problem)
+        elif rt.plural == "leases":
+            lease_spec.normalize(obj)
 
     def _validate(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         if rt.plural not in ("deployments", "replicasets", "statefulsets"):

@@ -39,6 +39,9 @@ class ResourceType:
     verbs: tuple[str, ...] = tuple(ALL_VERBS)
     categories: tuple[str, ...] = ("all",)
     openshift: bool = False  # served only when the sandbox plays OpenShift
+    # the registry strategy's AllowCreateOnUpdate / AllowUnconditionalUpdate (Lease: True / False)
+    create_on_update: bool = False
+    unconditional_update: bool = True
 
     def allows(self, verb: str) -> bool:
         """Whether discovery lists `verb` for this resource (the router answers 405 otherwise)."""
@@ -67,7 +70,16 @@ RESOURCES: tuple[ResourceType, ...] = (
         "apps", "v1", "statefulsets", "statefulset", "StatefulSet", ("sts",), ("scale", "status"), True, True
     ),
     ResourceType("", "v1", "secrets", "secret", "Secret", categories=()),
-    ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", categories=()),
+    ResourceType(
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "lease",
+        "Lease",
+        categories=(),
+        create_on_update=True,
+        unconditional_update=False,
+    ),
     ResourceType(
         ROUTE_GROUP,
         "v1",
