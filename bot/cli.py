@@ -16,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 
 from bot.access import AccessConfigError
+from bot.automation import AutomationConfigError
+from bot.logging_setup import configure_logging
 from bot.runtime import Bot, build_bot
 from bot.settings import SettingsError, load_settings
 
@@ -39,10 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--state-dir", type=Path, default=Path(".sandbox"))
 
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # from the environment until the settings are loaded (then again from them: a dotenv file counts)
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "text"))
     if args.command == "serve":
         return _serve(args.env_file, args.host, args.port)
     if args.command == "sandbox":
@@ -50,11 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     return _demo(args.state_dir)
 
 
-def _load_bot(env_file: Path | None) -> Bot | None:
+def _load_bot(env_file: Path | None, *, configure_logs: bool = True) -> Bot | None:
     try:
         settings = load_settings(env_file=env_file)
+        if configure_logs:  # before build_bot, which adds redaction to the root logger's handlers
+            configure_logging(settings.log_level, settings.log_format)
         return build_bot(settings)
-    except (SettingsError, AccessConfigError) as exc:
+    except (SettingsError, AccessConfigError, AutomationConfigError) as exc:
         print(f"litemaas-bot: {exc}", file=sys.stderr)
         return None
 
@@ -65,6 +67,7 @@ def _serve(env_file: Path | None, host: str, port: int | None) -> int:
         return 2
     server = bot.http_server(host, port if port is not None else bot.settings.port)
     bot.start_reaper()
+    bot.start_automation()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -86,8 +89,11 @@ def _serve(env_file: Path | None, host: str, port: int | None) -> int:
     stop.wait()
     if socket_handler is not None:
         socket_handler.close()  # type: ignore[no-untyped-call]
-    server.stop()
-    bot.close()
+    server.stop()  # stop accepting first; then finish or mark what runs
+    bot.close(grace=bot.settings.shutdown_grace_seconds)
+    if bot.runner.active():  # interrupted operations' threads must not hold the exit past the grace
+        logging.shutdown()
+        os._exit(0)
     return 0
 
 
@@ -113,18 +119,22 @@ def _demo(state_dir: Path) -> int:
     world = SandboxWorld(state_dir=state_dir).start()
     env_file = world.write_env(state_dir / "sandbox.env")
     logging.getLogger().setLevel(logging.WARNING)
-    bot = _load_bot(env_file)
+    bot = _load_bot(env_file, configure_logs=False)
     if bot is None:
         world.stop()
         return 2
     server = bot.http_server("127.0.0.1", 0).start()
     bot.start_reaper()
+    bot.start_automation()
     assert world.slack is not None
     users = {user_id: name for name, user_id in DEMO_USERS.items()}
-    console = Console(world.slack, server.url, world.signing_secret, channel="C0OPS", users=users)
+    console = Console(
+        world.slack, server.url, world.signing_secret, channel="C0OPS", users=users, kube=world.kube
+    )
     print(
         "litemaas-chatops demo — a sandboxed LiteMaaS and Slack.\n"
-        "Type e.g.  as bob: /maas scale litellm 3   then   as dave: press 1   (help, users, quit)"
+        "Type e.g.  as bob: /maas scale litellm 3   then   as dave: press 1   (help, users, quit)\n"
+        "Alerts go to #ops-alerts: try  break litellm  then  wait 10"
     )
     with contextlib.suppress(KeyboardInterrupt):
         console.run(sys.stdin, prompt="> ")

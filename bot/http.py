@@ -1,4 +1,6 @@
-"""The bot's HTTP face: `/slack/events` (Bolt), `/healthz` (alive) and `/readyz` (can serve).
+"""The bot's HTTP face: `/slack/events` (Bolt), `/healthz` (alive), `/readyz` (can serve),
+`/alerts/alertmanager` (Prometheus Alertmanager's webhook, when configured) and `/metrics`
+(Prometheus text format).
 
 Served by waitress (a threaded, pure-Python WSGI server). `/readyz` reports each dependency so an
 operator sees at once which one is missing.
@@ -19,18 +21,31 @@ from waitress.server import create_server
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+    from bot.alerts.alertmanager import AlertmanagerReceiver
+
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], dict[str, str]]
 """Returns dependency name → "ok" or a short reason."""
 
+MetricsExposition = Callable[[], tuple[bytes, str]]
+"""Returns the metrics in Prometheus text format and its content type."""
+
 
 class BotWsgiApp:
     """Routes the bot's paths; everything else is 404."""
 
-    def __init__(self, app: App, readiness: ReadinessCheck) -> None:
+    def __init__(
+        self,
+        app: App,
+        readiness: ReadinessCheck,
+        alertmanager: AlertmanagerReceiver | None = None,
+        metrics: MetricsExposition | None = None,
+    ) -> None:
         self._slack = SlackRequestHandler(app, path="/slack/events")
         self._readiness = readiness
+        self._alertmanager = alertmanager
+        self._metrics = metrics
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -40,8 +55,14 @@ class BotWsgiApp:
             except Exception as exc:  # Bolt parses bodies before verifying, and its error path can fail too
                 log.warning("rejected a malformed Slack request: %s", type(exc).__name__)
                 return _reply(start_response, "400 Bad Request", {"error": "malformed request"})
+        if path == "/alerts/alertmanager" and self._alertmanager is not None:
+            return self._alertmanager(environ, start_response)
         if path == "/healthz":
             return _reply(start_response, "200 OK", {"status": "ok"})
+        if path == "/metrics" and self._metrics is not None:
+            data, content_type = self._metrics()
+            start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+            return [data]
         if path == "/readyz":
             checks = self._readiness()
             ready = all(v == "ok" for v in checks.values())

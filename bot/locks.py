@@ -55,12 +55,13 @@ class LockBusy(Exception):
 
 @dataclass(frozen=True)
 class LockInfo:
-    """A held lock as shown by `/maas locks`."""
+    """A held lock as shown by `/maas locks`; `operation` is the id of the operation holding it."""
 
     target: str
     owner: str
     reason: str
     since: datetime
+    operation: str | None = None
 
 
 def unavailable(exc: redis.RedisError) -> LocksUnavailable:
@@ -93,7 +94,14 @@ def _parse(target: str, raw: Any) -> LockInfo:
     try:
         data = json.loads(_text(raw))
         since = datetime.fromisoformat(data["since"])
-        return LockInfo(target, str(data["owner"]), str(data.get("reason", "")), since)
+        operation = data.get("operation")
+        return LockInfo(
+            target,
+            str(data["owner"]),
+            str(data.get("reason", "")),
+            since,
+            str(operation) if operation else None,
+        )
     except (ValueError, KeyError, TypeError):
         return LockInfo(target, "unknown", "unreadable lock value", datetime.now(UTC))
 
@@ -170,17 +178,26 @@ class TargetLocks:
         """The Redis key of a target's lock."""
         return f"{self.prefix}lock:{target}"
 
-    def acquire(self, target: str, owner: str, reason: str) -> HeldLock:
-        """Take the lock on `target`, or raise `LockBusy` naming its holder (`LocksUnavailable`: no Redis)."""
+    def acquire(self, target: str, owner: str, reason: str, operation: str | None = None) -> HeldLock:
+        """Take the lock on `target`, or raise `LockBusy` naming its holder (`LocksUnavailable`: no Redis).
+
+        `operation` (the holder's operation id) lets any replica tell a live run from a dead one.
+        """
         since = datetime.now(UTC).replace(microsecond=0)
         value = json.dumps(
-            {"owner": owner, "reason": reason, "since": since.isoformat(), "token": uuid.uuid4().hex}
+            {
+                "owner": owner,
+                "reason": reason,
+                "since": since.isoformat(),
+                "token": uuid.uuid4().hex,
+                "operation": operation,
+            }
         )
         key = self.key(target)
         for _ in range(3):  # the holder may release between our SET and GET: try again
             try:
                 if self.redis.set(key, value, nx=True, px=int(self.ttl_seconds * 1000)):
-                    return HeldLock(self, target, LockInfo(target, owner, reason, since), value)
+                    return HeldLock(self, target, LockInfo(target, owner, reason, since, operation), value)
                 current = self.redis.get(key)
             except redis.RedisError as exc:
                 raise unavailable(exc) from None

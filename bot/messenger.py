@@ -13,6 +13,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.metrics import BotMetrics
 from bot.redaction import Redactor
 from bot.rendering import Message
 
@@ -25,9 +26,10 @@ Reply = Callable[..., None]
 class Messenger:
     """Posts, edits and ephemeral messages through the Web API, redacted."""
 
-    def __init__(self, client: WebClient, redactor: Redactor) -> None:
+    def __init__(self, client: WebClient, redactor: Redactor, metrics: BotMetrics | None = None) -> None:
         self.client = client
         self.redactor = redactor
+        self.metrics = metrics or BotMetrics()
 
     def _clean(self, message: Message) -> dict[str, Any]:
         cleaned: dict[str, Any] = self.redactor.redact_obj(dict(message))
@@ -47,7 +49,7 @@ class Messenger:
                 reply_broadcast=broadcast if thread_ts else None,
             )
         except (SlackApiError, SlackClientError) as exc:
-            log.warning("chat.postMessage to %s failed: %s", channel, _slack_error(exc))
+            log.warning("chat.postMessage to %s failed: %s", channel, self._failure("chat.postMessage", exc))
             return None
         ts = resp.get("ts")
         return str(ts) if ts else None
@@ -57,7 +59,7 @@ class Messenger:
         try:
             self.client.chat_update(channel=channel, ts=ts, text=body["text"], blocks=body.get("blocks"))
         except (SlackApiError, SlackClientError) as exc:
-            log.warning("chat.update of %s/%s failed: %s", channel, ts, _slack_error(exc))
+            log.warning("chat.update of %s/%s failed: %s", channel, ts, self._failure("chat.update", exc))
             return False
         return True
 
@@ -68,7 +70,9 @@ class Messenger:
                 channel=channel, user=user, text=body["text"], blocks=body.get("blocks")
             )
         except (SlackApiError, SlackClientError) as exc:
-            log.warning("chat.postEphemeral to %s failed: %s", channel, _slack_error(exc))
+            log.warning(
+                "chat.postEphemeral to %s failed: %s", channel, self._failure("chat.postEphemeral", exc)
+            )
             return False
         return True
 
@@ -77,7 +81,7 @@ class Messenger:
         try:
             self.client.views_open(trigger_id=trigger_id, view=self.redactor.redact_obj(view))
         except (SlackApiError, SlackClientError) as exc:
-            log.warning("views.open failed: %s", _slack_error(exc))
+            log.warning("views.open failed: %s", self._failure("views.open", exc))
             return False
         return True
 
@@ -105,7 +109,7 @@ class Messenger:
                 thread_ts=thread_ts,
             )
         except (SlackApiError, SlackClientError) as exc:
-            log.warning("file upload to %s failed: %s", channel, _slack_error(exc))
+            log.warning("file upload to %s failed: %s", channel, self._failure("files.upload", exc))
             return False
         return True
 
@@ -122,9 +126,16 @@ class Messenger:
                     replace_original=False,
                 )
             except Exception as exc:  # the response_url is best effort: log, never crash the listener
+                self.metrics.slack_error("response_url", type(exc).__name__)
                 log.warning("response_url reply failed: %s", self.redactor.redact(str(exc)))
 
         return reply
+
+    def _failure(self, method: str, exc: Exception) -> str:
+        """Count a failed Web API call; the error to log."""
+        error = _slack_error(exc)
+        self.metrics.slack_error(method, error)
+        return error
 
 
 def _slack_error(exc: Exception) -> str:

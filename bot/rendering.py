@@ -102,7 +102,7 @@ def render_result(
         tail.append(_actions(buttons))
     context = [f"requested by {_who(requester)}", f"`{_command(command_text)}`"]
     if duration_s is not None:
-        context.append(_duration(duration_s))
+        context.append(duration_text(duration_s))
     tail.append(_context(" · ".join(context)))
     blocks = _fit(head, body, tail)
     return _message(f"{icon} {summary}", blocks)
@@ -351,7 +351,8 @@ def _code(text: str) -> str:
     return _esc(text.replace("`", "'"))
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
+    """ "12.3 s" or "3 min 5 s"."""
     seconds = max(0.0, seconds)
     if seconds < 60:
         return f"{seconds:.1f} s"

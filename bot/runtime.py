@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,18 +19,26 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.access import AccessControl, GroupDirectory, load_access_config
+from bot.alerts.alertmanager import AlertmanagerReceiver
+from bot.alerts.pipeline import AlertPipeline
+from bot.alerts.watching import Watchers, build_watches
 from bot.app import build_app
+from bot.automation import AutomationConfig, load_automation
 from bot.builtins import BUILTINS
 from bot.dedupe import Deduper
 from bot.http import BotWsgiApp, HttpServer
+from bot.leader import LeaderElection
 from bot.locks import LocksUnavailable, TargetLocks, redis_client
 from bot.messenger import Messenger
+from bot.metrics import BotMetrics
 from bot.redaction import Redactor, install_log_redaction
 from bot.runner import JobRunner
+from bot.scheduler import Scheduler
 from bot.service import CommandService
 from bot.settings import Settings
 from bot.stash import ArgumentStash
 from bot.store import AuditLog, Database, OperationStore, StoreUnavailable
+from bot.store.schedules import ScheduleStore
 from commands.environment import DEFAULT_SCALE_BOUNDS, Environment
 from commands.kube import KubeClient
 from commands.registry import Registry, default_registry
@@ -73,6 +82,12 @@ class Bot:
     app: App
     runner: JobRunner
     kube: KubeClient
+    automation: AutomationConfig
+    alerts: AlertPipeline
+    scheduler: Scheduler
+    watchers: Watchers
+    leader: LeaderElection | None = None
+    metrics: BotMetrics = field(default_factory=BotMetrics)
     _stop: threading.Event = field(default_factory=threading.Event)
     _reaper: threading.Thread | None = None
 
@@ -91,32 +106,78 @@ class Bot:
         return checks
 
     def http_server(self, host: str = "127.0.0.1", port: int = 0) -> HttpServer:
-        return HttpServer(BotWsgiApp(self.app, self.readiness), host, port)
+        token = self.settings.alertmanager_token
+        receiver = AlertmanagerReceiver(token.get_secret_value() if token else None, self.alerts)
+        wsgi = BotWsgiApp(self.app, self.readiness, receiver, metrics=self.metrics.exposition)
+        return HttpServer(wsgi, host, port)
 
     def start_reaper(self, interval: float = 15.0) -> None:
-        """Close expired approval requests and update their cards, every `interval` seconds."""
+        """Every `interval` seconds (and once now): close expired approval requests, and mark operations
+        a stopped or crashed replica left unfinished as interrupted."""
 
         def loop() -> None:
-            while not self._stop.wait(interval):
+            while True:
                 try:
+                    self.service.recover_interrupted()
                     self.service.expire_due()
                 except Exception as exc:  # a reaper pass must never kill the reaper
-                    log.warning("approval reaper pass failed: %s", self.redactor.redact(str(exc)))
+                    log.warning("reaper pass failed: %s", self.redactor.redact(str(exc)))
+                if self._stop.wait(interval):
+                    return
 
         self._reaper = threading.Thread(target=loop, name="reaper", daemon=True)
         self._reaper.start()
+
+    def start_automation(self) -> None:
+        """Elect a leader among the replicas; only the leader runs the watchers and the schedules."""
+        if not self.automation.active and not self.scheduler.names:
+            log.info("no automation configured (AUTOMATION_CONFIG): no watchers, no schedules")
+            return
+        self.leader = LeaderElection(
+            self.kube,
+            name=self.settings.leader_lease_name,
+            identity=self.settings.pod_name,
+            lease_seconds=self.settings.leader_lease_seconds,
+            on_started_leading=self._lead,
+            on_stopped_leading=self._follow,
+        )
+        self.leader.start()
+
+    def _lead(self) -> None:
+        log.info("leading: starting watchers and schedules")
+        if self.automation.active:
+            self.watchers.start()
+        self.scheduler.start()
+
+    def _follow(self) -> None:
+        log.info("not leading: stopping watchers and schedules")
+        self.watchers.stop()
+        self.scheduler.stop()
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no interaction and no operation is in progress (tests, benchmarks, shutdown)."""
         return self.service.intake.wait_idle(timeout) and self.runner.wait_idle(timeout)
 
     def close(self, grace: float = 20.0) -> None:
-        """Stop: acknowledged interactions get `grace` seconds to drain; the rest is dropped (logged)."""
+        """Stop within `grace` seconds: acknowledged interactions and running operations may finish;
+        operations still running then are marked interrupted (in PostgreSQL and their Slack message)
+        and their locks released."""
+        deadline = time.monotonic() + grace
         self._stop.set()
-        if not self.service.intake.wait_idle(grace):
+        if self.leader is not None:
+            self.leader.stop(release=True)
+        self._follow()
+        if not self.service.intake.wait_idle(max(0.0, deadline - time.monotonic())):
             log.warning("stopping with %d acknowledged interactions unanswered", self.service.intake.active())
         self.service.intake.shutdown(wait=False)
-        self.runner.shutdown(wait=True)
+        if not self.runner.wait_idle(max(0.0, deadline - time.monotonic())):
+            try:
+                self.service.interrupt_running("the bot was stopped while this ran")
+            except Exception as exc:  # PostgreSQL down at shutdown: the next start's reaper marks them
+                log.warning(
+                    "could not mark running operations interrupted: %s", self.redactor.redact(str(exc))
+                )
+        self.runner.shutdown(wait=False)
         self.kube.close()
         self.db.close()
         self.redis.close()
@@ -125,16 +186,20 @@ class Bot:
 def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
     """Wire every part from settings. Raises AccessConfigError for a bad access file."""
     redactor = Redactor(settings.secret_values())
+    metrics = BotMetrics()
     install_log_redaction(redactor)
 
     registry = full_registry()
     access_config = load_access_config(settings.access_config, known_commands=registry.verbs())
+    automation = load_automation(settings.automation_config)
 
     client = WebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
         timeout=10,
-        retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=3)],
+        retry_handlers=metrics.counting_retries(
+            [ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=3)]
+        ),
     )
     rds = redis_client(settings.redis_url.get_secret_value())
     db = Database(settings.bot_database_url.get_secret_value())
@@ -162,12 +227,14 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         litemaas_database_url=_plain(settings.litemaas_database_url),
         litellm_database_url=_plain(settings.litellm_database_url),
         backup_dir=settings.backup_dir,
+        backup_targets=tuple(settings.backup_targets),
+        backup_keep=settings.backup_keep,
         litellm_master_key=_plain(settings.litellm_master_key),
         backend_admin_key=_plain(settings.backend_admin_key),
         litellm_redis_url=settings.litellm_redis_url.get_secret_value(),
     )
     runner = JobRunner(workers=settings.worker_threads)
-    messenger = Messenger(client, redactor)
+    messenger = Messenger(client, redactor, metrics)
     service = CommandService(
         registry=registry,
         env=env,
@@ -175,13 +242,25 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         db=db,
         store=OperationStore(db),
         audit=AuditLog(db, redactor),
-        locks=TargetLocks(rds, settings.redis_prefix),
+        locks=TargetLocks(rds, settings.redis_prefix, ttl_seconds=settings.lock_ttl_seconds),
         runner=runner,
         messenger=messenger,
         stash=ArgumentStash(rds, settings.redis_prefix),
         slash_command=settings.slash_command,
         progress_interval=progress_interval,
+        metrics=metrics,
     )
+    alerts = AlertPipeline(
+        client=rds,
+        prefix=settings.redis_prefix,
+        messenger=messenger,
+        config=automation.alerts,
+        metrics=metrics,
+    )
+    metrics.watch_pending_approvals(lambda: len(service.store.pending()))
+    scheduler = Scheduler(automation, ScheduleStore(db), service.run_scheduled, alerts)
+    env.schedules = scheduler
+    watchers = Watchers(build_watches(automation), env=env, pipeline=alerts, redactor=redactor)
     app = build_app(
         client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
@@ -189,6 +268,7 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         messenger=messenger,
         deduper=Deduper(rds, settings.redis_prefix),
         slash_command=settings.slash_command,
+        alert_pipeline=alerts,
     )
     return Bot(
         settings=settings,
@@ -199,4 +279,9 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         app=app,
         runner=runner,
         kube=kube,
+        automation=automation,
+        alerts=alerts,
+        scheduler=scheduler,
+        watchers=watchers,
+        metrics=metrics,
     )

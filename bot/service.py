@@ -8,6 +8,7 @@ Every outbound text is rendered by `bot.rendering` and redacted by the `Messenge
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 from bot import forms, rendering
 from bot.access import AccessControl, Caller
 from bot.builtins import (
+    BUILTINS,
     ApprovalsCommand,
     AuditArgs,
     AuditCommand,
@@ -30,8 +32,10 @@ from bot.builtins import (
     WhoamiCommand,
     is_for_everyone,
 )
-from bot.locks import LockBusy, LocksUnavailable, TargetLocks
+from bot.locks import HeldLock, LockBusy, LocksUnavailable, TargetLocks
+from bot.logging_setup import operation_context
 from bot.messenger import Messenger, Reply
+from bot.metrics import BotMetrics
 from bot.parsing import ParsedCommand, ParseError, field_problems, parse_command, suggest_verb
 from bot.rendering import Message, escape_text
 from bot.runner import JobRunner, RunnerBusy, Throttle
@@ -83,6 +87,7 @@ class CommandService:
         intake: JobRunner | None = None,
         slash_command: str = "/maas",
         progress_interval: float = 1.0,
+        metrics: BotMetrics | None = None,
     ) -> None:
         self.registry = registry
         self.env = env
@@ -97,8 +102,11 @@ class CommandService:
         self.intake = intake or JobRunner(workers=2, backlog=5000)
         self.slash_command = slash_command
         self.progress_interval = progress_interval
+        self.metrics = metrics or BotMetrics()
         self._schema_ready = False
         self._help_cache: dict[tuple[str | None, bool], Message] = {}
+        self._inflight: dict[str, HeldLock | None] = {}  # operation id → its lock, for this process
+        self._inflight_guard = threading.Lock()
 
     # ------------------------------------------------------------------ commands
 
@@ -141,6 +149,8 @@ class CommandService:
                 self._audit_blocked(request, parsed, refusal)
                 return
 
+        if op_cls in BUILTINS:
+            self.metrics.command(parsed.verb, "read")
         if op_cls is HelpCommand:
             reply(self._help(caller, parsed.args))
         elif op_cls is WhoamiCommand:
@@ -214,6 +224,7 @@ class CommandService:
         self, actor: str, command: str, args: dict[str, Any], outcome: str, detail: str
     ) -> None:
         """Audit a refusal; a refusal still stands when the audit store is down (it is logged)."""
+        self.metrics.command(command, outcome)
         try:
             self.audit.record(actor=actor, command=command, args=args, outcome=outcome, detail=detail)
         except StoreUnavailable as exc:
@@ -227,12 +238,15 @@ class CommandService:
         def job() -> None:
             started = time.monotonic()
             result = self._collect(op, parsed, None, on_progress=None)
+            duration = time.monotonic() - started
+            self.metrics.command(parsed.verb, "read" if result.ok else "failed")
+            self.metrics.operation_duration(parsed.verb, duration)
             reply(
                 rendering.render_result(
                     result,
                     command_text=self._typed(parsed),
                     requester=request.user_id,
-                    duration_s=time.monotonic() - started,
+                    duration_s=duration,
                     buttons=_follow_up_buttons(result),
                 ),
                 ephemeral=False,
@@ -267,6 +281,7 @@ class CommandService:
         op_cls = parsed.operation
         unavailable = self._unavailable()
         if unavailable is not None:
+            self.metrics.command(parsed.verb, "refused")  # not audited: the audit store may be down
             reply(rendering.render_error(f"Cannot run `{parsed.verb}`: {unavailable}"))
             return
         op = op_cls()
@@ -476,6 +491,7 @@ class CommandService:
             ), None
         unavailable = self._unavailable()
         if unavailable is not None:
+            self.metrics.command(parsed.verb, "refused")
             return Result(ok=False, summary=f"not run: {unavailable}"), None
         request = CommandRequest(user_id=actor, channel_id=channel, text=text)
         op = parsed.operation()
@@ -520,9 +536,11 @@ class CommandService:
         def job() -> None:
             self._execute(record, parsed, plan)
 
+        self._track(str(record.id), None)  # queued: not an orphan while it waits for a worker
         try:
             self.runner.submit(job, name=f"{record.command}:{record.id}")
         except RunnerBusy as exc:
+            self._untrack(str(record.id))
             self.store.transition(record.id, from_states=["approved"], to="failed", error=str(exc))
             reply(rendering.render_error(str(exc)))
 
@@ -530,15 +548,27 @@ class CommandService:
         self, record: OperationRecord, parsed: ParsedCommand, plan: Plan, *, keep_files: bool = False
     ) -> Result:
         """Run an approved operation under its lock; the final message, audit row and Result."""
+        with operation_context(str(record.id)):  # runs on the worker: its log lines carry the id
+            try:
+                return self._execute_locked(record, parsed, plan, keep_files=keep_files)
+            finally:
+                self._untrack(str(record.id))
+
+    def _execute_locked(
+        self, record: OperationRecord, parsed: ParsedCommand, plan: Plan, *, keep_files: bool
+    ) -> Result:
         started = time.monotonic()
         try:
-            lock = self.locks.acquire(plan.target, owner=record.requester, reason=record.text)
+            lock = self.locks.acquire(
+                plan.target, owner=record.requester, reason=record.text, operation=str(record.id)
+            )
         except (LockBusy, LocksUnavailable) as exc:
             failed = self.store.transition(record.id, from_states=["approved"], to="failed", error=str(exc))
             if failed is not None:
                 self._audit_record(failed, record.requester, "failed", detail=str(exc))
                 self._update_card(failed, note=str(exc))
             return Result(ok=False, summary=str(exc))
+        self._track(str(record.id), lock)
         with lock:
             running = self.store.transition(record.id, from_states=["approved"], to="running")
             if running is None:  # somebody else started or closed it
@@ -550,6 +580,8 @@ class CommandService:
                     command_text=record.text, requester=record.requester, progress=Progress("starting…")
                 ),
             )
+            if progress_ts is not None:
+                self.store.set_progress_message(record.id, progress_ts)
             throttle = Throttle(self.progress_interval)
 
             def on_progress(event: Progress) -> None:
@@ -593,6 +625,65 @@ class CommandService:
                 )
                 self._update_card(final)
             return result
+
+    # ------------------------------------------------------------------ stops and crashes
+
+    def _track(self, operation_id: str, lock: HeldLock | None) -> None:
+        with self._inflight_guard:
+            self._inflight[operation_id] = lock
+
+    def _untrack(self, operation_id: str) -> None:
+        with self._inflight_guard:
+            self._inflight.pop(operation_id, None)
+
+    def interrupt_running(self, reason: str) -> list[OperationRecord]:
+        """At shutdown: mark this process's unfinished operations interrupted, say so, free their locks."""
+        with self._inflight_guard:
+            inflight = dict(self._inflight)
+            self._inflight.clear()
+        marked: list[OperationRecord] = []
+        for operation_id, lock in inflight.items():
+            record = self.store.get(operation_id)
+            if record is not None:
+                marked += self._mark_interrupted(record, reason)
+            if lock is not None:
+                lock.release()
+        return marked
+
+    def recover_interrupted(self, approved_grace: timedelta = timedelta(minutes=10)) -> list[OperationRecord]:
+        """Mark operations left unfinished by a stopped or crashed replica: running (or approved and
+        never started) with no live lock of their own. Their locks expire by themselves (TTL)."""
+        with self._inflight_guard:
+            mine = set(self._inflight)
+        marked: list[OperationRecord] = []
+        for record in self.store.unfinished(approved_before=datetime.now(UTC) - approved_grace):
+            if str(record.id) in mine:
+                continue
+            holder = self.locks.holder(record.target) if record.target else None
+            if holder is not None and holder.operation == str(record.id):
+                continue  # still running on a live replica (its lock is being renewed)
+            reason = "the bot stopped while this ran (a replica crashed or was killed)"
+            marked += self._mark_interrupted(record, reason)
+        return marked
+
+    def _mark_interrupted(self, record: OperationRecord, reason: str) -> list[OperationRecord]:
+        done = self.store.transition(
+            record.id, from_states=["running", "approved"], to="interrupted", error=reason
+        )
+        if done is None:
+            return []
+        log.warning("operation %s (%s) interrupted: %s", record.id, record.command, reason)
+        self._audit_record(done, record.requester, "interrupted", detail=reason)
+        note = (
+            f"⚠️ Interrupted: `{escape_text(record.text)}` — {escape_text(reason)}. Its change may be "
+            f"half done: check with `{self.slash_command} status` before running it again."
+        )
+        if done.progress_ts is not None:
+            self.messenger.update(done.channel, done.progress_ts, rendering.render_text(note, escape=False))
+        else:
+            self.messenger.post(done.channel, rendering.render_text(note, escape=False))
+        self._update_card(done)
+        return [done]
 
     def _collect(
         self,
@@ -729,6 +820,7 @@ class CommandService:
         operation_id: str | None = None,
         detail: str | None = None,
     ) -> None:
+        self.metrics.command(parsed.verb, outcome)
         self.audit.record(
             actor=actor,
             command=parsed.verb,
@@ -747,6 +839,7 @@ class CommandService:
         detail: str | None = None,
         duration_ms: int | None = None,
     ) -> None:
+        self._measure(record, outcome, duration_ms)
         try:
             self.audit.record(
                 actor=actor,
@@ -760,6 +853,14 @@ class CommandService:
             )
         except StoreUnavailable as exc:
             log.warning("could not audit %s of %s: %s", outcome, record.id, exc)
+
+    def _measure(self, record: OperationRecord, outcome: str, duration_ms: int | None) -> None:
+        """Metrics for an audited outcome: its count, the run time, the approval's decision latency."""
+        self.metrics.command(record.command, outcome)
+        if duration_ms is not None:
+            self.metrics.operation_duration(record.command, duration_ms / 1000)
+        if outcome in ("approved", "denied") and record.decided_at is not None:
+            self.metrics.approval_decided(outcome, (record.decided_at - record.created_at).total_seconds())
 
 
 FOLLOW_UP_ACTION = "followup.run"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -46,9 +46,12 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     rollout_timeout_seconds: float = Field(default=600, gt=0)
     worker_threads: int = Field(default=4, ge=1, le=64)
+    lock_ttl_seconds: float = Field(default=30, ge=1, le=3600)  # a crashed holder's lock frees after this
+    shutdown_grace_seconds: float = Field(default=20, ge=0, le=600)  # SIGTERM: time to finish running work
     environment_name: str = "default"
     scale_bounds: dict[str, tuple[int, int]] = Field(default_factory=dict)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line (deployments)
     # the operated LiteMaaS: service URLs and databases (absent database URLs are read from the
     # namespace's `litemaas-db` Secret, as the seed's scripts do)
     litellm_url: str = "http://litellm:4000"

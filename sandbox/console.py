@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from sandbox.kube import KubeSandbox
 from sandbox.slack import SlackCall, SlackSandbox, block_actions_body, sign, slash_command_body
 from sandbox.slack.workspace import BOT_NAME
 
@@ -33,6 +34,7 @@ commands:
   in C0OTHER as bob: /maas status        … in another channel (id, #name, or dm)
   as dave: press 1  |  press 1 as dave   click button [1] as dave
   wait [SECONDS]                         show what the bot posts for a while (default 5)
+  break litellm  |  heal litellm         crash-loop a Deployment's pods (alerts follow) / let them recover
   users                                  who is who
   help                                   this text
   quit                                   leave"""
@@ -291,8 +293,10 @@ class Console:
         out: TextIO = sys.stdout,
         *,
         settle_timeout: float = SETTLE_TIMEOUT,
+        kube: KubeSandbox | None = None,
     ) -> None:
         self.slack = slack
+        self.kube = kube
         self.bot_url = bot_url.rstrip("/")
         self.channel = slack.workspace.resolve_channel(channel) or channel
         self.users: dict[str, str] = dict(users if users is not None else slack.workspace.users)
@@ -311,6 +315,38 @@ class Console:
         slack.subscribe(self._on_call)
 
     # -- input -----------------------------------------------------------------------------------
+
+    def _break_or_heal(self, word: str, args: list[str]) -> None:
+        """Script the sandbox cluster: every pod of a Deployment crash-loops, or recovers."""
+        if self.kube is None:
+            self._write("! no sandbox cluster to break here")
+            return
+        if len(args) != 1:
+            self._write(f"! usage: {word} <deployment>, e.g. {word} litellm")
+            return
+        try:
+            deployment = self.kube.get("deployments", args[0])
+        except KeyError:
+            names = ", ".join(d["metadata"]["name"] for d in self.kube.list("deployments"))
+            self._write(f"! no deployment {args[0]!r}; there are: {names}")
+            return
+        container = deployment["spec"]["template"]["spec"]["containers"][0]["name"]
+        pods = self.kube.pods_of(args[0])
+        for pod in pods:
+            if word == "break":
+                self.kube.set_pod_state(
+                    pod["metadata"]["name"],
+                    container,
+                    waiting_reason="CrashLoopBackOff",
+                    restart_count=6,
+                    ready=False,
+                )
+            else:
+                self.kube.set_pod_state(pod["metadata"]["name"], container, waiting_reason=None, ready=True)
+        state = "crash-looping" if word == "break" else "healthy again"
+        self._write(
+            f"{len(pods)} pod(s) of {args[0]} are {state}; the watchers notice within seconds (try: wait 15)"
+        )
 
     def run(self, lines: Iterable[str], *, prompt: str = "") -> None:
         """Handle lines until `quit` or the end of input (e.g. `run(sys.stdin, prompt="> ")`)."""
@@ -352,6 +388,9 @@ class Console:
             return
         if word == "wait":
             self._wait_command(line)
+            return
+        if word in ("break", "heal"):
+            self._break_or_heal(word, line.split()[1:])
             return
         match = _ACTION.match(line)
         assert match is not None  # the pattern matches any line

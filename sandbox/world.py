@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+import redis
 from psycopg import sql
 
 from sandbox.backend import BackendSandbox
@@ -25,7 +26,7 @@ from sandbox.slack import SlackSandbox
 DEMO_ACCESS_FILE = """\
 # Who may do what (product.md §3). The sandbox's users: alice (admin, approver), bob (operator),
 # carol (viewer), dave (approver only), eve (no role).
-channels: [C0OPS]                     # commands accepted here (read-only ones also in DMs)
+channels: [C0OPS, C0ALERTS]           # commands accepted here (read-only ones also in DMs)
 roles:                                # viewer ⊂ operator ⊂ admin
   admin:    {users: [U0ALICE], groups: [S0SRE]}
   operator: {users: [U0BOB]}
@@ -35,6 +36,24 @@ approval: {ttl_minutes: 30, allow_self_approval: false}
 policy:                               # overrides of the default table in §2
   scale: {role: operator, approval: true}
 """
+
+DEMO_AUTOMATION_FILE = """\
+# Alerts and schedules (bot/automation.py). The demo's watchers look often, so alerts show at once.
+alerts:
+  channel: C0ALERTS
+  renotify_minutes: 60
+  watchers:
+    deployments: {interval_seconds: 5}
+    pods: {interval_seconds: 5}
+    readiness: {interval_seconds: 10}
+    images: {interval_seconds: 30}
+schedules:
+  key-cleanup: {cron: "0 2 * * *", channel: C0OPS}
+  backup: {cron: "0 3 1 * *", channel: C0OPS}
+  drift: {cron: "0 6 * * *", channel: C0OPS}
+"""
+
+REDIS_PREFIX = "chatops-sandbox:"
 
 DEMO_USERS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL", "dave": "U0DAVE", "eve": "U0EVE"}
 
@@ -53,6 +72,7 @@ class SandboxWorld:
     bot_token: str = field(default_factory=lambda: "xoxb-sandbox-" + secrets.token_hex(8))
     master_key: str = field(default_factory=lambda: "sk-sandbox-" + secrets.token_hex(12))
     backend_admin_key: str = field(default_factory=lambda: "ltm_admin_" + secrets.token_hex(12))
+    alertmanager_token: str = field(default_factory=lambda: secrets.token_hex(16))
     litemaas_database: str = "litemaas_sandbox"
     litellm_database: str = "litellm_sandbox"
     kube: KubeSandbox | None = None
@@ -63,6 +83,7 @@ class SandboxWorld:
     def start(self) -> SandboxWorld:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._create_database(self.database)
+        self._forget_bot_state()
         litemaas_url, litellm_url = self._fresh_operated_databases()
         seed_demo(litemaas_url, litellm_url)
         planted = {
@@ -84,6 +105,8 @@ class SandboxWorld:
         self.kube.write_kubeconfig(self.kubeconfig_path, namespace=self.namespace)
         if not self.access_path.exists():
             self.access_path.write_text(DEMO_ACCESS_FILE)
+        if not self.automation_path.exists():
+            self.automation_path.write_text(DEMO_AUTOMATION_FILE)
         return self
 
     @property
@@ -93,6 +116,10 @@ class SandboxWorld:
     @property
     def access_path(self) -> Path:
         return self.state_dir / "access.yaml"
+
+    @property
+    def automation_path(self) -> Path:
+        return self.state_dir / "automation.yaml"
 
     @property
     def database_url(self) -> str:
@@ -109,6 +136,17 @@ class SandboxWorld:
             drop_database(self.pg_admin_url, name)
             templates.clone(layout, name)  # type: ignore[arg-type]
         return self._url(self.litemaas_database), self._url(self.litellm_database)
+
+    def _forget_bot_state(self) -> None:
+        """A fresh world has a fresh Slack: the bot's Redis state (alert messages, locks) of an earlier
+        run points at messages that no longer exist, so it goes."""
+        client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=3)
+        try:
+            keys = list(client.scan_iter(match=f"{REDIS_PREFIX}*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
 
     def _create_database(self, name: str) -> None:
         with psycopg.connect(self.pg_admin_url, autocommit=True, connect_timeout=5) as conn:
@@ -127,7 +165,7 @@ class SandboxWorld:
             "LITEMAAS_NAMESPACE": self.namespace,
             "BOT_DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
-            "REDIS_PREFIX": "chatops-sandbox:",
+            "REDIS_PREFIX": REDIS_PREFIX,
             "LITELLM_REDIS_URL": self.redis_url,
             "ACCESS_CONFIG": str(self.access_path),
             "LITELLM_URL": self.litellm.url,
@@ -137,6 +175,9 @@ class SandboxWorld:
             "BACKUP_DIR": str(self.state_dir / "backups"),
             "LITELLM_MASTER_KEY": self.master_key,
             "BACKEND_ADMIN_KEY": self.backend_admin_key,
+            "AUTOMATION_CONFIG": str(self.automation_path),
+            "ALERTMANAGER_TOKEN": self.alertmanager_token,
+            "LEADER_LEASE_SECONDS": "5",
         }
 
     def write_env(self, path: Path) -> Path:

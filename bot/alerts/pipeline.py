@@ -22,6 +22,7 @@ from bot import rendering
 from bot.alerts.model import Alert
 from bot.automation import Alerts
 from bot.messenger import Messenger
+from bot.metrics import BotMetrics
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,14 @@ class AlertPipeline:
         messenger: Messenger,
         config: Alerts,
         clock: Callable[[], float] | None = None,
+        metrics: BotMetrics | None = None,
     ) -> None:
         self.redis = client
         self.prefix = prefix
         self.messenger = messenger
         self.config = config
         self.clock = clock or (lambda: datetime.now(UTC).timestamp())
+        self.metrics = metrics or BotMetrics()
 
     # ------------------------------------------------------------------ public
 
@@ -86,6 +89,7 @@ class AlertPipeline:
             if state is None or state.resolved_at is not None or state.ts is None:
                 first_seen = state.first_seen if state is not None and state.resolved_at is None else now
                 ts = self.messenger.post(channel, self._render(alert, first_seen))
+                self._sent(alert.severity, "posted", ts is not None)
                 state = AlertState(
                     fingerprint=alert.fingerprint,
                     source=alert.source,
@@ -99,13 +103,17 @@ class AlertPipeline:
                     last_notified=now,
                 )
             elif state.digest != alert.digest():
-                self.messenger.update(state.channel, state.ts, self._render(alert, state.first_seen))
+                updated = self.messenger.update(
+                    state.channel, state.ts, self._render(alert, state.first_seen)
+                )
+                self._sent(alert.severity, "updated", updated)
                 state.digest = alert.digest()
                 state.title, state.component, state.severity = alert.title, alert.component, alert.severity
             elif now - state.last_notified >= self.config.renotify_minutes * 60:
                 minutes = int((now - state.first_seen) // 60)
                 reminder = rendering.render_text(f"Still firing after {minutes} min: {alert.title}")
-                self.messenger.post(state.channel, reminder, thread_ts=state.ts, broadcast=True)
+                reminded = self.messenger.post(state.channel, reminder, thread_ts=state.ts, broadcast=True)
+                self._sent(alert.severity, "reminded", reminded is not None)
                 state.last_notified = now
             self._save(state)
             self._remember_actions(alert)
@@ -119,11 +127,11 @@ class AlertPipeline:
             now = self.clock()
             state.resolved_at = now
             if state.ts is not None:
-                self._mark_resolved(state)
-                minutes = max(1, int((now - state.first_seen) // 60))
+                self._sent(state.severity, "resolved", self._mark_resolved(state))
+                lasted = rendering.duration_text(now - state.first_seen)
                 self.messenger.post(
                     state.channel,
-                    rendering.render_text(f"✅ Resolved after {minutes} min."),
+                    rendering.render_text(f"✅ Resolved after {lasted}."),
                     thread_ts=state.ts,
                 )
             self.redis.set(self._key(fingerprint), state.to_json(), ex=_RESOLVED_TTL)
@@ -197,10 +205,14 @@ class AlertPipeline:
             ],
         )
 
-    def _mark_resolved(self, state: AlertState) -> None:
+    def _sent(self, severity: str, kind: str, accepted: bool) -> None:
+        if accepted:
+            self.metrics.alert(severity, kind)
+
+    def _mark_resolved(self, state: AlertState) -> bool:
         """Edit the alert's message to its resolved form: headline kept, details and buttons gone."""
         assert state.ts is not None and state.resolved_at is not None
-        self.messenger.update(
+        return self.messenger.update(
             state.channel,
             state.ts,
             rendering.render_alert(

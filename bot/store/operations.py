@@ -34,6 +34,7 @@ TRANSITION_FIELDS = frozenset(
         "expires_at",
         "message_channel",
         "message_ts",
+        "progress_ts",
     }
 )
 _JSON_FIELDS = frozenset({"args", "plan", "result"})
@@ -76,6 +77,7 @@ class OperationRecord:
     message_ts: str | None
     result: dict[str, Any] | None
     error: str | None
+    progress_ts: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> OperationRecord:
@@ -216,6 +218,20 @@ class OperationStore:
     def running(self) -> list[OperationRecord]:
         """Operations currently running, oldest first."""
         return self._select("WHERE state = 'running' ORDER BY created_at")
+
+    def unfinished(self, approved_before: datetime) -> list[OperationRecord]:
+        """Operations running, or approved before `approved_before` and never started, oldest first."""
+        return self._select(
+            "WHERE state = 'running' OR (state = 'approved' AND decided_at < %s) ORDER BY created_at",
+            (approved_before,),
+        )
+
+    def set_progress_message(self, op_id: UUID | str, ts: str) -> None:
+        """Remember the message that shows this operation's progress (and, at the end, its result)."""
+        key = _uuid(op_id)
+        if key is not None:
+            with self.db.connection() as conn:
+                conn.execute("UPDATE chatops.operations SET progress_ts = %s WHERE id = %s", (ts, key))
 
     def _select(self, clause: LiteralString, params: tuple[Any, ...] = ()) -> list[OperationRecord]:
         query = sql.SQL("SELECT * FROM chatops.operations ") + sql.SQL(clause)

@@ -101,7 +101,7 @@ class BotHarness:
         ]
 
     def wait_card(self, channel: str = "C0OPS") -> dict[str, Any]:
-        cards = wait_until(lambda: self.cards(channel), 10, "an approval card")
+        cards: list[dict[str, Any]] = wait_until(lambda: self.cards(channel), 10, "an approval card")
         return cards[-1]
 
     def audit_outcomes(self) -> list[tuple[str, str, str]]:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,25 +11,7 @@ import pytest
 
 from sandbox.slack import sign, slash_command_body
 from tests.e2e.harness import wait_until
-
-BOT = [sys.executable, "-m", "bot"]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The process environment without any setting of ours, plus `extra`."""
-    ours = {
-        "SLACK_",
-        "KUBECONFIG",
-        "LITEMAAS_",
-        "BOT_DATABASE_URL",
-        "REDIS_",
-        "ACCESS_CONFIG",
-        "PORT",
-        "SLASH_",
-    }
-    env = {k: v for k, v in os.environ.items() if not any(k.startswith(p) for p in ours)}
-    env.update(extra)
-    return env
+from tests.e2e.processes import BOT, ServeProcess, clean_env
 
 
 def test_missing_setting_stops_start_up_with_one_line_naming_it(tmp_path: Path) -> None:
@@ -82,7 +61,7 @@ def test_sandbox_write_env_then_serve_env_file_answers_signed_commands(tmp_path:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    serve = None
+    serve: ServeProcess | None = None
     try:
         wait_until(env_file.exists, 30, "the env file")
         settings = dict(
@@ -92,15 +71,8 @@ def test_sandbox_write_env_then_serve_env_file_answers_signed_commands(tmp_path:
         )
         for key in ("KUBECONFIG", "LITEMAAS_NAMESPACE", "SLACK_API_URL", "BOT_DATABASE_URL", "REDIS_URL"):
             assert settings.get(key), key
-        serve = subprocess.Popen(
-            [*BOT, "serve", "--env-file", str(env_file), "--host", "127.0.0.1", "--port", "0"],
-            env=clean_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        port = _port_of(serve)
-        base = f"http://127.0.0.1:{port}"
+        serve = ServeProcess(env_file)
+        base = serve.url
         assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
         ready = httpx.get(f"{base}/readyz", timeout=5)
         assert ready.status_code == 200, ready.text
@@ -117,28 +89,13 @@ def test_sandbox_write_env_then_serve_env_file_answers_signed_commands(tmp_path:
         forged = httpx.post(f"{base}/slack/events", content=body, headers=sign("wrong", body), timeout=5)
         assert forged.status_code == 401
     finally:
-        for proc in (serve, sandbox):
-            if proc is not None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-
-
-def _port_of(proc: subprocess.Popen[str]) -> int:
-    """Read the port from the serve log line "HTTP mode: /slack/events on port N"."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 30
-    seen = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if "on port" in line:
-            return int(line.rsplit(" ", 1)[-1])
-    raise AssertionError("serve did not report its port:\n" + "".join(seen))
+        if serve is not None:
+            serve.stop(15)
+        sandbox.send_signal(signal.SIGTERM)
+        try:
+            sandbox.wait(15)
+        except subprocess.TimeoutExpired:
+            sandbox.kill()
 
 
 @pytest.mark.slow
@@ -170,3 +127,23 @@ def test_demo_scale_approved_in_the_console(tmp_path: Path) -> None:
     assert "litellm-frontend" in out
     assert "no role" in out
     assert "<!date" not in out, "Slack date tokens are shown as their text"
+
+
+@pytest.mark.slow
+def test_demo_breaks_a_deployment_and_shows_the_alert_then_its_resolution(tmp_path: Path) -> None:
+    script = "\n".join(["break litellm", "wait 15", "heal litellm", "wait 15", "break nothing", "quit"])
+    proc = subprocess.run(
+        [*BOT, "demo", "--state-dir", str(tmp_path / "demo")],
+        input=script + "\n",
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "#ops-alerts" in out
+    assert "CrashLoopBackOff" in out
+    assert "Logs" in out  # the alert's fix button, numbered like any other
+    assert "Resolved" in out
+    assert "no deployment 'nothing'" in out
