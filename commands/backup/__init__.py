@@ -1,10 +1,13 @@
-"""`backup now` / `backup list`: pg_dump of the LiteMaaS and LiteLLM databases through gzip, with a manifest.
+"""`backup now` / `backup list`: pg_dump of the LiteMaaS and LiteLLM databases through gzip, with a manifest,
+copied to each backup target (`dir:///path`, `s3://bucket/prefix`) with retention.
 
-Public API for other operations (e.g. `upgrade litellm` backs up before changing the image):
-`run_backup(env, on_progress)`, `list_backups(env)`, `database_urls(env)`, `BackupManifest`, `BackupFile`.
+Public API for other parts: `run_backup(env, on_progress)` (local backup directory only, used by
+`upgrade litellm`), `list_backups(env)` (the local directory), `newest_backup_time(env)` (across the
+targets, for the alerts watcher), `database_urls(env)`, `BackupManifest`, `BackupFile`.
 """
 
 from commands.backup.databases import database_urls
+from commands.backup.listing import list_targets, newest_backup_time
 from commands.backup.manifest import BackupFile, BackupManifest
 from commands.backup.operations import BackupListOperation, BackupNowOperation
 from commands.backup.run import iter_backup, list_backups, run_backup
@@ -17,5 +20,7 @@ __all__ = [
     "database_urls",
     "iter_backup",
     "list_backups",
+    "list_targets",
+    "newest_backup_time",
     "run_backup",
 ]

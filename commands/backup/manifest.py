@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,12 +59,17 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-def new_backup_directory(backup_dir: Path, now: datetime) -> tuple[str, Path]:
-    """Create and claim `<backup_dir>/<id>` for a backup started at `now` (UTC); suffix on a collision."""
+def new_backup_directory(backup_dir: Path, now: datetime, taken: Collection[str] = ()) -> tuple[str, Path]:
+    """Create and claim `<backup_dir>/<id>` for a backup started at `now` (UTC); suffix on a collision.
+
+    `taken`: ids used elsewhere (in the backup targets), skipped too.
+    """
     backup_dir.mkdir(parents=True, exist_ok=True)
     base = now.astimezone(UTC).strftime(ID_FORMAT)
     for attempt in range(100):
         backup_id = base if attempt == 0 else f"{base}-{attempt:02d}"
+        if backup_id in taken:
+            continue
         directory = backup_dir / backup_id
         try:
             directory.mkdir()
@@ -121,7 +127,12 @@ def _file_entry(directory: Path, entry: Any) -> BackupFile:
 
 def read_manifest(path: Path) -> BackupManifest:
     """Parse one manifest. Raises ValueError (or OSError) when it is unreadable or malformed."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    return parse_manifest(path.read_text(encoding="utf-8"), path)
+
+
+def parse_manifest(text: str, path: Path) -> BackupManifest:
+    """Parse the text of a manifest stored at `path` (its files are beside it). Raises ValueError."""
+    data = json.loads(text)
     if not isinstance(data, dict):
         raise ValueError("manifest is not an object")
     try:

@@ -1,19 +1,29 @@
-"""`backup now` (dump the databases to the backup directory) and `backup list` (what is there)."""
+"""`backup now` (dump, copy to each target, apply retention) and `backup list` (every target)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from commands.backup.databases import database_targets
+from commands.backup.distribute import already_there, ids_in, store_everywhere
 from commands.backup.dump import pg_dump_path
-from commands.backup.manifest import BackupManifest, human_size, scan_backups
+from commands.backup.listing import list_targets
+from commands.backup.manifest import BackupManifest
+from commands.backup.report import (
+    backup_summary,
+    contents_section,
+    file_sections,
+    outcome_section,
+    plural,
+)
 from commands.backup.run import iter_backup
-from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Result, Section
+from commands.backup.targets import BackupTarget, configured_targets
+from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Result
 from commands.environment import Environment
 
 LOCK_TARGET = "backup"
-LIST_LIMIT = 20  # sections shown by `backup list`; older backups are counted
 
 
 class BackupNowArgs(Args):
@@ -24,12 +34,38 @@ class BackupListArgs(Args):
     """`backup list` takes no arguments."""
 
 
-def _when(manifest: BackupManifest) -> str:
-    return manifest.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+def _retention_changes(
+    targets: Sequence[BackupTarget], keep: int
+) -> tuple[list[Change], list[str], dict[str, int | str], int]:
+    """(a change per target, risks, observed backup counts, old backups retention would delete)."""
+    changes: list[Change] = []
+    risks: list[str] = []
+    observed: dict[str, int | str] = {}
+    doomed_total = 0
+    for target in targets:
+        try:
+            count = len(target.list().backups)
+        except OperationError as exc:
+            risks.append(f"{exc}; the copy will be tried anyway")
+            changes.append(Change(target.name, "complete backups", "unreadable", "+1 new"))
+            observed[target.name] = "unreadable"
+            continue
+        doomed = max(0, count + 1 - keep)
+        doomed_total += doomed
+        after = f"{count + 1 - doomed} (+1 new, {doomed} oldest deleted)"
+        changes.append(Change(target.name, "complete backups", str(count), after))
+        observed[target.name] = count
+    return changes, risks, observed, doomed_total
+
+
+def _discard_local_copy(manifest: BackupManifest) -> None:
+    """Remove the staged backup (manifest first, so it is never listed half-removed)."""
+    manifest.path.unlink(missing_ok=True)
+    shutil.rmtree(manifest.directory, ignore_errors=True)
 
 
 class BackupNowOperation(Operation[BackupNowArgs]):
-    """Dump the LiteMaaS and LiteLLM databases (pg_dump through gzip) into the backup directory."""
+    """Dump the LiteMaaS and LiteLLM databases (pg_dump through gzip) and store them in each backup target."""
 
     name = "backup now"
     args_model = BackupNowArgs
@@ -43,24 +79,42 @@ class BackupNowOperation(Operation[BackupNowArgs]):
         return LOCK_TARGET
 
     def plan(self, env: Environment, args: BackupNowArgs) -> Plan:
-        """Which databases go where; refuses when a URL is missing or pg_dump is not installed."""
-        targets = database_targets(env)
+        """Which databases, which targets, how many old backups retention deletes; refuses a bad setup."""
+        databases = database_targets(env)
         pg_dump_path()
+        targets = configured_targets(env)
         directory = Path(env.backup_dir)
-        names = " and ".join(f"{t.name} ({t.where})" for t in targets)
+        changes, risks, counts, doomed = _retention_changes(targets, env.backup_keep)
+        names = " and ".join(f"{t.name} ({t.where})" for t in databases)
+        summary = (
+            f"Dump {names} to {directory}/<new backup>/, store it in {', '.join(t.name for t in targets)}; "
+            f"keeping the newest {env.backup_keep} per target deletes {plural(doomed, 'old backup')}"
+        )
         return Plan(
-            summary=f"Dump {names} to {directory}/<new backup>/",
+            summary=summary,
             target=LOCK_TARGET,
             changes=tuple(
                 Change(f"database/{t.name}", "backup", "—", f"{directory}/<new backup>/{t.name}.sql.gz")
-                for t in targets
-            ),
-            observed={"directory": str(directory), "databases": {t.name: t.where for t in targets}},
+                for t in databases
+            )
+            + tuple(changes),
+            risks=tuple(risks),
+            observed={
+                "directory": str(directory),
+                "databases": {t.name: t.where for t in databases},
+                "targets": counts,
+                "keep": env.backup_keep,
+            },
         )
 
     def execute(self, env: Environment, args: BackupNowArgs, plan: Plan | None) -> Iterator[Event]:
-        """Yield Progress per database, then a Result with one section per dumped file."""
-        steps = iter_backup(env)
+        """Yield Progress per database and per copy, then a Result with a section per file and per target."""
+        try:
+            targets = configured_targets(env)
+        except OperationError as exc:
+            yield Result(ok=False, summary=f"Backup failed: {exc}")
+            return
+        steps = iter_backup(env, taken=ids_in(targets))
         try:
             while True:
                 try:
@@ -73,29 +127,27 @@ class BackupNowOperation(Operation[BackupNowArgs]):
             return
         finally:
             steps.close()  # when the run is abandoned, the backup's directory is removed at once
-        sections = tuple(
-            Section(
-                title=f.database,
-                fields={
-                    "size": human_size(f.size),
-                    "sha256": f.sha256[:16],
-                    "server version": f.server_version,
-                    "path": str(f.path),
-                },
-            )
-            for f in manifest.files
-        )
-        databases = " and ".join(f.database for f in manifest.files)
+        outcomes = yield from store_everywhere(manifest, targets, env.backup_keep)
+        ok, summary = backup_summary(manifest, outcomes)
+        local = any(already_there(t, manifest) for t in targets)
+        warnings = [
+            f"retention in {o.target} stopped: {o.retention_error}" for o in outcomes if o.retention_error
+        ]
+        if not local and ok:
+            _discard_local_copy(manifest)
+        elif not local:
+            warnings.append(f"the backup is kept in {manifest.directory} since a target failed")
         yield Result(
-            ok=True,
-            summary=f"Backup {manifest.id} done: {databases}, {human_size(manifest.total_size)} "
-            f"in {manifest.directory}",
-            sections=sections,
+            ok=ok,
+            summary=summary,
+            sections=file_sections(manifest, with_paths=local or not ok)
+            + tuple(outcome_section(o, env.backup_keep) for o in outcomes),
+            warnings=tuple(warnings),
         )
 
 
 class BackupListOperation(Operation[BackupListArgs]):
-    """List the backups in the backup directory, newest first, with their files and sizes."""
+    """List the complete backups of every backup target, newest first, with their sizes and databases."""
 
     name = "backup list"
     args_model = BackupListArgs
@@ -105,35 +157,20 @@ class BackupListOperation(Operation[BackupListArgs]):
     default_approval = False
 
     def execute(self, env: Environment, args: BackupListArgs, plan: Plan | None = None) -> Iterator[Event]:
-        """One Result: a section per backup (time, files, total size); unreadable manifests as a warning."""
-        directory = Path(env.backup_dir)
+        """One Result: a section per target; a target that cannot be read shows its error (ok=False)."""
         try:
-            manifests, skipped = scan_backups(directory)
-        except OSError as exc:
-            yield Result(
-                ok=False, summary=f"Cannot read the backup directory {directory}: {exc.strerror or exc}"
-            )
+            contents = list_targets(env)
+        except OperationError as exc:
+            yield Result(ok=False, summary=f"Cannot list backups: {exc}")
             return
-        warnings = (
-            (f"{skipped} unreadable backup manifest{'s' if skipped != 1 else ''} skipped",) if skipped else ()
+        total = sum(len(c.listing.backups) for c in contents if c.listing)
+        unreadable = [c for c in contents if c.listing is None]
+        where = contents[0].target if len(contents) == 1 else plural(len(contents), "target")
+        summary = (
+            f"{plural(total, 'backup')} in {where}, newest first" if total else f"No backups in {where} yet"
         )
-        if not manifests:
-            yield Result(ok=True, summary=f"No backups in {directory} yet", warnings=warnings)
-            return
-        shown = manifests[:LIST_LIMIT]
-        sections = tuple(
-            Section(
-                title=m.id,
-                fields={
-                    "time": _when(m),
-                    "files": ", ".join(f"{f.database} ({human_size(f.size)})" for f in m.files) or "none",
-                    "total size": human_size(m.total_size),
-                },
-            )
-            for m in shown
+        if unreadable:
+            summary += f"; {plural(len(unreadable), 'target')} cannot be read"
+        yield Result(
+            ok=not unreadable, summary=summary, sections=tuple(contents_section(c) for c in contents)
         )
-        count = len(manifests)
-        summary = f"{count} backup{'s' if count != 1 else ''} in {directory}, newest first"
-        if count > len(shown):
-            summary += f" (showing the newest {len(shown)})"
-        yield Result(ok=True, summary=summary, sections=sections, warnings=warnings)

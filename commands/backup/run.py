@@ -1,14 +1,16 @@
 """A whole backup: every database of the environment dumped into a new directory, then the manifest.
 
 `iter_backup` yields Progress as it goes and returns the manifest (operations yield the progress);
-`run_backup` is the same with a callback, for callers such as `upgrade litellm`. A failed backup
-removes its own directory: nothing of it remains, under a final name or otherwise.
+`run_backup` is the same with a callback, for callers such as `upgrade litellm`: it writes to the local
+backup directory only (`backup now` then copies to the configured targets). Each dump is verified
+(size, sha256, whole gzip stream) before the manifest is written. A failed backup removes its own
+directory: nothing of it remains, under a final name or otherwise.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,14 +24,17 @@ from commands.backup.manifest import (
     scan_backups,
     write_manifest,
 )
+from commands.backup.verify import verify_file
 from commands.contract import OperationError, Progress
 from commands.environment import Environment
 
 
 def iter_backup(
-    env: Environment, timeout: float = DEFAULT_DUMP_TIMEOUT
+    env: Environment, timeout: float = DEFAULT_DUMP_TIMEOUT, taken: Collection[str] = ()
 ) -> Generator[Progress, None, BackupManifest]:
-    """Dump each database into `<backup_dir>/<id>/`, yielding Progress; returns the manifest.
+    """Dump and verify each database into `<backup_dir>/<id>/`, yielding Progress; returns the manifest.
+
+    `taken`: backup ids already used in the targets, never given to the new backup.
 
     Raises OperationError on any failure, after removing the backup's directory.
     """
@@ -37,7 +42,7 @@ def iter_backup(
     executable = pg_dump_path()
     created_at = datetime.now(UTC)
     try:
-        backup_id, directory = new_backup_directory(env.backup_dir, created_at)
+        backup_id, directory = new_backup_directory(env.backup_dir, created_at, taken)
     except OSError as exc:
         raise OperationError(
             f"cannot create a backup directory in {env.backup_dir}: {exc.strerror or exc}"
@@ -54,6 +59,8 @@ def iter_backup(
             yield Progress(
                 f"Dumped the {target.name} database: {human_size(outcome.size)}", done=index + 1, total=total
             )
+        for file in files:
+            verify_file(file)
         try:
             manifest_path = write_manifest(directory, backup_id, created_at, files)
         except OSError as exc:

@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -468,7 +468,7 @@ def test_backup_list_newest_first_and_skips_a_broken_manifest(
 
     [empty] = list(op.execute(env, BackupListArgs(), None))
     assert isinstance(empty, Result) and empty.ok
-    assert empty.summary == f"No backups in {backup_dir} yet"
+    assert empty.summary == f"No backups in dir://{backup_dir} yet"
 
     first = run_backup(env)
     second = run_backup(env)
@@ -482,12 +482,14 @@ def test_backup_list_newest_first_and_skips_a_broken_manifest(
 
     [listed] = list(op.execute(env, BackupListArgs(), None))
     assert isinstance(listed, Result) and listed.ok
-    assert listed.summary == f"2 backups in {backup_dir}, newest first"
-    assert [s.title for s in listed.sections] == [second.id, first.id]
-    fields = listed.sections[0].fields
-    assert fields["time"] == second.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-    assert fields["files"].startswith("litemaas (") and fields["total size"].endswith(("B", "KiB"))
-    assert listed.warnings == ("1 unreadable backup manifest skipped",)
+    assert listed.summary == f"2 backups in dir://{backup_dir}, newest first"
+    [section] = listed.sections  # one target: the local backup directory
+    assert section.title == f"dir://{backup_dir}"
+    assert [line.split(" · ")[0] for line in section.lines] == [second.id, first.id]
+    _id, time_shown, size, databases = section.lines[0].split(" · ")
+    assert time_shown == second.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert databases == "litemaas" and size.endswith(("B", "KiB"))
+    assert section.fields == {"backups": "2", "unreadable manifests": "1 (skipped)"}
 
 
 # -- the operations through the contract -----------------------------------------------------------
@@ -521,7 +523,12 @@ def test_backup_now_plans_then_executes(
     plan = op.plan(env, args)
     assert dbname_of(pg_url) in plan.summary and dbname_of(other_pg_url) in plan.summary
     assert str(backup_dir) in plan.summary
-    assert [c.target for c in plan.changes] == ["database/litemaas", "database/litellm"]
+    assert [c.target for c in plan.changes] == [
+        "database/litemaas",
+        "database/litellm",
+        f"dir://{backup_dir}",
+    ]
+    assert (plan.changes[-1].before, plan.changes[-1].after) == ("0", "1 (+1 new, 0 oldest deleted)")
     assert PASSWORD not in json.dumps(plan.to_json())
     assert all_files(backup_dir) == []  # planning writes nothing
 
@@ -531,8 +538,12 @@ def test_backup_now_plans_then_executes(
     assert [p.done for p in progress] == [0, 1, 1, 2] and {p.total for p in progress} == {2}
     [manifest] = list_backups(env)
     assert result.summary.startswith(f"Backup {manifest.id} done: litemaas and litellm")
-    assert [s.title for s in result.sections] == ["litemaas", "litellm"]
-    for section, file in zip(result.sections, manifest.files, strict=True):
+    assert [s.title for s in result.sections] == ["litemaas", "litellm", f"dir://{backup_dir}"]
+    assert result.sections[-1].fields == {
+        "status": "stored",
+        "retention": "nothing to delete (keeping the newest 12)",
+    }
+    for section, file in zip(result.sections[:2], manifest.files, strict=True):
         assert section.fields["path"] == str(file.path)
         assert section.fields["sha256"] == file.sha256[:16]
         assert section.fields["server version"] == server_version()
@@ -583,6 +594,7 @@ def test_an_abandoned_backup_now_removes_what_it_wrote(
     fill(pg_url, LITEMAAS_ROWS)
     env = make_env(kube, backup_dir, with_password(pg_url), with_password(pg_url))
     events = BackupNowOperation().execute(env, BackupNowArgs(), None)
+    assert isinstance(events, Generator)
 
     first = next(events)
     assert isinstance(first, Progress) and first.text.startswith("Dumping the litemaas database")

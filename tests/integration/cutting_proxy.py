@@ -1,0 +1,85 @@
+"""A loopback TCP proxy that records HTTP request lines and can cut a chosen upload mid-body.
+
+Once told to (`cut_uploads_of`), every request `PUT <path containing the marker>` gets its headers
+and `after` body bytes through, then both connections are closed: the server sees a truncated upload,
+the client a dropped connection (a real network fault, retried by the client and failing each time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+
+_REQUEST_LINE = re.compile(rb"(GET|PUT|POST|DELETE|HEAD) (\S+) HTTP/1\.1\r\n")
+
+
+class CuttingProxy:
+    """Forwards 127.0.0.1:<port> to `upstream`; `requests` lists (method, path) in the order sent."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.cut_marker: bytes | None = None
+        self.after = 0
+        self.requests: list[tuple[str, str]] = []
+        self.cuts = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut_uploads_of(self, path_part: str, after: int = 100) -> None:
+        """From now on, cut each PUT whose path contains `path_part` after `after` body bytes."""
+        self.cut_marker, self.after = path_part.encode(), after
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            threading.Thread(target=self._pump_up, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._pump_down, args=(server, client), daemon=True).start()
+
+    def _pump_down(self, server: socket.socket, client: socket.socket) -> None:
+        try:
+            while data := server.recv(65536):
+                client.sendall(data)
+        except OSError:
+            pass
+        finally:
+            client.close()
+
+    def _pump_up(self, client: socket.socket, server: socket.socket) -> None:
+        seen: bytearray | None = None  # bytes of the request being cut, from its request line on
+        try:
+            while data := client.recv(65536):
+                for match in _REQUEST_LINE.finditer(data):
+                    self.requests.append((match[1].decode(), match[2].decode()))
+                    if (
+                        seen is None
+                        and match[1] == b"PUT"
+                        and self.cut_marker
+                        and self.cut_marker in match[2]
+                    ):
+                        server.sendall(data[: match.start()])
+                        data, seen = data[match.start() :], bytearray()
+                if seen is not None:
+                    seen += data
+                    end = seen.find(b"\r\n\r\n")
+                    if end >= 0 and len(seen) >= end + 4 + self.after:
+                        server.sendall(data[: len(data) - (len(seen) - (end + 4 + self.after))])
+                        self.cuts += 1
+                        return
+                server.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (client, server):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
