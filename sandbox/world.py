@@ -47,6 +47,8 @@ alerts:
     pods: {interval_seconds: 5}
     readiness: {interval_seconds: 10}
     images: {interval_seconds: 30}
+    drift: {enabled: false}  # the demo plants drift on purpose: ask for it with /maas drift
+    backups: {enabled: false}  # a fresh sandbox has no backup yet
 schedules:
   key-cleanup: {cron: "0 2 * * *", channel: C0OPS}
   backup: {cron: "0 3 1 * *", channel: C0OPS}

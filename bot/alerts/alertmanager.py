@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from slack_sdk.errors import SlackClientError
 
 from bot.alerts.model import Alert, Severity
+from bot.alerts.pipeline import AlertNotDelivered
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -60,6 +61,7 @@ _EXPECTED_SINK_ERRORS: tuple[type[Exception], ...] = (
     redis.RedisError,
     psycopg.Error,
     SlackClientError,
+    AlertNotDelivered,
 )
 
 

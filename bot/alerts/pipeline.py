@@ -31,6 +31,10 @@ _ACTION_TTL = 14 * 24 * 3600  # a button outlives any alert worth clicking on
 _RESOLVED_TTL = 24 * 3600  # a resolved alert's record, so late duplicates stay no-ops
 
 
+class AlertNotDelivered(Exception):
+    """Slack refused an alert's message; it is posted on the next delivery (Alertmanager retries on 503)."""
+
+
 @dataclass
 class AlertState:
     """What the pipeline remembers of one alert (JSON in Redis)."""
@@ -117,6 +121,8 @@ class AlertPipeline:
                 state.last_notified = now
             self._save(state)
             self._remember_actions(alert)
+        if state.ts is None:
+            raise AlertNotDelivered(f"Slack refused the message of alert {alert.fingerprint}")
 
     def resolve(self, fingerprint: str) -> None:
         """Mark the alert's message resolved and say so in its thread; a no-op if it is not firing."""
@@ -140,20 +146,21 @@ class AlertPipeline:
     def report(self, source: str, alerts: Sequence[Alert]) -> None:
         """A source's complete current picture: fire each alert, resolve its alerts no longer present."""
         current = {alert.fingerprint for alert in alerts}
+        undelivered: list[str] = []
         for alert in alerts:
-            self.fire(alert)
-        for fingerprint, owner in self.redis.hgetall(self._firing_key).items():
-            fp = fingerprint.decode() if isinstance(fingerprint, bytes) else str(fingerprint)
-            who = owner.decode() if isinstance(owner, bytes) else str(owner)
+            try:
+                self.fire(alert)
+            except AlertNotDelivered:
+                undelivered.append(alert.fingerprint)
+        for fp, who in self.firing().items():
             if who == source and fp not in current:
                 self.resolve(fp)
+        if undelivered:
+            raise AlertNotDelivered(f"Slack refused {len(undelivered)} alert message(s); retried next pass")
 
     def firing(self) -> dict[str, str]:
         """Fingerprint → source of every alert firing now."""
-        return {
-            (k.decode() if isinstance(k, bytes) else str(k)): (v.decode() if isinstance(v, bytes) else str(v))
-            for k, v in self.redis.hgetall(self._firing_key).items()
-        }
+        return {_text(k): _text(v) for k, v in self.redis.hgetall(self._firing_key).items()}
 
     def action(self, action_id: str) -> str | None:
         """The command behind an alert button (buttons carry only this id), or None when unknown/expired."""
@@ -235,6 +242,10 @@ class AlertPipeline:
             body = json.dumps({"command": action.command, "fingerprint": alert.fingerprint})
             pipe.set(f"{self.prefix}alert-action:{action_id}", body, ex=_ACTION_TTL)
         pipe.execute()
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 def _action_id(fingerprint: str, command: str) -> str:

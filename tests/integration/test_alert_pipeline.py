@@ -12,7 +12,7 @@ import redis
 from slack_sdk import WebClient
 
 from bot.alerts.model import Alert
-from bot.alerts.pipeline import AlertPipeline
+from bot.alerts.pipeline import AlertNotDelivered, AlertPipeline
 from bot.automation import Alerts, Route
 from bot.messenger import Messenger
 from bot.redaction import Redactor
@@ -147,7 +147,8 @@ def test_report_resolves_what_a_source_no_longer_sees(pipeline: AlertPipeline, s
 
 def test_slack_refusing_a_post_loses_nothing(pipeline: AlertPipeline, slack: SlackSandbox) -> None:
     slack.fail("chat.postMessage", error="fatal_error")
-    pipeline.fire(alert())
+    with pytest.raises(AlertNotDelivered):
+        pipeline.fire(alert())
     assert slack.messages("C0ALERTS") == []
     pipeline.fire(alert())
     assert len(slack.messages("C0ALERTS")) == 1

@@ -10,7 +10,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk import WebClient
 
-from bot.alerts.pipeline import AlertPipeline
+from bot.alerts.pipeline import AlertNotDelivered, AlertPipeline
 from bot.messenger import Messenger
 from bot.metrics import BotMetrics
 from bot.redaction import Redactor
@@ -60,7 +60,8 @@ def test_alerts_are_counted_by_severity_and_kind_when_slack_accepts_them(
     pipeline.resolve(alert().fingerprint)
 
     slack.fail("chat.postMessage", error="channel_not_found")
-    pipeline.fire(alert(fingerprint="watch:pods:critical", severity="critical", title="crash loop"))
+    with pytest.raises(AlertNotDelivered):
+        pipeline.fire(alert(fingerprint="watch:pods:critical", severity="critical", title="crash loop"))
 
     assert counts(metrics, "alerts_sent", "severity", "kind") == {
         ("warning", "posted"): 1,
