@@ -113,6 +113,17 @@ def test_nightly_cleanup_runs_at_two_posts_its_result_and_audits_it(
     assert "key-cleanup" in text and "0 2 * * *" in text and "2026-11-28 02:00 UTC" in text
     assert "succeeded" in text
 
+    with psycopg.connect(scheduled.pg_url) as conn:
+        row = conn.execute(
+            "SELECT last_operation_id FROM chatops.schedules WHERE name = 'key-cleanup'"
+        ).fetchone()
+    assert row is not None and row[0] is not None
+    _, key = scheduled.command("carol", f"audit show {row[0]}")  # what the runbook tails in a log file
+    shown = scheduled.wait_reply(key)
+    assert shown.startswith("✅ Deleted 4 of 4 LiteLLM keys")
+    _, key = scheduled.command("carol", "audit show 00000000-0000-0000-0000-000000000000")
+    assert "No operation with this id" in scheduled.wait_reply(key)
+
 
 def test_a_failing_run_raises_an_alert_and_the_next_good_run_resolves_it(
     scheduled: BotHarness, clock: FakeClock, data_litellm: LiteLLMSandbox
