@@ -53,6 +53,17 @@ def litellm() -> Iterator[LiteLLMSandbox]:
     sb.stop()
 
 
+MASTER_KEY = "sk-e2e-master-0123456789abcdef"
+
+
+@pytest.fixture
+def data_litellm(litellm_db: str) -> Iterator[LiteLLMSandbox]:
+    """A LiteLLM sandbox on its own database with the LiteLLM schema (keys, models), master key MASTER_KEY."""
+    sb = LiteLLMSandbox(master_key=MASTER_KEY, database_url=litellm_db).start()
+    yield sb
+    sb.stop()
+
+
 @pytest.fixture
 def backend() -> Iterator[BackendSandbox]:
     sb = BackendSandbox().start()

@@ -98,6 +98,20 @@ def test_sandbox_write_env_then_serve_env_file_answers_signed_commands(tmp_path:
             sandbox.kill()
 
 
+def run_demo(tmp_path: Path, script: str) -> str:
+    """`litemaas-bot demo` fed `script` on its console; returns what it printed (it must exit 0)."""
+    proc = subprocess.run(
+        [*BOT, "demo", "--state-dir", str(tmp_path / "demo")],
+        input=script + "\n",
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
 @pytest.mark.slow
 def test_demo_scale_approved_in_the_console(tmp_path: Path) -> None:
     script = "\n".join(
@@ -111,16 +125,7 @@ def test_demo_scale_approved_in_the_console(tmp_path: Path) -> None:
             "quit",
         ]
     )
-    proc = subprocess.run(
-        [*BOT, "demo", "--state-dir", str(tmp_path / "demo")],
-        input=script + "\n",
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    out = proc.stdout
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = run_demo(tmp_path, script)
     assert "approval needed: scale litellm 2" in out.lower()
     assert "[1] Approve" in out
     assert "scaled from 1 to 2" in out
@@ -132,16 +137,7 @@ def test_demo_scale_approved_in_the_console(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_demo_breaks_a_deployment_and_shows_the_alert_then_its_resolution(tmp_path: Path) -> None:
     script = "\n".join(["break litellm", "wait 15", "heal litellm", "wait 15", "break nothing", "quit"])
-    proc = subprocess.run(
-        [*BOT, "demo", "--state-dir", str(tmp_path / "demo")],
-        input=script + "\n",
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    out = proc.stdout
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = run_demo(tmp_path, script)
     assert "#ops-alerts" in out
     assert "CrashLoopBackOff" in out
     assert "Logs" in out  # the alert's fix button, numbered like any other

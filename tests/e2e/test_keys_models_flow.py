@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -13,16 +13,8 @@ import pytest
 from sandbox.litellm import LiteLLMSandbox
 from sandbox.seed_data import seed_demo
 from sandbox.slack import sign
+from tests.e2e.conftest import MASTER_KEY
 from tests.e2e.harness import SIGNING_SECRET, BotHarness, operation_id_of, wait_until
-
-MASTER_KEY = "sk-e2e-master-0123456789abcdef"
-
-
-@pytest.fixture
-def data_litellm(litellm_db: str) -> Iterator[LiteLLMSandbox]:
-    sb = LiteLLMSandbox(master_key=MASTER_KEY, database_url=litellm_db).start()
-    yield sb
-    sb.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ command; a failing run raises an alert that the next good run resolves; missed r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,9 +13,9 @@ import pytest
 
 from sandbox.litellm import LiteLLMSandbox
 from sandbox.seed_data import seed_demo
+from tests.e2e.conftest import MASTER_KEY
 from tests.e2e.harness import BotHarness, operation_id_of, wait_until
 
-MASTER_KEY = "sk-e2e-master-0123456789abcdef"
 AUTOMATION = """\
 alerts:
   channel: C0ALERTS
@@ -34,13 +34,6 @@ class FakeClock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def data_litellm(litellm_db: str) -> Iterator[LiteLLMSandbox]:
-    sb = LiteLLMSandbox(master_key=MASTER_KEY, database_url=litellm_db).start()
-    yield sb
-    sb.stop()
 
 
 @pytest.fixture

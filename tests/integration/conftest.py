@@ -1,4 +1,5 @@
-"""Peers shared by the integration tests: the sandbox Kubernetes API and a client on it."""
+"""Peers shared by the integration tests: the sandbox Kubernetes API and a client on it, the LiteLLM and
+backend sandboxes, a Redis client, and a Slack fake with the alert channels."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ import pytest
 import redis
 
 from commands.kube import KubeClient
+from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
+from sandbox.litellm import LiteLLMSandbox
+from sandbox.slack import SlackSandbox
 
 NAMESPACE = "litellm-rhpds"
+SLACK_TOKEN = "xoxb-integration-test"
+ALERT_CHANNELS = {"C0ALERTS": "ops-alerts", "C0CRIT": "ops-critical", "C0BACKUP": "ops-backups"}
 
 
 def redis_ping(url: str, timeout: float = 1.0) -> Callable[[], bool]:
@@ -47,3 +53,36 @@ def kube(sb: KubeSandbox, tmp_path: Path) -> Iterator[KubeClient]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture
+def litellm() -> Iterator[LiteLLMSandbox]:
+    server = LiteLLMSandbox().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def backend() -> Iterator[BackendSandbox]:
+    server = BackendSandbox().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def rds(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def alert_slack() -> Iterator[SlackSandbox]:
+    """The Slack fake with the channels the alert tests route to."""
+    server = SlackSandbox(bot_token=SLACK_TOKEN, channels=ALERT_CHANNELS).start()
+    yield server
+    server.stop()

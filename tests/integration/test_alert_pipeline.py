@@ -4,7 +4,6 @@ resolution in the thread, routing, and nothing lost or doubled when Slack fails 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,8 +17,8 @@ from bot.messenger import Messenger
 from bot.redaction import Redactor
 from commands.contract import FollowUp
 from sandbox.slack import SlackSandbox
+from tests.integration.conftest import SLACK_TOKEN
 
-TOKEN = "xoxb-pipeline-test"
 CONFIG = Alerts(
     channel="C0ALERTS",
     routes=[Route(channel="C0CRIT", severity=["critical"]), Route(channel="C0BACKUP", component=["backup"])],
@@ -36,22 +35,12 @@ class Clock:
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackSandbox]:
-    channels = {"C0ALERTS": "ops-alerts", "C0CRIT": "ops-critical", "C0BACKUP": "ops-backups"}
-    sb = SlackSandbox(bot_token=TOKEN, channels=channels).start()
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture
-def rds(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
+def slack(alert_slack: SlackSandbox) -> SlackSandbox:
+    return alert_slack
 
 
 def make_pipeline(slack: SlackSandbox, rds: redis.Redis, prefix: str, clock: Clock) -> AlertPipeline:
-    messenger = Messenger(WebClient(token=TOKEN, base_url=slack.api_url), Redactor([]))
+    messenger = Messenger(WebClient(token=SLACK_TOKEN, base_url=slack.api_url), Redactor([]))
     return AlertPipeline(client=rds, prefix=prefix, messenger=messenger, config=CONFIG, clock=clock)
 
 

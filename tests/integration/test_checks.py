@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,6 @@ from typing import Any
 import psycopg
 import pytest
 
-import sandbox.backend as sandbox_backend
 import sandbox.litellm as sandbox_litellm
 import sandbox.seed_data as seed
 from bot.parsing import parse_command
@@ -43,24 +42,6 @@ from tests.integration.conftest import NAMESPACE, redis_ping
 DEAD_REDIS = "redis://127.0.0.1:1/0"
 STRATEGIC = "application/strategic-merge-patch+json"
 WATCHER_NAMES = {"deployments", "pods", "readiness", "redis", "images", "drift", "backups"}
-
-
-@pytest.fixture
-def litellm() -> Iterator[Any]:
-    server = sandbox_litellm.LiteLLMSandbox().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def backend() -> Iterator[Any]:
-    server = sandbox_backend.BackendSandbox().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def make_env(kube: KubeClient, ping: Callable[[], bool], **extra: Any) -> Environment:

@@ -3,8 +3,6 @@ and kind, and Slack's refusals as API errors instead."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,21 +13,13 @@ from bot.messenger import Messenger
 from bot.metrics import BotMetrics
 from bot.redaction import Redactor
 from sandbox.slack import SlackSandbox
-from tests.integration.test_alert_pipeline import CONFIG, TOKEN, Clock, alert
+from tests.integration.conftest import SLACK_TOKEN as TOKEN
+from tests.integration.test_alert_pipeline import CONFIG, Clock, alert
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackSandbox]:
-    sb = SlackSandbox(bot_token=TOKEN, channels={"C0ALERTS": "ops-alerts", "C0CRIT": "ops-critical"}).start()
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture
-def rds(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
+def slack(alert_slack: SlackSandbox) -> SlackSandbox:
+    return alert_slack
 
 
 def counts(metrics: BotMetrics, name: str, *labels: str) -> dict[tuple[str, ...], float]:

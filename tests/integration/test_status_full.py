@@ -17,9 +17,7 @@ from typing import Any
 
 import pytest
 
-import sandbox.backend as sandbox_backend
 import sandbox.kube as sandbox_kube
-import sandbox.litellm as sandbox_litellm
 from commands.cluster.status import StatusArgs, StatusOperation
 from commands.contract import Result, Section
 from commands.environment import Environment
@@ -27,24 +25,6 @@ from commands.kube import KubeClient
 from tests.integration.conftest import NAMESPACE, redis_ping
 
 DOWN = "http://127.0.0.1:1"
-
-
-@pytest.fixture
-def litellm() -> Iterator[Any]:
-    server = sandbox_litellm.LiteLLMSandbox().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def backend() -> Iterator[Any]:
-    server = sandbox_backend.BackendSandbox().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
