@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+from _common import describe, free_port, percentile, rss_mb, start_server, stop_server
 
 from sandbox.slack import sign, slash_command_body
 from sandbox.world import SandboxWorld
@@ -57,44 +55,6 @@ def measure(url: str, secret: str, texts: list[str], response_url: str, concurre
         latencies = list(pool.map(send, bodies))
     client.close()
     return latencies
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def describe(name: str, values: list[float]) -> str:
-    return (
-        f"{name:<28} p50 {percentile(values, 0.5) * 1000:7.1f} ms"
-        f"   p99 {percentile(values, 0.99) * 1000:7.1f} ms"
-        f"   max {max(values) * 1000:7.1f} ms   mean {statistics.mean(values) * 1000:6.1f} ms"
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(command: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start a server process and wait until it answers on `port`."""
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{command[:3]} did not start")
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
 
 
 def main() -> int:
@@ -167,11 +127,7 @@ def main() -> int:
         busy_rss = rss_mb(bot.pid)
     finally:
         for proc in (bot, baseline):
-            proc.terminate()
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     print(
         f"{n} signed slash commands per case in {args.rounds} alternating rounds, concurrency {c}, "
         "HTTP mode on loopback, separate processes"

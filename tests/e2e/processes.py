@@ -7,6 +7,7 @@ command-line tests and the several-replicas tests.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 BOT = [sys.executable, "-m", "bot"]
+PORT_LINE = re.compile(r"on port (\d+)")  # "HTTP mode: /slack/events on port N", as text or JSON
 OUR_SETTINGS = (
     "SLACK_",
     "KUBECONFIG",
@@ -63,12 +65,13 @@ class ServeProcess:
             raise AssertionError("serve did not report its port:\n" + self.log())
 
     def _read_output(self) -> None:
-        """Keep every line; the port comes from "HTTP mode: /slack/events on port N"."""
+        """Keep every line; the port comes from the line saying "on port N"."""
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self._lines.append(line)
-            if self._port is None and "on port" in line:
-                self._port = int(line.rsplit(" ", 1)[-1])
+            found = PORT_LINE.search(line) if self._port is None else None
+            if found:
+                self._port = int(found.group(1))
                 self._port_seen.set()
         self._port_seen.set()  # the process ended: stop waiting for a port
 
