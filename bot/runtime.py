@@ -150,7 +150,8 @@ class Bot:
         self.scheduler.start()
 
     def _follow(self) -> None:
-        log.info("not leading: stopping watchers and schedules")
+        if self.watchers.running or self.scheduler.running:
+            log.info("not leading: stopping watchers and schedules")
         self.watchers.stop()
         self.scheduler.stop()
 

@@ -56,6 +56,10 @@ class Scheduler:
         self._ensured = False
 
     @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def names(self) -> list[str]:
         return [name for name, s in self.config.schedules.items() if s.enabled]
 
@@ -119,7 +123,7 @@ class Scheduler:
 
     def start(self, interval: float = 20.0) -> None:
         """Tick every `interval` seconds on a thread until `stop()` (leader only)."""
-        if self._thread is not None and self._thread.is_alive():
+        if self.running:
             return
         self._stop = threading.Event()
         stop = self._stop

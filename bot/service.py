@@ -495,12 +495,11 @@ class CommandService:
             return Result(ok=False, summary=f"not run: {unavailable}"), None
         request = CommandRequest(user_id=actor, channel_id=channel, text=text)
         op = parsed.operation()
-        target = f"{actor}"
-        try:
+        try:  # a read-only job still runs under a lock named after its schedule: runs never overlap
             plan = (
                 op.plan(self.env, parsed.args)
                 if parsed.operation.mutating
-                else Plan(summary=self._typed(parsed), target=target)
+                else Plan(summary=self._typed(parsed), target=actor)
             )
         except (OperationError, KubeError) as exc:
             self._audit(actor, parsed, "refused", detail=str(exc))

@@ -17,6 +17,15 @@ import psycopg
 import pytest
 import redis
 
+from tests.suite_record import (
+    SUITE_RECORD,
+    SUITE_WIDE_HELP,
+    SuiteRecord,
+    count_deselected,
+    mark_test_start,
+    suite_wide_last,
+)
+
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -54,6 +63,32 @@ def redis_prefix() -> Iterator[str]:
 @pytest.fixture
 def redis_url() -> str:
     return REDIS_URL
+
+
+# --- What the whole run sends to the sandboxes (tests/suite_record.py; checked by tests/deploy) ------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", SUITE_WIDE_HELP)
+    config.stash[SUITE_RECORD] = SuiteRecord.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if SUITE_RECORD in config.stash:
+        config.stash[SUITE_RECORD].finish()
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    count_deselected(items)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    suite_wide_last(items)
+
+
+def pytest_runtest_logstart(nodeid: str) -> None:
+    mark_test_start(nodeid)
 
 
 DEAD_URL_PORT = 1  # nothing listens on port 1: "the server is down" without stopping the shared one

@@ -265,7 +265,7 @@ class AlertmanagerReceiver:
         self._token = token.encode() if token else None
         self._sink = sink
         if self._token is None:
-            log.warning("ALERTMANAGER_TOKEN is not set: %s refuses every request", PATH)
+            log.info("ALERTMANAGER_TOKEN is not set: %s refuses every request", PATH)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:

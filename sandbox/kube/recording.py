@@ -1,4 +1,8 @@
-"""What clients sent (for assertions) and scripted failures (for error-path tests)."""
+"""What clients sent (for assertions) and scripted failures (for error-path tests).
+
+When `KUBE_SANDBOX_REQUEST_LOG` names a file, every request is also appended to it as a JSON line
+(method, path, query, user_agent): the test suite checks deploy/'s Role against that whole-run record.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,21 @@ import threading
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from sandbox.line_log import append_line
+
+REQUEST_LOG_ENV = "KUBE_SANDBOX_REQUEST_LOG"
+
 
 class RecordedRequest(NamedTuple):
-    """One request as received; `body` is the decoded text ("" when none). Headers are not kept."""
+    """One request as received; `body` is the decoded text ("" when none). Of the headers, only
+    Content-Type and User-Agent (which client sent it) are kept."""
 
     method: str
     path: str
     query: dict[str, str]
     content_type: str | None
     body: str
+    user_agent: str | None = None
 
 
 @dataclass
@@ -38,6 +48,16 @@ class RequestLog:
         self._errors: list[InjectedError] = []
 
     def record(self, request: RecordedRequest) -> None:
+        """Keep the request, and append it to the `KUBE_SANDBOX_REQUEST_LOG` file when that is set."""
+        append_line(
+            REQUEST_LOG_ENV,
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": request.query,
+                "user_agent": request.user_agent,
+            },
+        )
         with self._lock:
             self._requests.append(request)
 

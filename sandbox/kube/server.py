@@ -311,7 +311,14 @@ class _Handler(DispatchingHandler):
             return
         content_type = self.headers.get("Content-Type")
         self.server.requests.record(
-            RecordedRequest(self.command, split.path, query, content_type, body.decode("utf-8", "replace"))
+            RecordedRequest(
+                self.command,
+                split.path,
+                query,
+                content_type,
+                body.decode("utf-8", "replace"),
+                self.headers.get("User-Agent"),
+            )
         )
         injected = self.server.requests.take_error(self.command, split.path)
         reply: Reply | Stream

@@ -1,4 +1,9 @@
-"""The record of every request the sandbox received, and scripted failures for the next ones."""
+"""The record of every request the sandbox received, and scripted failures for the next ones.
+
+When `SLACK_SANDBOX_CALL_LOG` names a file, every Web API method call is also appended to it as a
+JSON line (method, user_agent; never arguments or tokens): the test suite checks deploy/'s Slack scopes
+against that whole-run record.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.line_log import append_line
+
+CALL_LOG_ENV = "SLACK_SANDBOX_CALL_LOG"
+WEB_API_PREFIX = "/api/"
 SECRET_HEADERS = frozenset({"authorization", "cookie"})
 
 
@@ -64,7 +73,10 @@ class CallLog:
     _changed: threading.Condition = field(default_factory=threading.Condition)
 
     def record(self, call: SlackCall) -> None:
-        """Append a call, wake waiters, then tell subscribers (outside the lock; their errors are ignored)."""
+        """Append a call, wake waiters, then tell subscribers (outside the lock; their errors are ignored);
+        a Web API call also goes to the `SLACK_SANDBOX_CALL_LOG` file (first, before anyone is woken)."""
+        if call.path.startswith(WEB_API_PREFIX):
+            append_line(CALL_LOG_ENV, {"method": call.method, "user_agent": call.headers.get("user-agent")})
         with self._changed:
             self._calls.append(call)
             subscribers = list(self._subscribers)
