@@ -1,7 +1,7 @@
 """Leader election on a coordination.k8s.io/v1 Lease, with client-go's semantics, in a daemon thread.
 
 Only the leader replica runs watchers and schedules. The Lease is created when absent, renewed every
-lease/3 with optimistic concurrency (resourceVersion; a 409 means someone else wrote it) and taken
+lease/6 with optimistic concurrency (resourceVersion; a 409 means someone else wrote it) and taken
 over when its holder stopped renewing. Expiry is judged by the local monotonic clock from when this
 replica last saw the record change, never by comparing `renewTime` with our wall clock, so clock skew
 between nodes does not matter. A leader that cannot renew for 2/3 of a lease stops leading before any
@@ -76,8 +76,8 @@ class LeaderElection:
     """Compete for Lease `name`; call `on_started_leading` / `on_stopped_leading` as leadership changes.
 
     The callbacks run on the election thread and must return fast (start or stop other threads); an
-    exception from `on_started_leading` gives the leadership up. `lease_seconds` >= 2: renewals every
-    third of it, a lost leadership after two thirds of it without a successful renewal.
+    exception from `on_started_leading` gives the leadership up. `lease_seconds` >= 2: tries every
+    sixth of it, a lost leadership after two thirds of it without a successful renewal.
     """
 
     def __init__(
@@ -96,9 +96,9 @@ class LeaderElection:
         self.name = name
         self.identity = identity or default_identity()
         self.lease_seconds = float(lease_seconds)
-        self.retry_seconds = self.lease_seconds / 3
+        self.retry_seconds = self.lease_seconds / 6  # client-go: 2 s of 15: takeover soon after expiry
         self.renew_deadline = self.lease_seconds * 2 / 3
-        self._request_timeout = max(0.2, self.retry_seconds)
+        self._request_timeout = max(0.2, self.lease_seconds / 3)
         self._on_started = on_started_leading
         self._on_stopped = on_stopped_leading
         self._observed: _Observed | None = None

@@ -1,7 +1,8 @@
 """Shared fixtures: a fresh PostgreSQL database and a private Redis key prefix per test.
 
 PostgreSQL (127.0.0.1:5432, user postgres, trust) and Redis (127.0.0.1:6379) are real local servers;
-`.ci/run` starts them when they are down. Nothing here mocks them.
+`.ci/run` starts them when they are down. Nothing here mocks them. The hooks record what the whole
+run sends to the sandboxes (tests/suite_record.py) and run the `suite_wide` checks last.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from tests.suite_record import (
     SUITE_WIDE_HELP,
     SuiteRecord,
     count_deselected,
+    end_of_collection,
     mark_test_start,
-    suite_wide_last,
 )
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -83,8 +84,8 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    suite_wide_last(items)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    end_of_collection(config, items)
 
 
 def pytest_runtest_logstart(nodeid: str) -> None:

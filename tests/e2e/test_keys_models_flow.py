@@ -10,8 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox
-from sandbox.seed_data import seed_demo
+from sandbox.seed_data import DEMO_MODELS, seed_demo
 from sandbox.slack import sign
 from tests.e2e.conftest import MASTER_KEY
 from tests.e2e.harness import SIGNING_SECRET, BotHarness, operation_id_of, wait_until
@@ -143,3 +144,22 @@ def test_drift_report_names_each_kind_and_attaches_the_full_list(data_harness: B
         assert kind in reply
     upload = wait_until(lambda: data_harness.slack.files, what="the full list as a file")[-1]
     assert "kind" in str(upload.get("content", ""))
+
+
+def test_the_master_key_is_read_from_litellm_secret_when_not_configured(
+    start_bot: Callable[..., BotHarness],
+    kube: KubeSandbox,
+    litemaas_db: str,
+    litellm_db: str,
+    data_litellm: LiteLLMSandbox,
+) -> None:
+    seed_demo(litemaas_db, litellm_db)
+    kube.set_secret("litellm-secret", {"LITELLM_MASTER_KEY": MASTER_KEY})  # as the seed's scripts read it
+    harness = start_bot(
+        litemaas_database_url=litemaas_db, litellm_database_url=litellm_db, litellm_url=data_litellm.url
+    )
+    _, key = harness.command("carol", "models list")
+    assert "4 in both" in harness.wait_reply(key, timeout=20)  # LiteLLM answered with the Secret's key
+    listing = str(harness.slack.responses(key)[-1])
+    assert all(name in listing for name in DEMO_MODELS), listing
+    assert any(r.path.endswith("/secrets/litellm-secret") for r in kube.requests)
