@@ -247,7 +247,7 @@ def test_a_failing_on_started_leading_gives_the_lease_up_to_another_replica(
 ) -> None:
     a = replicas("pod-a", fail_start=True)
     assert wait_until(lambda: a.kinds() == ["started", "stopped"], SECONDS)
-    assert spec(sb)["holderIdentity"] == ""  # released at once
+    assert wait_until(lambda: spec(sb)["holderIdentity"] == "", 1.0)  # released at once
 
     b = replicas("pod-b")
     assert wait_until(lambda: b.elector.is_leader, RETRY + SLACK)
