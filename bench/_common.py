@@ -6,6 +6,7 @@ as `bench._common`, so a test and its benchmark send exactly the same load.
 
 from __future__ import annotations
 
+import os
 import socket
 import statistics
 import subprocess
@@ -55,6 +56,12 @@ def stop_server(proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
 def rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (from /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------------------------- figures
