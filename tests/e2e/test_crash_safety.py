@@ -173,6 +173,7 @@ def test_sigterm_marks_the_running_operation_interrupted_and_exits_within_grace(
     serve.proc.send_signal(signal.SIGTERM)
     code = serve.proc.wait(15)
     took = time.monotonic() - stopped_at
+    print(f"SIGTERM to exit: {took:.2f} s with a 2 s grace")
 
     assert code == 0, serve.log()
     assert took < 2 + 5, f"took {took:.1f} s with a 2 s grace"
