@@ -7,6 +7,7 @@ A replacement keeps only a non-secret hint such as `sk-***`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable
@@ -16,6 +17,8 @@ T = TypeVar("T")
 
 MASK = "***"
 MIN_SECRET_LENGTH = 6
+REMEMBERED_TEXTS = 1024  # the same texts go out again and again (help, cards): their redaction is kept
+REMEMBERED_LENGTH = 4096  # … up to this length each (bounds the memory at a few MB)
 
 _SECRET_KEY_WORDS = (
     r"password|passwd|pwd|secret|api[_\-]?keys?|master[_\-]?keys?|admin[_\-]?keys?|access[_\-]?keys?"
@@ -23,9 +26,13 @@ _SECRET_KEY_WORDS = (
 )
 # A key whose name ENDS with a secret word ("DB_PASSWORD", "litellm_master_key", "X-Api-Key").
 SECRET_KEY_NAME = re.compile(rf"(?i)^[\w\-.]*(?:{_SECRET_KEY_WORDS})$")
+# The first letters of the secret words: a lookahead on them lets the regex engine skip most positions
+# at once (case-insensitive alternations are otherwise tried at every character: 3x slower on help).
+_FIRST_LETTERS = "".join(sorted({word[0] for word in _SECRET_KEY_WORDS.split("|")}))
 
 _KEY_VALUE = re.compile(
     rf"""(?ix)
+    (?=[{_FIRST_LETTERS}{_FIRST_LETTERS.upper()}])
     (?P<key>{_SECRET_KEY_WORDS})              # the end of a key name: DB_PASSWORD, litellm_master_key
     (?P<sep>\\?["']?\s*[:=]\s*)              # optional (escaped) closing quote, separator
     (?:
@@ -49,11 +56,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization headers, with or without a scheme word.
     (
         re.compile(
-            r"(?i)(?P<pre>\bauthorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token)\s+)?)[^\s\"',]+"
+            r"(?i)(?=[aA])(?P<pre>\bauthorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token)\s+)?)[^\s\"',]+"
         ),
         r"\g<pre>***",
     ),
-    (re.compile(r"(?i)(?P<pre>\bbearer\s+)[A-Za-z0-9._~+/\-]+=*"), r"\g<pre>***"),
+    (re.compile(r"(?i)(?=[bB])(?P<pre>\bbearer\s+)[A-Za-z0-9._~+/\-]+=*"), r"\g<pre>***"),
     # LiteLLM / OpenAI keys (not inside a word: "disk-pressure" is not a key).
     (re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{8,}"), "sk-***"),
     # Slack tokens.
@@ -81,6 +88,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
         self._exact: re.Pattern[str] | None = None
+        self._remembered = functools.lru_cache(maxsize=REMEMBERED_TEXTS)(self._redact)
         for secret in secrets:
             self.add(secret)
 
@@ -91,6 +99,7 @@ class Redactor:
         self._secrets.add(secret)
         ordered = sorted(self._secrets, key=len, reverse=True)
         self._exact = re.compile("|".join(re.escape(s) for s in ordered))
+        self._remembered.cache_clear()  # a text remembered as clean may contain the new secret
 
     def _replace_exact(self, text: str) -> str:
         if self._exact is None:
@@ -105,6 +114,9 @@ class Redactor:
         """Return `text` without any registered secret or recognisable credential."""
         if not isinstance(text, str):
             text = str(text)
+        return self._remembered(text) if len(text) <= REMEMBERED_LENGTH else self._redact(text)
+
+    def _redact(self, text: str) -> str:
         text = self._replace_exact(text)
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)

@@ -144,3 +144,11 @@ def test_a_registered_secret_never_survives_in_any_text(prefix: str, secret: str
 def test_an_unregistered_litellm_key_never_survives(prefix: str, body: str, suffix: str) -> None:
     key = "sk-" + body
     assert key not in Redactor().redact(prefix + key + suffix)
+
+
+def test_a_secret_registered_later_is_masked_in_a_text_redacted_before() -> None:
+    redactor = Redactor()
+    text = "the value is correct-horse-battery"
+    assert redactor.redact(text) == text  # remembered as clean…
+    redactor.add("correct-horse-battery")
+    assert redactor.redact(text) == "the value is ***"  # …until a new secret makes it unclean
