@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from commands.backup.databases import database_targets
-from commands.backup.distribute import already_there, ids_in, store_everywhere
+from commands.backup.distribute import already_there, apply_retention, ids_in, store_everywhere
 from commands.backup.dump import pg_dump_path
 from commands.backup.listing import list_targets
 from commands.backup.manifest import BackupManifest
@@ -19,7 +19,7 @@ from commands.backup.report import (
     plural,
 )
 from commands.backup.run import iter_backup
-from commands.backup.targets import BackupTarget, configured_targets
+from commands.backup.targets import BackupTarget, DirectoryTarget, configured_targets
 from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Result
 from commands.environment import Environment
 
@@ -137,6 +137,11 @@ class BackupNowOperation(Operation[BackupNowArgs]):
             _discard_local_copy(manifest)
         elif not local:
             warnings.append(f"the backup is kept in {manifest.directory} since a target failed")
+        if not local:  # the staging directory keeps pre-upgrade backups and failed copies: the same rule
+            staging = DirectoryTarget(Path(env.backup_dir))
+            _, problem = apply_retention(staging, env.backup_keep, manifest.directory.name)
+            if problem:
+                warnings.append(f"retention in {staging.name} stopped: {problem}")
         yield Result(
             ok=ok,
             summary=summary,

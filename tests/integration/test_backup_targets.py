@@ -23,7 +23,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from commands.backup import BackupListOperation, BackupNowOperation, newest_backup_time
+from commands.backup import BackupListOperation, BackupNowOperation, newest_backup_time, run_backup
 from commands.backup.operations import BackupListArgs, BackupNowArgs
 from commands.backup.targets import parse_target
 from commands.contract import Event, OperationError, Progress, Result
@@ -382,3 +382,23 @@ def test_target_names_are_normalised() -> None:
     assert parse_target("s3://bucket-1//nightly/").name == "s3://bucket-1/nightly"
     assert parse_target("s3://bucket-1").name == "s3://bucket-1"
     assert parse_target("dir:///srv/backups/").name == "dir:///srv/backups"
+
+
+def test_pre_upgrade_backups_in_the_staging_directory_follow_the_same_retention(
+    kube: KubeClient, tmp_path: Path, litemaas_db: str, litellm_db: str
+) -> None:
+    directory = tmp_path / "nfs"
+    directory.mkdir()
+    env = make_env(kube, tmp_path, litemaas_db, litellm_db, (f"dir://{directory}",), keep=2)
+    for _ in range(3):  # what `upgrade litellm` leaves in the staging directory before each upgrade
+        run_backup(env)
+    staging = tmp_path / "staging"
+    kept_before = sorted(p.name for p in staging.iterdir() if (p / "manifest.json").exists())
+    assert len(kept_before) == 3
+
+    result = backup_now(env)
+
+    assert result.ok, result.summary
+    left = sorted(p.name for p in staging.iterdir() if (p / "manifest.json").exists())
+    assert left == kept_before[1:], "the newest two stay, the oldest goes"
+    assert len(list(directory.iterdir())) == 1
