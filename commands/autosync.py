@@ -39,7 +39,7 @@ from commands.contract import (
     Section,
 )
 from commands.environment import Component, Environment
-from commands.kube import KubeError
+from commands.kube import STRATEGIC_MERGE, KubeError
 from commands.rollout import rollout_status
 
 USAGE = "autosync status | on | off [--interval MIN]"  # the family; each verb has its own usage
@@ -47,7 +47,6 @@ AUTO_SYNC = "LITELLM_AUTO_SYNC"
 INTERVAL = "LITELLM_SYNC_INTERVAL"
 DEFAULT_INTERVAL_MINUTES = 60
 MIN_INTERVAL, MAX_INTERVAL = 1, 1440
-STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 STARTUP_NOTE = (
     "the backend also syncs once at every start, whatever LITELLM_AUTO_SYNC says; each replica syncs on "
     "its own"

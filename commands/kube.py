@@ -22,12 +22,13 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from pydantic import ValidationError
 
+STRATEGIC_MERGE = "application/strategic-merge-patch+json"  # what `kubectl set image|env` sends
 REQUEST_TIMEOUT = (10.0, 10.0)  # (connect, read) seconds for ordinary calls
 WATCH_READ_SLACK = 10.0  # a watch may stay silent for timeoutSeconds; allow this much more
 
 PATCH_TYPES = (
     "application/merge-patch+json",
-    "application/strategic-merge-patch+json",
+    STRATEGIC_MERGE,
     "application/json-patch+json",
 )
 

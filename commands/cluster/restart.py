@@ -38,12 +38,11 @@ from commands.contract import (
     Section,
 )
 from commands.environment import Component, Environment
-from commands.kube import KubeError
+from commands.kube import STRATEGIC_MERGE, KubeError
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 ALL_ORDER = ("backend", "litellm", "frontend")
 ALL_LOCK = "deployments/litemaas"
-STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 
 
 class RestartArgs(Args):

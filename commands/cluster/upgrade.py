@@ -48,7 +48,7 @@ from commands.contract import (
     Section,
 )
 from commands.environment import Component, Environment
-from commands.kube import KubeError
+from commands.kube import STRATEGIC_MERGE, KubeError
 
 TAG_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 ALL_ORDER = ("backend", "frontend")  # LiteMaaS's own components, in upgrade order
@@ -56,7 +56,6 @@ ALL_LOCK = "deployments/litemaas"
 MIGRATION_LINE = re.compile(r"migrat", re.IGNORECASE)
 ERROR_LINE = re.compile(r"error|fail", re.IGNORECASE)
 MAX_MIGRATION_LINES = 50
-STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 
 
 class UpgradeArgs(Args):

@@ -262,6 +262,10 @@ class KubeSandbox:
         """Every request received so far, oldest first (a copy)."""
         return self._requests.snapshot()
 
+    def writes(self) -> list[RecordedRequest]:
+        """The requests that could change something (PATCH, PUT, POST, DELETE), oldest first."""
+        return [r for r in self.requests if r.method.upper() in {"PATCH", "PUT", "POST", "DELETE"}]
+
     def clear_requests(self) -> None:
         self._requests.clear()
 

@@ -17,7 +17,7 @@ import pytest
 
 from bot.settings import Settings
 from commands.backup.databases import SECRET_NAME as DATABASES_SECRET
-from commands.kube import KubeClient, KubeError, LeaseSpec
+from commands.kube import STRATEGIC_MERGE, KubeClient, KubeError, LeaseSpec
 from sandbox.kube import KubeSandbox
 from tests.deploy.manifests import OPENSHIFT_OVERLAY, KubectlMissing, by_kind, render
 from tests.deploy.rbac import RequestAttributes, allowed, grants, request_attributes, role_rules
@@ -25,7 +25,6 @@ from tests.deploy.rbac import RequestAttributes, allowed, grants, request_attrib
 NAMESPACE = "litellm-rhpds"
 LEASE = str(Settings.model_fields["leader_lease_name"].default)
 SECRETS = ("litellm-secret", "backend-secret", DATABASES_SECRET)  # credentials.py, backup/databases.py
-STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 
 
 def _lease_spec(holder: str) -> LeaseSpec:

@@ -121,7 +121,7 @@ class BotHarness:
 
     def mutations(self) -> list[Any]:
         """Every write the bot sent to the Kubernetes API."""
-        return [r for r in self.kube.requests if r.method in ("PATCH", "PUT", "POST", "DELETE")]
+        return self.kube.writes()
 
 
 def operation_id_of(card: dict[str, Any]) -> str:

@@ -3,12 +3,15 @@ backend sandboxes, a Redis client, and a Slack fake with the alert channels."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
+from commands.contract import Progress, Result
+from commands.environment import Environment
 from commands.kube import KubeClient
 from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
@@ -33,6 +36,18 @@ def redis_ping(url: str, timeout: float = 1.0) -> Callable[[], bool]:
             client.close()
 
     return ping
+
+
+def make_env(kube: KubeClient, ping: Callable[[], bool], **extra: Any) -> Environment:
+    """The operations' Environment on the sandbox namespace, with `ping` as LiteLLM's Redis probe."""
+    return Environment(name="test", namespace=NAMESPACE, kube=kube, litellm_redis_ping=ping, **extra)
+
+
+def only_result(events: Sequence[object]) -> Result:
+    """The Result that ends an operation's events, after nothing but Progress."""
+    assert events and isinstance(events[-1], Result), events
+    assert all(isinstance(e, Progress) for e in events[:-1]), events
+    return events[-1]
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from typing import Any
 import psycopg
 import pytest
 
-import sandbox.kube as sandbox_kube
 from commands.backup import (
     BackupListOperation,
     BackupManifest,
@@ -115,24 +114,6 @@ def restore(dump: Path, url: str) -> None:
         capture_output=True,
         timeout=60,
     )
-
-
-@pytest.fixture
-def sb() -> Iterator[Any]:
-    sandbox = sandbox_kube.KubeSandbox(namespace=NAMESPACE, seed=True).start()
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
-
-
-@pytest.fixture
-def kube(sb: Any, tmp_path: Path) -> Iterator[KubeClient]:
-    client = KubeClient.from_kubeconfig(sb.write_kubeconfig(tmp_path / "kubeconfig"), NAMESPACE)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,19 +32,14 @@ from commands.checks.registry import CHECKS, CheckSettings, build_checks
 from commands.cluster.upgrade import UpgradeArgs, UpgradeOperation
 from commands.contract import OperationError
 from commands.environment import Component, Environment
-from commands.kube import KubeClient, KubeError
+from commands.kube import STRATEGIC_MERGE, KubeClient, KubeError
 from commands.registry import default_registry
 from sandbox.kube import KubeSandbox
 from tests.conftest import DatabasePair
-from tests.integration.conftest import NAMESPACE, redis_ping
+from tests.integration.conftest import NAMESPACE, make_env, redis_ping
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"
-STRATEGIC = "application/strategic-merge-patch+json"
 WATCHER_NAMES = {"deployments", "pods", "readiness", "redis", "images", "drift", "backups"}
-
-
-def make_env(kube: KubeClient, ping: Callable[[], bool], **extra: Any) -> Environment:
-    return Environment(name="test", namespace=NAMESPACE, kube=kube, litellm_redis_ping=ping, **extra)
 
 
 def assert_actions_parse(env: Environment, findings: list[Finding]) -> None:
@@ -66,7 +60,7 @@ def one(findings: list[Finding]) -> Finding:
 def restart(kube: KubeClient, deployment: str) -> None:
     """A new template (as `kubectl rollout restart` sends), so the controller starts a rollout."""
     patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "t"}}}}}
-    kube.patch_deployment(deployment, patch, STRATEGIC)
+    kube.patch_deployment(deployment, patch, STRATEGIC_MERGE)
 
 
 def pod_names(sb: KubeSandbox, deployment: str) -> list[str]:
@@ -364,7 +358,7 @@ def test_a_dead_redis_matters_only_with_several_litellm_replicas(
 
 def _set_init_image(kube: KubeClient, deployment: str, container: str, image: str) -> None:
     patch = {"spec": {"template": {"spec": {"initContainers": [{"name": container, "image": image}]}}}}
-    kube.patch_deployment(deployment, patch, STRATEGIC)
+    kube.patch_deployment(deployment, patch, STRATEGIC_MERGE)
 
 
 def test_an_init_container_left_on_the_old_image_offers_the_upgrade_that_fixes_it(

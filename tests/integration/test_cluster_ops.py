@@ -23,7 +23,7 @@ from commands.contract import Event, OperationError, Progress, Result
 from commands.environment import DEFAULT_COMPONENTS, Component, Environment
 from commands.kube import KubeClient, KubeError
 from commands.rollout import RolloutStatus, watch_rollout
-from tests.integration.conftest import NAMESPACE, redis_ping
+from tests.integration.conftest import NAMESPACE, make_env, only_result, redis_ping
 
 DEAD_URL_PORT = 1  # nothing listens there: "Redis is down" without stopping the shared server
 STEP_INTERVAL = 0.02
@@ -52,21 +52,6 @@ def redis_down() -> Callable[[], bool]:
     ping = redis_ping(f"redis://127.0.0.1:{DEAD_URL_PORT}/0")
     assert not ping()
     return ping
-
-
-def make_env(kube: KubeClient, ping: Callable[[], bool], **extra: Any) -> Environment:
-    return Environment(name="test", namespace=NAMESPACE, kube=kube, litellm_redis_ping=ping, **extra)
-
-
-def only_result(events: list[Event]) -> Result:
-    assert events and isinstance(events[-1], Result), events
-    assert all(isinstance(e, Progress) for e in events[:-1]), events
-    return events[-1]
-
-
-def patches(sb: Any) -> list[Any]:
-    """The writing requests (PATCH/PUT/POST/DELETE) the sandbox received."""
-    return [r for r in sb.requests if r.method.upper() in {"PATCH", "PUT", "POST", "DELETE"}]
 
 
 class Stepper:
@@ -298,7 +283,7 @@ def test_scale_refusals_change_nothing(
     if component == "backend":
         assert "--force" in str(caught.value)
     assert sb.get("deployments", deployment)["spec"] == before["spec"]
-    assert patches(sb) == []
+    assert sb.writes() == []
 
 
 def test_backend_above_one_with_force_is_planned_with_the_risk(
@@ -340,9 +325,9 @@ def test_scale_litellm_to_three_follows_the_rollout(
     assert done == sorted(done) and max(done) <= 3
     assert all(e.text.startswith("Waiting for deployment") for e in counted)
 
-    scale_patches = [r for r in patches(sb) if r.path.endswith("/deployments/litellm/scale")]
+    scale_patches = [r for r in sb.writes() if r.path.endswith("/deployments/litellm/scale")]
     assert len(scale_patches) == 1 and scale_patches[0].method == "PATCH"
-    assert len(patches(sb)) == 1
+    assert len(sb.writes()) == 1
 
 
 def test_scale_reports_a_rollout_that_exceeds_its_deadline(

@@ -49,10 +49,6 @@ def scale(sb: Any, kube: KubeClient, deployment: str, replicas: int) -> list[str
     return names
 
 
-def writes(sb: Any) -> list[Any]:
-    return [r for r in sb.requests if r.method.upper() in {"PATCH", "PUT", "POST", "DELETE"}]
-
-
 # -- reading ---------------------------------------------------------------------------------------
 
 
@@ -244,7 +240,7 @@ def test_bad_input_is_a_clear_message_and_reads_nothing(sb: Any, text: str, mess
 
     assert message in caught.value.message
     assert caught.value.usage == "/maas logs <component> [--tail N] [--grep RE] [--container C] [--previous]"
-    assert sb.requests == [] and writes(sb) == []
+    assert sb.requests == [] and sb.writes() == []
 
 
 def test_args_model_defaults_and_bounds() -> None:

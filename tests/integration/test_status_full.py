@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from commands.cluster.status import StatusArgs, StatusOperation
 from commands.contract import Result, Section
 from commands.environment import Environment
 from commands.kube import KubeClient
-from tests.integration.conftest import NAMESPACE, redis_ping
+from tests.integration.conftest import NAMESPACE, make_env, redis_ping
 
 DOWN = "http://127.0.0.1:1"
 
@@ -37,10 +37,6 @@ def silent_port() -> Iterator[int]:
         yield int(listener.getsockname()[1])
     finally:
         listener.close()
-
-
-def make_env(kube: KubeClient, ping: Callable[[], bool], **extra: Any) -> Environment:
-    return Environment(name="test", namespace=NAMESPACE, kube=kube, litellm_redis_ping=ping, **extra)
 
 
 def status(env: Environment) -> Result:

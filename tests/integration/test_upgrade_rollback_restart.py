@@ -27,7 +27,7 @@ from commands.environment import DEFAULT_COMPONENTS, Environment
 from commands.kube import KubeClient
 from commands.registry import default_registry
 from commands.rollout import rollout_status
-from tests.integration.conftest import NAMESPACE
+from tests.integration.conftest import NAMESPACE, only_result
 
 STEP_INTERVAL = 0.02
 REPO = "quay.io/rh-aiservices-bu"
@@ -73,16 +73,6 @@ def run(op: Operation[Any], env: Environment, args: Args) -> list[Event]:
     return list(op.execute(env, args, op.plan(env, args)))
 
 
-def only_result(events: list[Event]) -> Result:
-    assert events and isinstance(events[-1], Result), events
-    assert all(isinstance(e, Progress) for e in events[:-1]), events
-    return events[-1]
-
-
-def writes(sb: Any) -> list[Any]:
-    return [r for r in sb.requests if r.method.upper() in {"PATCH", "PUT", "POST", "DELETE"}]
-
-
 def images(sb: Any, deployment: str) -> dict[str, str]:
     spec = sb.get("deployments", deployment)["spec"]["template"]["spec"]
     return {c["name"]: c["image"] for c in spec.get("initContainers", []) + spec["containers"]}
@@ -120,7 +110,7 @@ def test_upgrade_frontend_sets_frontend_and_copy_custom_logos(sb: Any, env: Envi
     assert not after["wait-for-backend"].endswith(":0.5.0")
     assert any("updated replicas are available" in e.text for e in events if isinstance(e, Progress))
 
-    [patch] = writes(sb)
+    [patch] = sb.writes()
     assert patch.path.endswith("/deployments/litellm-frontend")
     assert patch.content_type.startswith("application/strategic-merge-patch+json")
     body = json.loads(patch.body)["spec"]["template"]["spec"]
@@ -162,7 +152,7 @@ def test_upgrade_all_goes_backend_then_frontend(sb: Any, env: Environment) -> No
 
     assert result.ok, result
     assert result.summary == "backend and frontend upgraded to 0.5.0; rollout complete"
-    assert [r.path.rsplit("/", 1)[-1] for r in writes(sb)] == ["litellm-backend", "litellm-frontend"]
+    assert [r.path.rsplit("/", 1)[-1] for r in sb.writes()] == ["litellm-backend", "litellm-frontend"]
     assert images(sb, "litellm")["litellm"].endswith(":main-v1.81.0-stable-custom")
 
 
@@ -183,7 +173,7 @@ def test_upgrade_all_stops_at_the_first_failure(sb: Any, env: Environment) -> No
     assert result.summary.endswith("Not touched: frontend")
     assert result.follow_ups == (FollowUp("Rollback", "rollback backend"),)
     assert images(sb, "litellm-frontend")["frontend"].endswith(":0.4.0")
-    assert [r.path.rsplit("/", 1)[-1] for r in writes(sb)] == ["litellm-backend"]
+    assert [r.path.rsplit("/", 1)[-1] for r in sb.writes()] == ["litellm-backend"]
 
 
 def test_an_init_container_of_another_repository_is_left_alone(
@@ -249,7 +239,7 @@ def test_upgrade_to_the_current_tag_is_refused(sb: Any, env: Environment) -> Non
         UpgradeOperation().plan(env, UpgradeArgs(component="frontend", tag="0.4.0"))
     with pytest.raises(OperationError, match=r"backend and frontend are already at 0\.4\.0"):
         UpgradeOperation().plan(env, UpgradeArgs(component="all", tag="0.4.0"))
-    assert writes(sb) == []
+    assert sb.writes() == []
 
 
 def test_a_rollout_past_its_deadline_fails_offers_rollback_and_the_rollback_restores(
@@ -286,7 +276,7 @@ def test_a_rollout_past_its_deadline_fails_offers_rollback_and_the_rollback_rest
     deployment = sb.get("deployments", "litellm-frontend")
     assert deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
     assert rollout_status(deployment).done
-    patch = writes(sb)[-1]
+    patch = sb.writes()[-1]
     assert patch.content_type.startswith("application/json-patch+json")
     assert [op["path"] for op in json.loads(patch.body)] == ["/spec/template", "/metadata/annotations"]
 
@@ -318,10 +308,10 @@ def test_rollback_to_an_unknown_revision_lists_the_known_ones(sb: Any, env: Envi
         RollbackOperation().plan(env, command.args)
 
     assert str(caught.value) == "litellm has no revision 999; known revisions: 1. Nothing changed"
-    assert writes(sb) == []
+    assert sb.writes() == []
     [result] = list(RollbackOperation().execute(env, command.args, None))
     assert isinstance(result, Result) and not result.ok and "no revision 999" in result.summary
-    assert writes(sb) == []
+    assert sb.writes() == []
 
 
 def test_rollback_without_history_and_to_the_current_revision(sb: Any, env: Environment) -> None:
@@ -334,7 +324,7 @@ def test_rollback_without_history_and_to_the_current_revision(sb: Any, env: Envi
     assert "skipped rollback (current template already matches revision 2)" in plan.summary
     [result] = list(RollbackOperation().execute(env, RollbackArgs(component="frontend", to_revision=2), plan))
     assert isinstance(result, Result) and result.ok and "skipped rollback" in result.summary
-    assert len(writes(sb)) == 1  # the upgrade only
+    assert len(sb.writes()) == 1  # the upgrade only
 
 
 # -- restart ---------------------------------------------------------------------------------------
@@ -358,7 +348,7 @@ def test_restart_one_component(sb: Any, env: Environment) -> None:
 
     assert result.ok, result
     assert restarted(sb, "litellm") and not restarted(sb, "litellm-backend")
-    [patch] = writes(sb)
+    [patch] = sb.writes()
     body = json.loads(patch.body)
     stamp = body["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT]
     assert time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")
@@ -384,7 +374,7 @@ def test_restart_all_goes_in_order_each_after_the_previous_rolled_out(sb: Any, e
 
     assert result.ok, result
     assert result.summary == "restarted backend, litellm, frontend; rollout complete"
-    assert [r.path.rsplit("/", 1)[-1] for r in writes(sb)] == order
+    assert [r.path.rsplit("/", 1)[-1] for r in sb.writes()] == order
     assert previous_done_when_started == {"litellm": True, "litellm-frontend": True}
     assert not restarted(sb, "litellm-redis")
 
@@ -461,7 +451,7 @@ def test_a_failing_read_refuses_the_plan_in_plain_language(
             op.plan(env, args)
         assert str(caught.value).startswith("cannot read deployment/litellm-backend: ")
         assert said in str(caught.value)
-    assert writes(sb) == []
+    assert sb.writes() == []
 
 
 def test_a_failing_rollback_patch_and_replicaset_list(sb: Any, env: Environment) -> None:
@@ -573,6 +563,6 @@ def test_a_failing_backup_stops_the_litellm_upgrade_before_any_patch(
     assert result.summary.startswith(
         "the database backup failed, so litellm was not upgraded (nothing changed)"
     )
-    assert writes(sb) == []
+    assert sb.writes() == []
     assert images(sb, "litellm")["litellm"].endswith(":main-v1.81.0-stable-custom")
     assert not list((tmp_path / "backups").rglob("*.sql.gz"))
