@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from commands.contract import (
-    Args,
     Change,
     Event,
     FollowUp,
@@ -31,15 +30,13 @@ from commands.litellm import LiteLLMError
 from commands.models.catalogue import read_catalogue, read_impact, read_model
 from commands.models.catalogue_sync import sync_catalogue
 from commands.models.deployments import Deployment, describe_litellm_error, open_litellm, read_deployments
-from commands.models.verify import not_found_message
+from commands.models.verify import ModelsVerifyArgs, not_found_message
 
 LOCK_TARGET = "catalogue"  # shared with `models sync`: catalogue changes never interleave
 
 
-class ModelRemoveArgs(Args):
-    """`models remove <id>`."""
-
-    positional = ("model",)
+class ModelRemoveArgs(ModelsVerifyArgs):
+    """`models remove <id>`: the same argument as `models verify`, removing every deployment it names."""
 
     model: str = Field(
         min_length=1,
@@ -47,14 +44,6 @@ class ModelRemoveArgs(Args):
         title="Model",
         description="Model name (every deployment of it) or one LiteLLM deployment id",
     )
-
-    @field_validator("model")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("<model> must not be blank")
-        return value
 
 
 def _targets(wanted: str, deployments: list[Deployment]) -> tuple[str, list[Deployment], list[Deployment]]:
