@@ -40,13 +40,12 @@ import psycopg
 from psycopg import sql
 
 from commands.drift.findings import LIST_LIMIT, Finding
-from commands.keys.databases import KeyDatabases
+from commands.keys.databases import KeyDatabases, pipe_copy
 
 TOKENS = sql.Identifier("LiteLLM_VerificationToken")
 TEMP_TABLE = sql.Identifier("chatops_drift_keys")
 KEYS_PER_BUCKET = 16  # at 1% drift, ~15% of the buckets differ
 MIN_BUCKETS, MAX_BUCKETS = 1 << 10, 1 << 20
-WRITE_BLOCK = 1 << 20
 CHUNK = 5000
 IN_MEMORY_ROWS = 250_000  # two databases: up to this many rows in differing buckets are paired here
 WORK_MEM = "256MB"  # the hash table of a join (one half, or the dirty buckets) stays in memory
@@ -232,14 +231,7 @@ def _copy_buckets(
     )
     copy_in = sql.SQL("COPY {} (token, key_alias) FROM STDIN").format(TEMP_TABLE)
     with litellm.cursor().copy(copy_out) as out, litemaas.cursor().copy(copy_in) as into:
-        buffer = bytearray()
-        for chunk in out:  # one row per chunk: write in bigger blocks
-            buffer += chunk
-            if len(buffer) >= WRITE_BLOCK:
-                into.write(buffer)
-                buffer = bytearray()
-        if buffer:
-            into.write(buffer)
+        pipe_copy(out, into)
     litemaas.execute(sql.SQL("ANALYZE pg_temp.{}").format(TEMP_TABLE))
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.abc import Buffer
 
 from commands.backup.databases import database_urls, redact
 from commands.contract import OperationError
@@ -26,6 +27,7 @@ APPLICATION_NAME = "litemaas-chatops keys"
 CONNECT_TIMEOUT_SECONDS = 10
 ATTEMPTS = 3  # a call is tried this many times, on a new connection each time the link failed
 RETRY_PAUSE_SECONDS = 0.2
+COPY_BLOCK = 1 << 20  # COPY yields one row per chunk: rows are written on in blocks of this many bytes
 
 
 @dataclass(frozen=True)
@@ -125,3 +127,15 @@ def litemaas_session(dbs: KeyDatabases, purpose: str) -> Session:
 
 def litellm_session(dbs: KeyDatabases, purpose: str) -> Session:
     return Session(dbs.litellm_url, purpose, "LiteLLM's database")
+
+
+def pipe_copy(out: Iterable[Buffer], into: psycopg.Copy) -> None:
+    """Stream a `COPY … TO STDOUT` into a `COPY … FROM STDIN` of another connection, in big blocks."""
+    block = bytearray()
+    for chunk in out:
+        block += chunk
+        if len(block) >= COPY_BLOCK:
+            into.write(block)
+            block = bytearray()
+    if block:
+        into.write(block)

@@ -23,11 +23,10 @@ import psycopg
 from psycopg import sql
 
 from commands.contract import OperationError
-from commands.keys.databases import KeyDatabases, connect, describe_error
+from commands.keys.databases import KeyDatabases, connect, describe_error, pipe_copy
 
 TOKENS_TABLE = sql.Identifier("LiteLLM_VerificationToken")
 TEMP_TABLE = "chatops_litellm_keys"
-WRITE_BLOCK = 1 << 20
 COPY_OUT = 'COPY (SELECT token, key_alias FROM "LiteLLM_VerificationToken") TO STDOUT'
 
 
@@ -67,14 +66,7 @@ def litellm_keys(litemaas: psycopg.Connection[Any], dbs: KeyDatabases) -> Mirror
         source.cursor().copy(COPY_OUT) as out,
         litemaas.cursor().copy(sql.SQL("COPY {} (token, key_alias) FROM STDIN").format(table)) as into,
     ):
-        buffer = bytearray()
-        for chunk in out:  # one row per chunk: write in bigger blocks
-            buffer += chunk
-            if len(buffer) >= WRITE_BLOCK:
-                into.write(buffer)
-                buffer = bytearray()
-        if buffer:
-            into.write(buffer)
+        pipe_copy(out, into)
     # An index on token: after the alias anti-join few rows remain, and the planner probes them here.
     litemaas.execute(sql.SQL("CREATE INDEX ON {} (token)").format(table))
     litemaas.execute(sql.SQL("ANALYZE {}").format(table))
