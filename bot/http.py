@@ -82,6 +82,7 @@ class HttpServer:
     def __init__(self, wsgi: BotWsgiApp, host: str, port: int, threads: int = 16) -> None:
         self._server = create_server(wsgi, host=host, port=port, threads=threads, ident="litemaas-bot")
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def port(self) -> int:
@@ -92,14 +93,19 @@ class HttpServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> HttpServer:
-        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self._server.run()
+        try:
+            self._server.run()
+        except OSError:  # `stop()` closed the sockets under the loop's select(): the expected way out
+            if not self._stopping.is_set():
+                raise
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.close()
         if self._thread is not None:
             self._thread.join(timeout=5)

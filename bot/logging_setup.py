@@ -83,4 +83,7 @@ def configure_logging(level: str = "INFO", log_format: str = "text") -> logging.
     root.addHandler(handler)
     resolved = logging.getLevelName(level.upper())
     root.setLevel(resolved if isinstance(resolved, int) else logging.INFO)
+    # httpx logs every request at INFO (each health probe of `status`, each watcher pass): noise at INFO,
+    # kept at DEBUG.
+    logging.getLogger("httpx").setLevel(logging.WARNING if root.level == logging.INFO else logging.NOTSET)
     return handler

@@ -158,6 +158,18 @@ def test_configure_logging_replaces_its_own_handler(root_restored: logging.Logge
     assert text_handler.format(record).endswith("INFO x: hello")
 
 
+def test_httpx_request_lines_are_quiet_at_info_and_shown_at_debug(root_restored: logging.Logger) -> None:
+    httpx_log = logging.getLogger("httpx")
+    level = httpx_log.level
+    try:
+        configure_logging("INFO", "text")
+        assert not httpx_log.isEnabledFor(logging.INFO) and httpx_log.isEnabledFor(logging.WARNING)
+        configure_logging("DEBUG", "text")
+        assert httpx_log.isEnabledFor(logging.INFO)
+    finally:
+        httpx_log.setLevel(level)
+
+
 def test_log_format_setting_accepts_json_or_text_only(tmp_path: Path) -> None:
     access = tmp_path / "access.yaml"
     access.write_text("")
