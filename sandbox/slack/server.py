@@ -60,6 +60,9 @@ class SlackSandbox:
         self._app_token = app_token
         self._store = SlackStore()
         self._log = CallLog()
+        # A call changes the state and is recorded under this lock, and readers take it too: a test
+        # that sees a message also sees the call that made it (and the other way round).
+        self._applied = threading.RLock()
         self._socket = SocketModeLink(self._host, self._socket_ack)
         self._api = WebApi(self.workspace, self._store, lambda: self.url, self._socket.open_url)
         self._server: ThreadingHTTPServer | None = None
@@ -120,11 +123,13 @@ class SlackSandbox:
     @property
     def calls(self) -> list[SlackCall]:
         """Every request so far, in arrival order."""
-        return self._log.calls()
+        with self._applied:
+            return self._log.calls()
 
     def calls_to(self, method: str) -> list[SlackCall]:
         """The calls of one method (`chat.postMessage`, `response_url`, `upload_url`…)."""
-        return [c for c in self._log.calls() if c.method == method]
+        with self._applied:
+            return [c for c in self._log.calls() if c.method == method]
 
     def wait_for(
         self, method: str, predicate: Callable[[SlackCall], bool] | None = None, timeout: float = 5.0
@@ -138,11 +143,13 @@ class SlackSandbox:
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
         """Current messages of a channel (after updates/deletes), in post order."""
-        return self._store.messages(self.workspace.resolve_channel(channel) or channel)
+        with self._applied:
+            return self._store.messages(self.workspace.resolve_channel(channel) or channel)
 
     def all_messages(self) -> list[dict[str, Any]]:
         """Current messages of every channel, in post order (each carries its `channel`)."""
-        return self._store.all_messages()
+        with self._applied:
+            return self._store.all_messages()
 
     def message(self, channel: str, ts: str) -> dict[str, Any]:
         """One message's current state; KeyError when there is none."""
@@ -154,7 +161,8 @@ class SlackSandbox:
     @property
     def files(self) -> list[dict[str, Any]]:
         """Completed uploads: id, name, title, size, content (text), bytes, channel, thread_ts…"""
-        return self._store.files()
+        with self._applied:
+            return self._store.files()
 
     @property
     def views(self) -> list[dict[str, Any]]:
@@ -177,7 +185,8 @@ class SlackSandbox:
 
     def responses(self, key: str) -> list[dict[str, Any]]:
         """The standing answers posted to response_url `key` (replace_original/delete_original applied)."""
-        return self._store.responses(key)
+        with self._applied:
+            return self._store.responses(key)
 
     def fail(
         self,
@@ -350,18 +359,22 @@ class SlackSandbox:
         elif failure is not None:
             status, body, extra = failure.answer()
         else:
-            try:
-                body = self._api.call(method, args)
-            except ApiError as exc:
-                body = exc.reply()
+            with self._applied:
+                try:
+                    body = self._api.call(method, args)
+                except ApiError as exc:
+                    body = exc.reply()
+                self._log.record(SlackCall(method, args, headers, time.time(), path))
+                return status, body, extra
         self._log.record(SlackCall(method, args, headers, time.time(), path))
         return status, body, extra
 
     def _response_url_request(
         self, key: str, args: dict[str, Any], headers: dict[str, str], path: str
     ) -> None:
-        self._store.respond(key, args)
-        self._log.record(SlackCall("response_url", args, headers, time.time(), path))
+        with self._applied:
+            self._store.respond(key, args)
+            self._log.record(SlackCall("response_url", args, headers, time.time(), path))
 
     def _upload_request(self, file_id: str, data: bytes, headers: dict[str, str], path: str) -> bool:
         try:
