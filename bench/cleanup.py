@@ -26,9 +26,9 @@ from typing import Any
 
 import psycopg
 
+from commands.clients.litellm import LiteLLMClient
+from commands.clients.sessions import KeyDatabases
 from commands.keys.cleanup import run_cleanup
-from commands.keys.databases import KeyDatabases
-from commands.litellm import LiteLLMClient
 from sandbox.litellm import LiteLLMSandbox
 from sandbox.schemas import TemplateDatabases, drop_database
 from sandbox.seed_data import bulk_keys

@@ -25,8 +25,8 @@ from typing import Any
 
 import psycopg
 
+from commands.clients.sessions import KeyDatabases
 from commands.drift.operation import find_drift
-from commands.keys.databases import KeyDatabases
 from sandbox.schemas import TemplateDatabases, drop_database
 from sandbox.seed_data import bulk_keys
 

@@ -23,11 +23,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from commands.clients.kube import KubeClient
+from commands.clients.rollout import rollout_status
 from commands.cluster.upgrade import UpgradeArgs, UpgradeOperation, plan_component
 from commands.contract import Result
 from commands.environment import Environment
-from commands.kube import KubeClient
-from commands.rollout import rollout_status
 from sandbox.kube import KubeSandbox
 
 NAMESPACE = "litellm-rhpds"

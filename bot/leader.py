@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from commands.kube import KubeClient, KubeError, LeaseSpec
+from commands.clients.kube import KubeClient, KubeError, LeaseSpec
 
 log = logging.getLogger(__name__)
 

@@ -39,8 +39,8 @@ from bot.settings import Settings
 from bot.stash import ArgumentStash
 from bot.store import AuditLog, Database, OperationStore, StoreUnavailable
 from bot.store.schedules import ScheduleStore
+from commands.clients.kube import KubeClient
 from commands.environment import DEFAULT_SCALE_BOUNDS, Environment
-from commands.kube import KubeClient
 from commands.registry import Registry, default_registry
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from bot.alerts.pipeline import AlertPipeline
 from bot.automation import AutomationConfig
 from bot.store.schedules import ScheduleRow, ScheduleStore
 from commands.contract import FollowUp, OperationError, Result
-from commands.schedules import ScheduleInfo
+from commands.environment import ScheduleInfo
 
 log = logging.getLogger(__name__)
 

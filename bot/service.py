@@ -41,9 +41,9 @@ from bot.rendering import Message, escape_text
 from bot.runner import JobRunner, RunnerBusy, Throttle
 from bot.stash import ArgumentStash, secret_fields
 from bot.store import AuditLog, Database, OperationRecord, OperationStore, StoreUnavailable
+from commands.clients.kube import KubeError
 from commands.contract import Operation, OperationError, Plan, Progress, Result
 from commands.environment import Environment
-from commands.kube import KubeError
 from commands.registry import Registry
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from commands.kube import KubeClient
-    from commands.schedules import ScheduleBook
+    from commands.clients.kube import KubeClient
+
+
+@dataclass(frozen=True)
+class ScheduleInfo:
+    """One schedule as `schedules` shows it."""
+
+    name: str
+    cron: str
+    command: str
+    channel: str
+    paused: bool
+    next_run: datetime | None  # None while paused
+    last_run: datetime | None
+    last_outcome: str | None  # succeeded | failed | refused
+    last_summary: str | None
+    last_operation_id: str | None
+    running: bool
+
+
+class ScheduleBook(Protocol):
+    """The bot's schedules, as operations may see and change them."""
+
+    def schedules(self) -> list[ScheduleInfo]: ...
+
+    def set_paused(self, name: str, paused: bool) -> ScheduleInfo: ...
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,14 @@ class Registry:
 
 def default_registry() -> Registry:
     """Every operation of `commands/`, with its policy defaults."""
-    from commands.admins import AdminDemoteOperation, AdminListOperation, AdminPromoteOperation
-    from commands.autosync import AutosyncOffOperation, AutosyncOnOperation, AutosyncStatusOperation
+    from commands.admins.demote import AdminDemoteOperation
+    from commands.admins.listing import AdminListOperation
+    from commands.admins.promote import AdminPromoteOperation
+    from commands.autosync.off import AutosyncOffOperation
+    from commands.autosync.on import AutosyncOnOperation
+    from commands.autosync.status import AutosyncStatusOperation
     from commands.backup.operations import BackupListOperation, BackupNowOperation
-    from commands.cache import CacheFlushOperation
+    from commands.cache.flush import CacheFlushOperation
     from commands.cluster.logs import LogsOperation
     from commands.cluster.restart import RestartOperation
     from commands.cluster.rollback import RollbackOperation
@@ -58,14 +62,14 @@ def default_registry() -> Registry:
     from commands.keys.cleanup import KeysCleanupOperation
     from commands.keys.orphans import KeysOrphansOperation
     from commands.keys.stats import KeysStatsOperation
-    from commands.models import (
-        ModelsAddOperation,
-        ModelsListOperation,
-        ModelsRemoveOperation,
-        ModelsVerifyOperation,
-    )
-    from commands.models_sync import ModelsSyncOperation
-    from commands.schedules import SchedulesOperation, SchedulesPauseOperation, SchedulesResumeOperation
+    from commands.models.add import ModelsAddOperation
+    from commands.models.listing import ModelsListOperation
+    from commands.models.remove import ModelsRemoveOperation
+    from commands.models.sync import ModelsSyncOperation
+    from commands.models.verify import ModelsVerifyOperation
+    from commands.schedules.listing import SchedulesOperation
+    from commands.schedules.pause import SchedulesPauseOperation
+    from commands.schedules.resume import SchedulesResumeOperation
 
     return Registry(
         [

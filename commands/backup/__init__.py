@@ -6,11 +6,11 @@ Public API for other parts: `run_backup(env, on_progress)` (local backup directo
 targets, for the alerts watcher), `database_urls(env)`, `BackupManifest`, `BackupFile`.
 """
 
-from commands.backup.databases import database_urls
 from commands.backup.listing import list_targets, newest_backup_time
 from commands.backup.manifest import BackupFile, BackupManifest
 from commands.backup.operations import BackupListOperation, BackupNowOperation
 from commands.backup.run import iter_backup, list_backups, run_backup
+from commands.clients.databases import database_urls
 
 __all__ = [
     "BackupFile",

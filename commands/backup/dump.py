@@ -23,7 +23,7 @@ from typing import IO
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from commands.backup.databases import DatabaseTarget, last_meaningful_line, redact
+from commands.clients.databases import DatabaseTarget, last_meaningful_line, redact
 from commands.contract import OperationError
 
 CHUNK_SIZE = 64 * 1024

@@ -6,7 +6,6 @@ import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from commands.backup.databases import database_targets
 from commands.backup.distribute import already_there, apply_retention, ids_in, store_everywhere
 from commands.backup.dump import pg_dump_path
 from commands.backup.listing import list_targets
@@ -20,6 +19,7 @@ from commands.backup.report import (
 )
 from commands.backup.run import iter_backup
 from commands.backup.targets import BackupTarget, DirectoryTarget, configured_targets
+from commands.clients.databases import database_targets
 from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Result
 from commands.environment import Environment
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Collection, Generator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from commands.backup.databases import database_targets
 from commands.backup.dump import DEFAULT_DUMP_TIMEOUT, dump_database, pg_dump_path, server_version
 from commands.backup.manifest import (
     BackupFile,
@@ -25,6 +24,7 @@ from commands.backup.manifest import (
     write_manifest,
 )
 from commands.backup.verify import verify_file
+from commands.clients.databases import database_targets
 from commands.contract import OperationError, Progress
 from commands.environment import Environment
 

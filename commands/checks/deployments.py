@@ -7,11 +7,11 @@ from typing import Any
 
 from commands.checks.finding import Finding
 from commands.checks.workloads import component_deployments, plural
+from commands.clients.kube import KubeClient, KubeError
+from commands.clients.rollout import rollout_status
 from commands.cluster.status import cap_lines, pod_report, pods_of
 from commands.contract import FollowUp
 from commands.environment import Component, Environment
-from commands.kube import KubeClient, KubeError
-from commands.rollout import rollout_status
 
 MAX_POD_LINES = 5  # pod troubles shown under a Deployment finding (the "pods" check has the rest)
 

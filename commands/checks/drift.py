@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from commands.checks.finding import Check, Finding
+from commands.clients.sessions import key_databases
 from commands.contract import FollowUp
 from commands.drift.findings import Finding as DriftFinding
 from commands.drift.operation import find_drift
 from commands.drift.report import SAMPLE_SIZE
 from commands.environment import Environment
-from commands.keys.databases import key_databases
 
 REPORT = FollowUp("Drift report", "drift")
 FIXES: dict[str, FollowUp] = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from commands.checks.finding import Finding
 from commands.checks.workloads import component_deployments
+from commands.clients.rollout import rollout_status
 from commands.cluster.status import redis_answers
 from commands.contract import FollowUp
 from commands.environment import Environment
-from commands.rollout import rollout_status
 
 
 def redis_check(env: Environment) -> list[Finding]:

@@ -1,14 +1,14 @@
 """The "readiness" check: LiteLLM's `/health/readiness` and the backend's `/api/v1/health/ready`.
 
-Both are probed concurrently under one deadline (`commands.health`). A service that answers "not
+Both are probed concurrently under one deadline (`commands.clients.health`). A service that answers "not
 ready" and one the bot cannot reach are both findings: inside the cluster, a Service whose pods are
 all unready refuses connections, so "unreachable" is how "nothing is ready" usually looks.
 """
 
 from __future__ import annotations
 
-from commands import health
 from commands.checks.finding import Finding
+from commands.clients import health
 from commands.contract import FollowUp
 from commands.environment import Environment
 

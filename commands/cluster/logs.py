@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from commands.clients.kube import KubeError
 from commands.cluster.status import pods_of
 from commands.contract import Args, Event, Operation, Plan, Progress, Result, ResultFile, Section
 from commands.environment import Component, Environment
-from commands.kube import KubeError
 
 MAX_TAIL = 5000
 GREP_SCAN_LINES = 20000  # with --grep, this many lines per pod are searched

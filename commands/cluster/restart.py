@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationInfo, field_validator
 
-from commands.cluster.rolling import (
+from commands.clients.kube import STRATEGIC_MERGE, KubeError
+from commands.clients.rolling import (
     ALL,
     component_of,
     components_in_order,
@@ -38,7 +39,6 @@ from commands.contract import (
     Section,
 )
 from commands.environment import Component, Environment
-from commands.kube import STRATEGIC_MERGE, KubeError
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 ALL_ORDER = ("backend", "litellm", "frontend")

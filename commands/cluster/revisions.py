@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from commands.kube import KubeClient
+from commands.clients.kube import KubeClient
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"

@@ -14,15 +14,8 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from commands.cluster.images import container_images, image_tag
-from commands.cluster.revisions import (
-    owned_replicasets,
-    revision_of,
-    rollback_annotations,
-    same_template,
-    template_without_hash,
-)
-from commands.cluster.rolling import (
+from commands.clients.kube import KubeError
+from commands.clients.rolling import (
     component_of,
     follow_rollout,
     generation,
@@ -32,9 +25,16 @@ from commands.cluster.rolling import (
     rollout_failure,
     validated_component,
 )
+from commands.cluster.images import container_images, image_tag
+from commands.cluster.revisions import (
+    owned_replicasets,
+    revision_of,
+    rollback_annotations,
+    same_template,
+    template_without_hash,
+)
 from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Progress, Result, Section
 from commands.environment import Component, Environment
-from commands.kube import KubeError
 
 JSON_PATCH = "application/json-patch+json"
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from commands.clients.kube import KubeError
+from commands.clients.rollout import RolloutStatus, iter_rollout
 from commands.cluster.status import redis_answers
 from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Progress, Result, Section
 from commands.environment import Component, Environment
-from commands.kube import KubeError
-from commands.rollout import RolloutStatus, iter_rollout
 
 BACKEND_REFUSAL = (
     "backend stays at 1 replica: its OAuth state is in-memory, so logins break with more than one "

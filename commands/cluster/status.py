@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from commands import health
+from commands.clients import health
+from commands.clients.kube import KubeClient, KubeError
+from commands.clients.rollout import rollout_status
 from commands.cluster.images import container_images, image_tag, same_image_mismatches
 from commands.contract import Args, Event, Operation, Plan, Result, Section
 from commands.environment import Component, Environment
-from commands.kube import KubeClient, KubeError
-from commands.rollout import rollout_status
 
 BACKEND_REPLICAS_WARNING = "OAuth state is in-memory: login breaks with more than one backend replica"
 LITELLM_REDIS_WARNING = (

@@ -20,9 +20,8 @@ from typing import Any
 
 from pydantic import ValidationInfo, field_validator
 
-from commands.cluster.images import container_images, image_repository, image_tag, with_tag
-from commands.cluster.revisions import HASH_LABEL, current_replicaset, selector_string
-from commands.cluster.rolling import (
+from commands.clients.kube import STRATEGIC_MERGE, KubeError
+from commands.clients.rolling import (
     ALL,
     SHOWN_INPUT_LIMIT,
     component_of,
@@ -35,6 +34,8 @@ from commands.cluster.rolling import (
     scrub,
     validated_component,
 )
+from commands.cluster.images import container_images, image_repository, image_tag, with_tag
+from commands.cluster.revisions import HASH_LABEL, current_replicaset, selector_string
 from commands.contract import (
     Args,
     Change,
@@ -48,7 +49,6 @@ from commands.contract import (
     Section,
 )
 from commands.environment import Component, Environment
-from commands.kube import STRATEGIC_MERGE, KubeError
 
 TAG_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 ALL_ORDER = ("backend", "frontend")  # LiteMaaS's own components, in upgrade order

@@ -39,8 +39,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from commands.clients.sessions import KeyDatabases, pipe_copy
 from commands.drift.findings import LIST_LIMIT, Finding
-from commands.keys.databases import KeyDatabases, pipe_copy
 
 TOKENS = sql.Identifier("LiteLLM_VerificationToken")
 TEMP_TABLE = sql.Identifier("chatops_drift_keys")

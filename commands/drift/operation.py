@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+from commands.clients.sessions import KeyDatabases, key_databases, litellm_session, litemaas_session
 from commands.contract import Args, Event, Operation, OperationError, Plan, Progress, Result
 from commands.drift.findings import Finding
 from commands.drift.keys import key_drift
 from commands.drift.models import model_drift
 from commands.drift.report import drift_result
 from commands.environment import Environment
-from commands.keys.databases import KeyDatabases, key_databases, litellm_session, litemaas_session
 
 
 class DriftArgs(Args):

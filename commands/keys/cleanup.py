@@ -33,9 +33,10 @@ from typing import Any
 import psycopg
 from pydantic import field_validator
 
+from commands.clients.litellm import LiteLLMClient, LiteLLMError, litellm_client
+from commands.clients.sessions import KeyDatabases, Session, key_databases, litellm_session, litemaas_session
 from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Progress, Result, Section
 from commands.environment import Environment
-from commands.keys.databases import KeyDatabases, Session, key_databases, litellm_session, litemaas_session
 from commands.keys.durations import format_age, parse_age
 from commands.keys.orphans import ORPHAN_REASON, find_orphans, mark_orphans_on
 from commands.keys.selection import (
@@ -47,7 +48,6 @@ from commands.keys.selection import (
     sample_candidates,
     selection_now,
 )
-from commands.litellm import LiteLLMClient, LiteLLMError, litellm_client
 
 LOCK_TARGET = "keystore"
 CLEANUP_REASON = "Key deleted by cleanup"

@@ -22,8 +22,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from commands.clients.sessions import KeyDatabases, connect, describe_error, pipe_copy
 from commands.contract import OperationError
-from commands.keys.databases import KeyDatabases, connect, describe_error, pipe_copy
 
 TOKENS_TABLE = sql.Identifier("LiteLLM_VerificationToken")
 TEMP_TABLE = "chatops_litellm_keys"

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from commands.clients.sessions import KeyDatabases, key_databases, litemaas_session
 from commands.contract import (
     Args,
     Change,
@@ -33,7 +34,6 @@ from commands.contract import (
     Section,
 )
 from commands.environment import Environment
-from commands.keys.databases import KeyDatabases, key_databases, litemaas_session
 from commands.keys.mirror import litellm_keys
 
 LOCK_TARGET = "keystore"

@@ -10,9 +10,9 @@ from typing import Any
 
 import psycopg
 
+from commands.clients.sessions import key_databases, litellm_session, litemaas_session
 from commands.contract import Args, Event, Operation, OperationError, Plan, Result, Section
 from commands.environment import Environment
-from commands.keys.databases import key_databases, litellm_session, litemaas_session
 
 EXPIRING_WITHIN_DAYS = 7
 

@@ -1,19 +1,7 @@
 """The model catalogue: LiteLLM's deployments against the LiteMaaS `models` table.
 
 Operations: `models list`, `models verify <id>` (viewer), `models add`, `models remove <id>` (admin +
-approval). `deployments.py` reads LiteLLM, `catalogue.py` the LiteMaaS database, `compare.py` says what
-does not match and the fix; `catalogue_sync.py` asks the backend to sync after a change.
+approval), `models sync` (operator). `deployments.py` reads LiteLLM, `catalogue.py` the LiteMaaS
+database, `compare.py` says what does not match and the fix; `catalogue_sync.py` asks the backend to
+sync after a change.
 """
-
-from commands.models.add import ModelAddArgs, ModelsAddOperation
-from commands.models.listing import ModelsListOperation
-from commands.models.remove import ModelsRemoveOperation
-from commands.models.verify import ModelsVerifyOperation
-
-__all__ = [
-    "ModelAddArgs",
-    "ModelsAddOperation",
-    "ModelsListOperation",
-    "ModelsRemoveOperation",
-    "ModelsVerifyOperation",
-]

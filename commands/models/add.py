@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
+from commands.clients.litellm import LiteLLMError
 from commands.contract import (
     Args,
     Change,
@@ -33,7 +34,6 @@ from commands.contract import (
     Section,
 )
 from commands.environment import Environment
-from commands.litellm import LiteLLMError
 from commands.models.catalogue import ModelDetails, apply_details, read_model
 from commands.models.catalogue_sync import sync_catalogue
 from commands.models.deployments import describe_litellm_error, open_litellm, read_deployments

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import psycopg
 
-from commands.backup.databases import database_urls, parse_database_url
+from commands.clients.databases import database_urls, parse_database_url
+from commands.clients.health import scrub_database_error
 from commands.contract import OperationError
 from commands.environment import Environment
-from commands.health import scrub_database_error
 
 CONNECT_TIMEOUT_SECONDS = 10
 STATEMENT_TIMEOUT_MS = 30_000

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from commands.backend import BackendError, backend_client
+from commands.clients.backend import BackendError, backend_client
 from commands.contract import OperationError
 from commands.environment import Environment
 

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from commands.clients.litellm import LiteLLMClient, LiteLLMError, litellm_client
 from commands.contract import OperationError
 from commands.environment import Environment
-from commands.litellm import LiteLLMClient, LiteLLMError, litellm_client
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from commands.clients.litellm import LiteLLMError
 from commands.contract import (
     Change,
     Event,
@@ -26,7 +27,6 @@ from commands.contract import (
     Section,
 )
 from commands.environment import Environment
-from commands.litellm import LiteLLMError
 from commands.models.catalogue import read_catalogue, read_impact, read_model
 from commands.models.catalogue_sync import sync_catalogue
 from commands.models.deployments import Deployment, describe_litellm_error, open_litellm, read_deployments

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from commands.litellm import LiteLLMClient, LiteLLMError
+from commands.clients.litellm import LiteLLMClient, LiteLLMError
 
 
 @dataclass

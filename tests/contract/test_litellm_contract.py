@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from commands.litellm import LiteLLMClient, LiteLLMError
+from commands.clients.litellm import LiteLLMClient, LiteLLMError
 from tests.contract.conftest import ContractTarget
 
 T = TypeVar("T")

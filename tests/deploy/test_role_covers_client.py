@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
-from commands.backup.databases import SECRET_NAME as DATABASES_SECRET
-from commands.kube import STRATEGIC_MERGE, KubeClient, KubeError, LeaseSpec
+from commands.clients.databases import SECRET_NAME as DATABASES_SECRET
+from commands.clients.kube import STRATEGIC_MERGE, KubeClient, KubeError, LeaseSpec
 from sandbox.kube import KubeSandbox
 from tests.deploy.manifests import OPENSHIFT_OVERLAY, KubectlMissing, by_kind, render
 from tests.deploy.rbac import RequestAttributes, allowed, grants, request_attributes, role_rules

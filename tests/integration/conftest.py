@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import redis
 
+from commands.clients.kube import KubeClient
 from commands.contract import Progress, Result
 from commands.environment import Environment
-from commands.kube import KubeClient
 from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox

@@ -17,25 +17,17 @@ import pytest
 import redis
 
 from bot.parsing import ParseError, parse_command
-from commands.admins import (
-    AdminDemoteOperation,
-    AdminListOperation,
-    AdminPromoteOperation,
-    EmailArgs,
-    ListArgs,
-)
-from commands.autosync import (
-    AutosyncOffArgs,
-    AutosyncOffOperation,
-    AutosyncOnArgs,
-    AutosyncOnOperation,
-    AutosyncStatusArgs,
-    AutosyncStatusOperation,
-)
-from commands.cache import CacheFlushArgs, CacheFlushOperation
+from commands.admins.demote import AdminDemoteOperation
+from commands.admins.listing import AdminListOperation, ListArgs
+from commands.admins.promote import AdminPromoteOperation
+from commands.admins.roles import EmailArgs
+from commands.autosync.off import AutosyncOffArgs, AutosyncOffOperation
+from commands.autosync.on import AutosyncOnArgs, AutosyncOnOperation
+from commands.autosync.status import AutosyncStatusArgs, AutosyncStatusOperation
+from commands.cache.flush import CacheFlushArgs, CacheFlushOperation
+from commands.clients.kube import KubeClient
 from commands.contract import Args, Event, Operation, OperationError, Progress, Result
 from commands.environment import DEFAULT_COMPONENTS, Environment
-from commands.kube import KubeClient
 from commands.registry import default_registry
 from sandbox import seed_data
 from sandbox.kube import KubeSandbox

@@ -32,11 +32,11 @@ from commands.backup import (
     list_backups,
     run_backup,
 )
-from commands.backup.databases import last_meaningful_line, redact
 from commands.backup.operations import BackupListArgs, BackupNowArgs
+from commands.clients.databases import last_meaningful_line, redact
+from commands.clients.kube import KubeClient
 from commands.contract import Event, OperationError, Progress, Result
 from commands.environment import Environment
-from commands.kube import KubeClient
 from commands.registry import default_registry
 from tests.conftest import DEAD_URL_PORT, PG_ADMIN_URL
 

@@ -26,9 +26,9 @@ from moto.server import ThreadedMotoServer
 from commands.backup import BackupListOperation, BackupNowOperation, newest_backup_time, run_backup
 from commands.backup.operations import BackupListArgs, BackupNowArgs
 from commands.backup.targets import parse_target
+from commands.clients.kube import KubeClient
 from commands.contract import Event, OperationError, Progress, Result
 from commands.environment import Environment
-from commands.kube import KubeClient
 from tests.conftest import DEAD_URL_PORT
 from tests.integration.conftest import NAMESPACE
 from tests.integration.cutting_proxy import CuttingProxy

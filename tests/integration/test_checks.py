@@ -29,10 +29,10 @@ from commands.checks.litellm_redis import redis_check
 from commands.checks.pods import pods_check
 from commands.checks.readiness import readiness_check
 from commands.checks.registry import CHECKS, CheckSettings, build_checks
+from commands.clients.kube import STRATEGIC_MERGE, KubeClient, KubeError
 from commands.cluster.upgrade import UpgradeArgs, UpgradeOperation
 from commands.contract import OperationError
 from commands.environment import Component, Environment
-from commands.kube import STRATEGIC_MERGE, KubeClient, KubeError
 from commands.registry import default_registry
 from sandbox.kube import KubeSandbox
 from tests.conftest import DatabasePair

@@ -17,12 +17,12 @@ import pydantic
 import pytest
 
 import sandbox.kube as sandbox_kube
+from commands.clients.kube import KubeClient, KubeError
+from commands.clients.rollout import RolloutStatus, watch_rollout
 from commands.cluster.scale import ScaleArgs, ScaleOperation
 from commands.cluster.status import StatusArgs, StatusOperation
 from commands.contract import Event, OperationError, Progress, Result
 from commands.environment import DEFAULT_COMPONENTS, Component, Environment
-from commands.kube import KubeClient, KubeError
-from commands.rollout import RolloutStatus, watch_rollout
 from tests.integration.conftest import NAMESPACE, make_env, only_result, redis_ping
 
 DEAD_URL_PORT = 1  # nothing listens there: "Redis is down" without stopping the shared server

@@ -24,12 +24,12 @@ import pytest
 
 import sandbox.litellm as litellm_sandbox
 import sandbox.seed_data as seed
+from commands.clients.kube import KubeClient
+from commands.clients.litellm import LiteLLMClient
+from commands.clients.sessions import APPLICATION_NAME
 from commands.contract import Event, Progress, Result
 from commands.environment import Environment
 from commands.keys.cleanup import CleanupArgs, KeysCleanupOperation
-from commands.keys.databases import APPLICATION_NAME
-from commands.kube import KubeClient
-from commands.litellm import LiteLLMClient
 from tests.conftest import DatabasePair
 
 NAMESPACE = "litellm-rhpds"

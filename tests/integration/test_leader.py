@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from bot.leader import LeaderElection
-from commands.kube import KubeClient, LeaseSpec
+from commands.clients.kube import KubeClient, LeaseSpec
 from sandbox.kube import KubeSandbox
 from tests.integration.conftest import NAMESPACE
 

@@ -12,10 +12,10 @@ import pydantic
 import pytest
 
 from bot.parsing import ParseError, parse_command
+from commands.clients.kube import KubeClient
 from commands.cluster.logs import LogsArgs, LogsOperation
 from commands.contract import Event, Progress, Result
 from commands.environment import DEFAULT_COMPONENTS, Environment
-from commands.kube import KubeClient
 from commands.registry import default_registry
 from tests.integration.conftest import NAMESPACE
 

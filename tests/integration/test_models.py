@@ -22,19 +22,13 @@ import pytest
 import sandbox.backend as backend_sandbox
 import sandbox.litellm as litellm_sandbox
 from bot.parsing import ParseError, parse_command
+from commands.clients.kube import KubeClient
 from commands.contract import Event, OperationError, Progress, Result
 from commands.environment import DEFAULT_COMPONENTS, Environment
-from commands.kube import KubeClient
-from commands.models import (
-    ModelAddArgs,
-    ModelsAddOperation,
-    ModelsListOperation,
-    ModelsRemoveOperation,
-    ModelsVerifyOperation,
-)
-from commands.models.listing import ModelsListArgs
-from commands.models.remove import ModelRemoveArgs
-from commands.models.verify import ModelsVerifyArgs
+from commands.models.add import ModelAddArgs, ModelsAddOperation
+from commands.models.listing import ModelsListArgs, ModelsListOperation
+from commands.models.remove import ModelRemoveArgs, ModelsRemoveOperation
+from commands.models.verify import ModelsVerifyArgs, ModelsVerifyOperation
 from commands.registry import default_registry
 from tests.conftest import DatabasePair, SchemaDatabases, database_pair
 

@@ -15,11 +15,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from commands.backend import UNAUTHORIZED_HINT, BackendClient, BackendError
+from commands.clients.backend import UNAUTHORIZED_HINT, BackendClient, BackendError
+from commands.clients.kube import KubeClient
 from commands.contract import Event, OperationError, Progress, Result
 from commands.environment import Environment
-from commands.kube import KubeClient
-from commands.models_sync import ModelsSyncArgs, ModelsSyncOperation
+from commands.models.sync import ModelsSyncArgs, ModelsSyncOperation
 from sandbox import seed_data
 from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 import sandbox.kube as sandbox_kube
+from commands.clients.kube import KubeClient
 from commands.cluster.status import StatusArgs, StatusOperation
 from commands.contract import Result, Section
 from commands.environment import Environment
-from commands.kube import KubeClient
 from tests.integration.conftest import NAMESPACE, make_env, redis_ping
 
 DOWN = "http://127.0.0.1:1"

@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 
 from bot.parsing import ParseError, parse_command
+from commands.clients.kube import KubeClient
+from commands.clients.rollout import rollout_status
 from commands.cluster.restart import RestartArgs, RestartOperation
 from commands.cluster.rollback import RollbackArgs, RollbackOperation
 from commands.cluster.status import StatusArgs, StatusOperation
 from commands.cluster.upgrade import UpgradeArgs, UpgradeOperation
 from commands.contract import Args, Event, FollowUp, Operation, OperationError, Progress, Result
 from commands.environment import DEFAULT_COMPONENTS, Environment
-from commands.kube import KubeClient
 from commands.registry import default_registry
-from commands.rollout import rollout_status
 from tests.integration.conftest import NAMESPACE, only_result
 
 STEP_INTERVAL = 0.02

@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from commands.kube import KubeClient, KubeError, LeaseSpec
+from commands.clients.kube import KubeClient, KubeError, LeaseSpec
 from sandbox.kube import KubeSandbox
 
 NS = "litellm-rhpds"

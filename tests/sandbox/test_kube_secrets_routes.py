@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from commands.kube import KubeClient
+from commands.clients.kube import KubeClient
 from sandbox.kube import KubeSandbox
 
 NS = "litellm-rhpds"

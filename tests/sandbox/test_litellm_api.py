@@ -21,10 +21,10 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from commands.clients.kube import KubeClient
+from commands.clients.litellm import LiteLLMClient, LiteLLMError, litellm_client
 from commands.contract import OperationError
 from commands.environment import Environment
-from commands.kube import KubeClient
-from commands.litellm import LiteLLMClient, LiteLLMError, litellm_client
 from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox
 from sandbox.seed_data import add_litellm_model, add_litellm_token

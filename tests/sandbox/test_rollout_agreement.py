@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 import sandbox.kube as sandbox_kube
-from commands.kube import KubeClient
-from commands.rollout import rollout_status
+from commands.clients.kube import KubeClient
+from commands.clients.rollout import rollout_status
 
 KUBECTL = shutil.which("kubectl.1.32") or shutil.which("kubectl")
 NAMESPACE = "litellm-rhpds"

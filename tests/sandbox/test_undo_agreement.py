@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 import sandbox.kube as sandbox_kube
+from commands.clients.kube import KubeClient
 from commands.cluster.rollback import RollbackArgs, RollbackOperation
 from commands.contract import OperationError, Result
 from commands.environment import Environment
-from commands.kube import KubeClient
 
 KUBECTL = shutil.which("kubectl.1.32") or shutil.which("kubectl")
 NAMESPACE = "litellm-rhpds"

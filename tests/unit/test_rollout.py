@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from commands.rollout import RolloutStatus, rollout_status
+from commands.clients.rollout import RolloutStatus, rollout_status
 
 
 def deployment(

@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from commands.backup.databases import redact
 from commands.backup.manifest import MANIFEST_NAME, BackupManifest, parse_manifest
 from commands.backup.targets.base import StoredBackup, TargetListing
 from commands.backup.targets.directory import plain_id
+from commands.clients.databases import redact
 from commands.contract import OperationError
 
 MISSING_EXTRA = "S3 backups need the 's3' extra: pip install 'litemaas-chatops[s3]'"

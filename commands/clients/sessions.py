@@ -1,6 +1,6 @@
 """Where the LiteMaaS and LiteLLM tables are, and connections that survive a dropped PostgreSQL link.
 
-URLs come from `commands.backup.databases.database_urls` (settings, else the `litemaas-db` Secret).
+URLs come from `commands.clients.databases.database_urls` (settings, else the `litemaas-db` Secret).
 When LiteLLM shares the LiteMaaS database (litemaas-facts §4.8), both URLs are the same and `shared` is
 True: cross-table questions are then plain SQL joins. URLs carry passwords and never leave this module
 in a message: errors are reduced to their first line with URLs and passwords removed.
@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.abc import Buffer
 
-from commands.backup.databases import database_urls, redact
+from commands.clients.databases import database_urls, redact
 from commands.contract import OperationError
 from commands.environment import Environment
 

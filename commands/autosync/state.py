@@ -1,4 +1,4 @@
-"""`autosync status | on | off [--interval MIN]`: the backend's periodic model sync (litemaas-facts.md §2.2).
+"""The backend's periodic model sync as its Deployment says (litemaas-facts.md §2.2), for the autosync verbs.
 
 The backend syncs the catalogue from LiteLLM once at every start, whatever its env says; it ALSO syncs
 every `LITELLM_SYNC_INTERVAL` minutes (default 60) only when `LITELLM_AUTO_SYNC` is exactly the string
@@ -12,35 +12,17 @@ Deployment (admin + approval by default).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field
-
-from commands.cluster.rolling import (
-    follow_rollout,
+from commands.clients.rolling import (
     generation,
-    is_paused,
-    kube_problem,
     read_deployment,
-    rollout_failure,
 )
 from commands.contract import (
-    Args,
-    Change,
-    Event,
-    FollowUp,
-    Operation,
     OperationError,
-    Plan,
-    Progress,
-    Result,
-    Section,
 )
 from commands.environment import Component, Environment
-from commands.kube import STRATEGIC_MERGE, KubeError
-from commands.rollout import rollout_status
 
 USAGE = "autosync status | on | off [--interval MIN]"  # the family; each verb has its own usage
 AUTO_SYNC = "LITELLM_AUTO_SYNC"
@@ -146,7 +128,7 @@ def read_state(env: Environment) -> tuple[Component, AutoSyncState]:
     )
 
 
-def _state_warnings(state: AutoSyncState) -> list[str]:
+def state_warnings(state: AutoSyncState) -> list[str]:
     warnings: list[str] = []
     value = state.auto_sync.value
     if value is not None and value != "true" and value.strip().lower() in {"true", "1", "yes", "on"}:
@@ -165,7 +147,7 @@ def _state_warnings(state: AutoSyncState) -> list[str]:
     return warnings
 
 
-def _summary(state: AutoSyncState) -> str:
+def summary_of(state: AutoSyncState) -> str:
     if not state.enabled:
         reason = "not set" if not state.auto_sync.present else f"is {state.auto_sync.shown()!r}"
         return f"periodic model sync is off ({AUTO_SYNC} {reason})"
@@ -174,7 +156,7 @@ def _summary(state: AutoSyncState) -> str:
     return f"periodic model sync is on, {every}"
 
 
-def _fields(state: AutoSyncState) -> dict[str, str]:
+def state_fields(state: AutoSyncState) -> dict[str, str]:
     interval = state.interval.shown()
     if not state.interval.present:
         interval = f"not set (default {DEFAULT_INTERVAL_MINUTES} minutes)"
@@ -201,179 +183,3 @@ def env_patch(state: AutoSyncState, container: str, values: dict[str, str]) -> d
             }
         }
     }
-
-
-# -- status ------------------------------------------------------------------------------------------
-
-
-class AutosyncStatusArgs(Args):
-    """`autosync status`."""
-
-
-class AutosyncStatusOperation(Operation[AutosyncStatusArgs]):
-    """Show whether the backend syncs the model catalogue periodically, and how often."""
-
-    name = "autosync status"
-    args_model = AutosyncStatusArgs
-    usage = "autosync status"
-    default_role = "viewer"
-
-    def execute(self, env: Environment, args: AutosyncStatusArgs, plan: Plan | None) -> Iterator[Event]:
-        try:
-            component, state = read_state(env)
-        except OperationError as exc:
-            yield Result(ok=False, summary=str(exc))
-            return
-        fields = _fields(state)
-        fields["rollout"] = rollout_status(state.deployment).message
-        section = Section(
-            title=f"{component.name} (deployment/{component.deployment}, container {component.container})",
-            fields=fields,
-            lines=(STARTUP_NOTE,),
-        )
-        yield Result(
-            ok=True, summary=_summary(state), sections=(section,), warnings=tuple(_state_warnings(state))
-        )
-
-
-# -- on / off ----------------------------------------------------------------------------------------
-
-
-class AutosyncOnArgs(Args):
-    """`autosync on [--interval MIN]`."""
-
-    interval: int | None = Field(default=None, ge=MIN_INTERVAL, le=MAX_INTERVAL)
-
-
-class AutosyncOffArgs(Args):
-    """`autosync off`."""
-
-
-class _AutosyncChange(Operation[Any]):
-    """Shared by on/off: plan the env change, patch, follow the backend's rollout."""
-
-    mutating = True
-    default_role = "admin"
-    default_approval = True
-
-    def lock_target(self, env: Environment, args: Any) -> str | None:
-        try:
-            return f"deployment/{env.component('backend').deployment}"
-        except KeyError:
-            raise OperationError("this environment has no backend component configured") from None
-
-    def wanted(self, state: AutoSyncState, args: Any) -> dict[str, str]:
-        """The variables to set (only those that change)."""
-        raise NotImplementedError
-
-    def risks(self) -> tuple[str, ...]:
-        raise NotImplementedError
-
-    def plan(self, env: Environment, args: Any) -> Plan:
-        component, state = read_state(env)
-        target = f"deployment/{component.deployment}"
-        values = self.wanted(state, args)
-        if not values:
-            summary = f"nothing to change: {_summary(state)}"
-            return Plan(summary=summary, target=target, noop=True, observed=state.observed)
-        if is_paused(state.deployment):
-            raise OperationError(f"{target} is paused: resume it first, or the change never rolls out")
-        before = {AUTO_SYNC: state.auto_sync.shown(), INTERVAL: state.interval.shown()}
-        changes = tuple(
-            Change(target, f"env {name} ({component.container})", before[name], value)
-            for name, value in values.items()
-        )
-        verb = "Turn on" if self.name.endswith("on") else "Turn off"
-        return Plan(
-            summary=f"{verb} the backend's periodic model sync: "
-            + ", ".join(f"{n}={v}" for n, v in values.items())
-            + f" on {target} (restarts the backend)",
-            target=target,
-            changes=changes,
-            risks=self.risks(),
-            observed=state.observed,
-        )
-
-    def execute(self, env: Environment, args: Any, plan: Plan | None) -> Iterator[Event]:
-        try:
-            component, state = read_state(env)
-            values = self.wanted(state, args)
-        except OperationError as exc:
-            yield Result(ok=False, summary=str(exc))
-            return
-        target = f"deployment/{component.deployment}"
-        if not values:
-            yield Result(ok=True, summary=f"nothing changed: {_summary(state)}")
-            return
-        yield Progress(f"setting {', '.join(f'{n}={v}' for n, v in values.items())} on {target}")
-        try:
-            env.kube.patch_deployment(
-                component.deployment, env_patch(state, component.container, values), STRATEGIC_MERGE
-            )
-        except KubeError as exc:
-            yield Result(ok=False, summary=f"{target} unchanged: {kube_problem(exc)}")
-            return
-        try:
-            final = yield from follow_rollout(env, component)
-        except KubeError as exc:
-            yield Result(
-                ok=False,
-                summary=f"{target} changed, but following its rollout failed: {kube_problem(exc)}",
-            )
-            return
-        try:
-            _, after = read_state(env)
-        except OperationError:
-            after = state
-        fields = _fields(after)
-        fields["rollout"] = final.message
-        section = Section(title=f"{component.name} ({target})", fields=fields, lines=(STARTUP_NOTE,))
-        if not final.done:
-            yield Result(
-                ok=False,
-                summary=f"{_summary(after)} in the template, but {rollout_failure(component, final)}",
-                sections=(section,),
-                follow_ups=(FollowUp("Rollback", f"rollback {component.name}"),),
-            )
-            return
-        yield Result(
-            ok=True,
-            summary=f"{_summary(after)}; the backend rolled out and ran its start-up sync",
-            sections=(section,),
-        )
-
-
-class AutosyncOnOperation(_AutosyncChange):
-    """Turn on the backend's periodic model sync (LITELLM_AUTO_SYNC=true); restarts the backend."""
-
-    name = "autosync on"
-    args_model = AutosyncOnArgs
-    usage = "autosync on [--interval MIN] [--dry-run]"
-
-    def wanted(self, state: AutoSyncState, args: Any) -> dict[str, str]:
-        assert isinstance(args, AutosyncOnArgs)
-        values: dict[str, str] = {}
-        if not state.enabled:
-            values[AUTO_SYNC] = "true"
-        if args.interval is not None and state.interval.value != str(args.interval):
-            values[INTERVAL] = str(args.interval)
-        return values
-
-    def risks(self) -> tuple[str, ...]:
-        return (CASCADE_RISK, RESTART_RISK)
-
-
-class AutosyncOffOperation(_AutosyncChange):
-    """Turn off the backend's periodic model sync (LITELLM_AUTO_SYNC=false); restarts the backend."""
-
-    name = "autosync off"
-    args_model = AutosyncOffArgs
-    usage = "autosync off [--dry-run]"
-
-    def wanted(self, state: AutoSyncState, args: Any) -> dict[str, str]:
-        if state.enabled or state.auto_sync.source:
-            return {AUTO_SYNC: "false"}
-        return {}
-
-    def risks(self) -> tuple[str, ...]:
-        return (RESTART_RISK, STARTUP_NOTE)

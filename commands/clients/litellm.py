@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from commands.credentials import litellm_master_key
+from commands.clients.credentials import litellm_master_key
 from commands.environment import Environment
 
 log = logging.getLogger(__name__)

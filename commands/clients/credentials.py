@@ -7,9 +7,9 @@ caller only; no message, error or log line here ever contains one.
 
 from __future__ import annotations
 
+from commands.clients.kube import KubeError
 from commands.contract import OperationError
 from commands.environment import Environment
-from commands.kube import KubeError
 
 
 def _from_secret(env: Environment, secret: str, key: str, setting: str) -> str:

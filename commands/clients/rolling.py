@@ -2,8 +2,8 @@
 failures, following a rollout as `Progress` events, and scrubbing secrets out of log lines.
 
 Every operation that changes a pod template ends the same way: it follows the rollout through the watch
-API (`commands.rollout.iter_rollout`, kubectl's rules) and reports each new state as a `Progress` whose
-text is kubectl's ("Waiting for deployment "x" rollout to finish: 2 of 3 updated replicas are
+API (`commands.clients.rollout.iter_rollout`, kubectl's rules) and reports each new state as a
+`Progress` whose text is kubectl's ("Waiting for deployment "x" rollout to finish: 2 of 3 updated replicas are
 available...") prefixed by the component.
 """
 
@@ -13,10 +13,10 @@ import re
 from collections.abc import Generator, Iterable
 from typing import Any
 
+from commands.clients.kube import KubeError
+from commands.clients.rollout import RolloutStatus, iter_rollout
 from commands.contract import OperationError, Progress
 from commands.environment import Component, Environment
-from commands.kube import KubeError
-from commands.rollout import RolloutStatus, iter_rollout
 
 ALL = "all"
 SHOWN_INPUT_LIMIT = 40  # characters of a bad argument echoed back

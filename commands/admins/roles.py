@@ -1,4 +1,4 @@
-"""`admin promote <email>`, `admin demote <email>`, `admin list`: LiteMaaS admins in `users.roles`.
+"""What `admin promote` and `admin demote` share: find the user, add or remove the one role `admin`.
 
 Replaces `promote-admin.sh` (litemaas-facts.md §4.4) without its faults: it reads the LiteMaaS database
 from settings or the `litemaas-db` Secret (not a hard-coded `-d litellm`), and it ADDS or REMOVES the
@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 from pydantic import Field, field_validator
 
-from commands.backup.databases import database_targets, last_meaningful_line, redact
+from commands.clients.databases import database_problem, litemaas_connection
 from commands.contract import (
     Args,
     Change,
@@ -30,7 +27,6 @@ from commands.contract import (
     OperationError,
     Plan,
     Result,
-    ResultFile,
     Section,
 )
 from commands.environment import Environment
@@ -47,40 +43,7 @@ GROUP_WARNING = (
     "(or administrators) or in INITIAL_ADMIN_USERS, the next login makes them admin again — remove them "
     "there too"
 )
-LIST_INLINE_LIMIT = 40
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
-
-
-def _dt(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime) else "never"
-
-
-@contextmanager
-def litemaas_connection(env: Environment) -> Iterator[psycopg.Connection[Any]]:
-    """A connection to the LiteMaaS database (settings, else the `litemaas-db` Secret).
-
-    Raises OperationError saying plainly what failed; never a URL or password.
-    """
-    target = database_targets(env)[0]
-    try:
-        conn = psycopg.connect(make_conninfo("", **target.connect_kwargs()))
-    except psycopg.Error as exc:
-        reason = redact(last_meaningful_line(str(exc)), [target.password])
-        raise OperationError(f"cannot reach the LiteMaaS database ({target.where}): {reason}") from None
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-def database_problem(exc: psycopg.Error, password: str = "") -> str:
-    """A PostgreSQL failure in plain words (a missing `users` table means the wrong database)."""
-    if isinstance(exc, psycopg.errors.UndefinedTable):
-        return (
-            "the LiteMaaS tables are not in that database: LITEMAAS_DATABASE_URL (or DATABASE_URL of "
-            "litemaas-db) must name the backend's database (litemaas_db since f4545df)"
-        )
-    return redact(last_meaningful_line(str(exc)), [password]) or type(exc).__name__
 
 
 class EmailArgs(Args):
@@ -99,10 +62,6 @@ class EmailArgs(Args):
         if not _EMAIL.match(value):
             raise ValueError(f"{value[:60]!r} is not an email address (like jane@example.com)")
         return value
-
-
-class ListArgs(Args):
-    """`admin list`."""
 
 
 def _find_user(conn: psycopg.Connection[Any], email: str) -> tuple[Any, str, list[str]]:
@@ -126,11 +85,11 @@ def _find_user(conn: psycopg.Connection[Any], email: str) -> tuple[Any, str, lis
     return user_id, str(stored), [str(r) for r in roles]
 
 
-def _roles_text(roles: Sequence[str]) -> str:
+def roles_text(roles: Sequence[str]) -> str:
     return "{" + ",".join(roles) + "}"
 
 
-class _RoleChange(Operation[EmailArgs]):
+class RoleChange(Operation[EmailArgs]):
     """Shared plan/execute of promote and demote: add or remove the one role `admin`."""
 
     args_model = EmailArgs
@@ -161,10 +120,10 @@ class _RoleChange(Operation[EmailArgs]):
         target = f"user/{email}"
         observed = {"user_id": str(user_id), "roles": roles}
         if self.adding and ADMIN in roles:
-            summary = f"{email} is already admin (roles {_roles_text(roles)})"
+            summary = f"{email} is already admin (roles {roles_text(roles)})"
             return Plan(summary, LOCK_TARGET, noop=True, observed=observed)
         if not self.adding and ADMIN not in roles:
-            summary = f"{email} is not admin (roles {_roles_text(roles)})"
+            summary = f"{email} is not admin (roles {roles_text(roles)})"
             return Plan(summary, LOCK_TARGET, noop=True, observed=observed)
         after = self._after(roles)
         risks = [NEXT_LOGIN]
@@ -178,7 +137,7 @@ class _RoleChange(Operation[EmailArgs]):
         return Plan(
             summary=f"{verb} {email}: {'add' if self.adding else 'remove'} the role admin in users.roles",
             target=LOCK_TARGET,
-            changes=(Change(target, "roles", _roles_text(roles), _roles_text(after)),),
+            changes=(Change(target, "roles", roles_text(roles), roles_text(after)),),
             risks=tuple(risks),
             observed=observed,
         )
@@ -212,7 +171,7 @@ class _RoleChange(Operation[EmailArgs]):
         did = "is now admin" if self.adding else "is no longer admin"
         section = Section(
             title=f"user {email}",
-            fields={"roles before": _roles_text(before), "roles after": _roles_text(after)},
+            fields={"roles before": roles_text(before), "roles after": roles_text(after)},
         )
         warnings = () if self.adding else (GROUP_WARNING,)
         yield Result(
@@ -220,69 +179,4 @@ class _RoleChange(Operation[EmailArgs]):
             summary=f"{email} {did}; this {NEXT_LOGIN}",
             sections=(section,),
             warnings=warnings,
-        )
-
-
-class AdminPromoteOperation(_RoleChange):
-    """Give a LiteMaaS user the admin role (added to their roles; applies at their next login)."""
-
-    name = "admin promote"
-    usage = "admin promote <email> [--dry-run]"
-    adding = True
-
-
-class AdminDemoteOperation(_RoleChange):
-    """Take the admin role from a LiteMaaS user (other roles stay; applies at their next login)."""
-
-    name = "admin demote"
-    usage = "admin demote <email> [--dry-run]"
-    adding = False
-
-
-class AdminListOperation(Operation[ListArgs]):
-    """List LiteMaaS users holding admin or admin-readonly."""
-
-    name = "admin list"
-    args_model = ListArgs
-    usage = "admin list"
-    default_role = "viewer"
-
-    def execute(self, env: Environment, args: ListArgs, plan: Plan | None) -> Iterator[Event]:
-        try:
-            with litemaas_connection(env) as conn:
-                rows = conn.execute(
-                    "SELECT email, username, roles, is_active, last_login_at FROM users "
-                    "WHERE roles && %s::text[] ORDER BY (%s = ANY(roles)) DESC, lower(email)",
-                    ([ADMIN, ADMIN_READONLY], ADMIN),
-                ).fetchall()
-        except OperationError as exc:
-            yield Result(ok=False, summary=str(exc))
-            return
-        except psycopg.Error as exc:
-            yield Result(ok=False, summary=f"cannot read the LiteMaaS users: {database_problem(exc)}")
-            return
-        lines = [
-            f"{email} ({username}) — {_roles_text(roles)} — last login {_dt(last)}"
-            + ("" if active else " — inactive")
-            for email, username, roles, active, last in rows
-        ]
-        admins = sum(1 for r in rows if ADMIN in r[2])
-        readonly = len(rows) - admins
-        summary = f"{admins} admin(s), {readonly} admin-readonly"
-        if not rows:
-            yield Result(ok=True, summary="no LiteMaaS user holds admin or admin-readonly")
-            return
-        files: tuple[ResultFile, ...] = ()
-        shown = lines
-        if len(lines) > LIST_INLINE_LIMIT:
-            shown = [
-                *lines[:LIST_INLINE_LIMIT],
-                f"… and {len(lines) - LIST_INLINE_LIMIT} more (see the file)",
-            ]
-            files = (ResultFile("litemaas-admins.txt", "LiteMaaS admins", "\n".join(lines) + "\n"),)
-        yield Result(
-            ok=True,
-            summary=summary,
-            sections=(Section(title="LiteMaaS admins (users.roles)", lines=tuple(shown)),),
-            files=files,
         )

@@ -1,4 +1,4 @@
-"""Which PostgreSQL databases a backup dumps, and how to reach them without ever showing a password.
+"""The operated PostgreSQL databases: where they are and how to reach them without ever showing a password.
 
 URLs come from the environment's settings (`LITEMAAS_DATABASE_URL`, `LITELLM_DATABASE_URL`) or, when a
 setting is absent, from the namespace's `litemaas-db` Secret (keys `DATABASE_URL`,
@@ -9,15 +9,17 @@ is dumped once. Nothing here puts a URL or a password in a message.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from commands.clients.kube import KubeError
 from commands.contract import OperationError
 from commands.environment import Environment
-from commands.kube import KubeError
 
 SECRET_NAME = "litemaas-db"
 DEFAULT_PORT = "5432"
@@ -185,3 +187,31 @@ def last_meaningful_line(text: str, prefix: str = "") -> str:
         if not line.lower().startswith(("detail:", "hint:")):
             return line
     return lines[-1] if lines else ""
+
+
+@contextmanager
+def litemaas_connection(env: Environment) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to the LiteMaaS database (settings, else the `litemaas-db` Secret).
+
+    Raises OperationError saying plainly what failed; never a URL or password.
+    """
+    target = database_targets(env)[0]
+    try:
+        conn = psycopg.connect(make_conninfo("", **target.connect_kwargs()))
+    except psycopg.Error as exc:
+        reason = redact(last_meaningful_line(str(exc)), [target.password])
+        raise OperationError(f"cannot reach the LiteMaaS database ({target.where}): {reason}") from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def database_problem(exc: psycopg.Error, password: str = "") -> str:
+    """A PostgreSQL failure in plain words (a missing `users` table means the wrong database)."""
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        return (
+            "the LiteMaaS tables are not in that database: LITEMAAS_DATABASE_URL (or DATABASE_URL of "
+            "litemaas-db) must name the backend's database (litemaas_db since f4545df)"
+        )
+    return redact(last_meaningful_line(str(exc)), [password]) or type(exc).__name__

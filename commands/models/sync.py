@@ -19,8 +19,8 @@ from typing import Any
 
 import psycopg
 
-from commands.admins import litemaas_connection
-from commands.backend import BackendError, CascadeStatistics, SyncReport, backend_client
+from commands.clients.backend import BackendError, CascadeStatistics, SyncReport, backend_client
+from commands.clients.databases import litemaas_connection
 from commands.contract import Args, Event, Operation, OperationError, Plan, Progress, Result, Section
 from commands.environment import Environment
 

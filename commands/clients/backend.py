@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from commands.credentials import backend_admin_key
+from commands.clients.credentials import backend_admin_key
 from commands.environment import Environment
 
 SYNC_PATH = "/api/v1/models/sync"

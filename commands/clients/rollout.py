@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from commands.kube import KubeClient, KubeError
+from commands.clients.kube import KubeClient, KubeError
 
 TIMED_OUT_REASON = "ProgressDeadlineExceeded"
 MAX_WATCH_SECONDS = 300  # one watch request never stays open longer than this; it is re-opened

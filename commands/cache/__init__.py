@@ -1,0 +1,1 @@
+"""LiteLLM's Redis cache: `cache flush`."""
