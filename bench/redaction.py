@@ -12,7 +12,7 @@ from typing import Any
 
 from bot import rendering
 from bot.redaction import Redactor
-from bot.runtime import full_registry
+from commands.registry import default_registry
 
 SECRETS = ["xoxb-bench-0123456789abcdef", "sk-bench-0123456789abcdefabcdef", "ltm_admin_0123456789abcdef"]
 
@@ -25,7 +25,7 @@ def per_call_ms(redact: Callable[[Any], Any], message: rendering.Message, rounds
 
 
 def main() -> None:
-    registry = full_registry()
+    registry = default_registry()
     help_text = "\n".join(f"`/maas {op.usage}` — {op.help()}" for op in registry.operations())
     message = rendering.render_text(help_text)
     redactor = Redactor(SECRETS)

@@ -23,6 +23,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from commands.contract import Args, Operation
+from commands.text import clip
 
 FORM_CALLBACK = "op.form"
 ACTION_ID = "value"
@@ -38,7 +39,9 @@ def build_form(op: type[Operation[Any]], *, channel_id: str, command_text: str) 
     view = View(
         type="modal",
         callback_id=FORM_CALLBACK,
-        title=PlainTextObject(text=_clip(f"/{op.name}" if len(op.name) < TITLE_LIMIT else op.name)),
+        title=PlainTextObject(
+            text=clip(f"/{op.name}" if len(op.name) < TITLE_LIMIT else op.name, TITLE_LIMIT)
+        ),
         submit=PlainTextObject(text="Submit"),
         close=PlainTextObject(text="Cancel"),
         private_metadata=json.dumps({"verb": op.name, "channel": channel_id, "text": command_text[:200]}),
@@ -75,7 +78,7 @@ def typed_equivalent(verb: str, args: Args) -> str:
 
 
 def _input(name: str, field: FieldInfo) -> InputBlock:
-    label = _clip(field.title or name.replace("_", " ").capitalize(), 2000)
+    label = clip(field.title or name.replace("_", " ").capitalize(), 2000)
     choices = _choices(field)
     element: PlainTextInputElement | StaticSelectElement
     if choices is not None:
@@ -90,7 +93,7 @@ def _input(name: str, field: FieldInfo) -> InputBlock:
         label=PlainTextObject(text=label),
         element=element,
         optional=not field.is_required(),
-        hint=PlainTextObject(text=_clip(field.description, 2000)) if field.description else None,
+        hint=PlainTextObject(text=clip(field.description, 2000)) if field.description else None,
     )
 
 
@@ -120,7 +123,3 @@ def _default_text(field: FieldInfo) -> str | None:
     if isinstance(field.default, bool):
         return "true" if field.default else "false"
     return str(field.default)
-
-
-def _clip(text: str, limit: int = TITLE_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

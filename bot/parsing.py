@@ -21,9 +21,10 @@ from pydantic.fields import FieldInfo
 
 from commands.contract import Args, Operation
 from commands.registry import Registry
+from commands.text import SECRET_VALUE, clip, printable
+from commands.text import shown as echo
 
 HELP_USAGE = "help"
-ECHO_LIMIT = 50
 VALIDATOR_MESSAGE_LIMIT = 200
 
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'", "\u2019": "'"})
@@ -31,7 +32,6 @@ _KEY_VALUE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)=(.*)", re.DOTALL)
 _OPTION_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 _NUMBER = re.compile(r"-\d+(\.\d+)?")
 _SECRET_FIELD = re.compile(r"key|token|secret|password|passwd", re.IGNORECASE)
-_SECRET_VALUE = re.compile(r"sk-|xox[a-z]-|xapp-|://[^/\s]*:[^/\s]*@", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -72,15 +72,25 @@ def suggest_verb(word: str, verbs: Collection[str]) -> str | None:
     return None
 
 
-def parse_command(
-    text: str,
-    registry: Registry,
-    *,
-    components: Collection[str],
-    max_length: int = 1000,
-    command_name: str = "/maas",
-) -> ParsedCommand:
-    """Parse and validate `/maas` text; raises `ParseError` (and nothing else) for any bad input."""
+@dataclass(frozen=True)
+class TypedCommand:
+    """Text split into words once, its verb found: what the intake decides on (open a form, or parse)."""
+
+    text: str  # the text as typed (stripped)
+    words: tuple[str, ...]
+    operation: type[Operation[Any]]
+    width: int  # how many words the verb took
+
+    @property
+    def bare(self) -> bool:
+        """The verb alone, no arguments (a form operation then opens its form)."""
+        return len(self.words) == self.width
+
+
+def read_command(
+    text: str, registry: Registry, *, max_length: int = 1000, command_name: str = "/maas"
+) -> TypedCommand:
+    """Split `/maas` text into words and find its verb; raises `ParseError` for any bad input."""
     # Lone surrogates cannot be encoded (validators and Slack both choke on them): make them visible.
     stripped = text.encode("utf-8", "replace").decode("utf-8").strip()
     help_usage = f"{command_name} {HELP_USAGE}"
@@ -93,20 +103,47 @@ def parse_command(
     words = _tokenize(stripped)
     if not words or not words[0]:
         raise ParseError("no command given", usage=help_usage)
-
     matched = registry.match(words)
     if matched is None:
         raise _unknown_verb(words, registry.verbs(), help_usage)
     operation, width = matched
+    return TypedCommand(stripped, tuple(words), operation, width)
+
+
+def parse_typed(
+    typed: TypedCommand, *, components: Collection[str], command_name: str = "/maas"
+) -> ParsedCommand:
+    """Arguments of a typed command into its validated `Args`; raises `ParseError` for bad arguments."""
+    operation = typed.operation
     usage = f"{command_name} {operation.usage}"
-    data, spelled = _collect_arguments(operation.args_model, words[width:], usage)
-    component_names = list(components)
+    data, spelled = _collect_arguments(operation.args_model, list(typed.words[typed.width :]), usage)
     try:
-        args = operation.args_model.model_validate(data, context={"components": component_names})
+        args = validate_args(operation, data, components)
     except ValidationError as error:
-        problems = _describe_problems(operation.args_model, error, component_names, spelled)
+        problems = _describe_problems(operation.args_model, error, spelled)
         raise ParseError("; ".join(problems), usage=usage) from None
-    return ParsedCommand(verb=operation.name, operation=operation, args=args, text=stripped)
+    return ParsedCommand(verb=operation.name, operation=operation, args=args, text=typed.text)
+
+
+def parse_command(
+    text: str,
+    registry: Registry,
+    *,
+    components: Collection[str],
+    max_length: int = 1000,
+    command_name: str = "/maas",
+) -> ParsedCommand:
+    """Parse and validate `/maas` text; raises `ParseError` (and nothing else) for any bad input."""
+    typed = read_command(text, registry, max_length=max_length, command_name=command_name)
+    return parse_typed(typed, components=components, command_name=command_name)
+
+
+def validate_args(
+    operation: type[Operation[Any]], data: Mapping[str, Any], components: Collection[str]
+) -> Args:
+    """THE validation of a command's arguments (typed, from a form, or re-checked at approval):
+    its args model with the environment's component names as context. Raises `ValidationError`."""
+    return operation.args_model.model_validate(dict(data), context={"components": list(components)})
 
 
 def _tokenize(text: str) -> list[str]:
@@ -126,16 +163,16 @@ def _unknown_verb(words: list[str], verbs: list[str], help_usage: str) -> ParseE
         pair = f"{first} {words[1].lower()}"
         suggestion = suggest_verb(pair, [v for v in verbs if " " in v])
         if suggestion is not None:
-            return ParseError(f"unknown command `{_show(pair)}`", usage=help_usage, suggestion=suggestion)
+            return ParseError(f"unknown command `{echo(pair)}`", usage=help_usage, suggestion=suggestion)
     sub_commands = [v for v in verbs if v.split(" ", 1)[0] == first and " " in v]
     if sub_commands:
         return ParseError(
-            f"`{_show(first)}` needs one of: {', '.join(sub_commands)}",
+            f"`{echo(first)}` needs one of: {', '.join(sub_commands)}",
             usage=help_usage,
             suggestion=sub_commands[0] if len(sub_commands) == 1 else None,
         )
     return ParseError(
-        f"unknown command `{_show(first)}`", usage=help_usage, suggestion=suggest_verb(first, verbs)
+        f"unknown command `{echo(first)}`", usage=help_usage, suggestion=suggest_verb(first, verbs)
     )
 
 
@@ -169,7 +206,7 @@ def _collect_arguments(
             field = name.lower().replace("-", "_")
             if not _OPTION_NAME.fullmatch(name.lower()) or field not in fields:
                 raise ParseError(
-                    f"unknown option `{_show(word.partition('=')[0])}` "
+                    f"unknown option `{echo(word.partition('=')[0])}` "
                     f"(known options: {', '.join(_known_options(model))})",
                     usage=usage,
                 )
@@ -185,7 +222,7 @@ def _collect_arguments(
                 raise ParseError(f"option `{shown}` needs a value", usage=usage)
         elif word.startswith("-") and len(word) > 1 and not _NUMBER.fullmatch(word):
             raise ParseError(
-                f"unknown option `{_show(word)}` (known options: {', '.join(_known_options(model))})",
+                f"unknown option `{echo(word)}` (known options: {', '.join(_known_options(model))})",
                 usage=usage,
             )
         elif (key_value := _KEY_VALUE.fullmatch(word)) is not None:
@@ -194,15 +231,18 @@ def _collect_arguments(
             if field not in fields:
                 known = [f"{name}=…" for name in fields if name != "dry_run"]
                 listing = f" (known: {', '.join(known)})" if known else ""
-                raise ParseError(f"unknown argument `{_show(key)}=`{listing}", usage=usage)
+                raise ParseError(f"unknown argument `{echo(key)}=`{listing}", usage=usage)
             assign(field, value, f"`{field}`")
         else:
             positional_words.append(word)
 
     free_slots = [name for name in model.positional if name not in data]
+    if model.rest and free_slots and len(positional_words) > len(free_slots):
+        keep = len(free_slots) - 1  # the last slot takes every remaining word
+        positional_words = [*positional_words[:keep], " ".join(positional_words[keep:])]
     extras = positional_words[len(free_slots) :]
     if extras:
-        raise ParseError(f"too many arguments: `{_show(' '.join(extras))}`", usage=usage)
+        raise ParseError(f"too many arguments: `{echo(' '.join(extras))}`", usage=usage)
     data.update(zip(free_slots, positional_words, strict=False))
     for name in fields:  # commands documented with `key=value` arguments are answered in that spelling
         if name not in spelled and f"{name}=" in usage:
@@ -225,7 +265,7 @@ def _is_bool(field: FieldInfo) -> bool:
     return False
 
 
-def field_problems(model: type[Args], error: ValidationError, components: Collection[str]) -> dict[str, str]:
+def field_problems(model: type[Args], error: ValidationError) -> dict[str, str]:
     """One readable sentence per field (for a modal's field-level errors); "" keys a model-wide one."""
     problems: dict[str, str] = {}
     for detail in error.errors(include_url=False):
@@ -233,25 +273,21 @@ def field_problems(model: type[Args], error: ValidationError, components: Collec
         name = str(loc[0]) if loc else ""
         field = model.model_fields.get(name)
         label = (field.title if field is not None and field.title else name.replace("_", " ")) or "form"
-        problems.setdefault(name, _describe(model, detail, list(components), {name: label}))
+        problems.setdefault(name, _describe(model, detail, {name: label}))
     return problems
 
 
-def _describe_problems(
-    model: type[Args], error: ValidationError, components: list[str], spelled: Mapping[str, str]
-) -> list[str]:
+def _describe_problems(model: type[Args], error: ValidationError, spelled: Mapping[str, str]) -> list[str]:
     """One readable sentence per problem, deduplicated, in pydantic's order."""
     problems: list[str] = []
     for detail in error.errors(include_url=False):
-        sentence = _describe(model, detail, components, spelled)
+        sentence = _describe(model, detail, spelled)
         if sentence not in problems:
             problems.append(sentence)
     return problems or ["invalid arguments"]
 
 
-def _describe(
-    model: type[Args], detail: Mapping[str, Any], components: list[str], spelled: Mapping[str, str]
-) -> str:
+def _describe(model: type[Args], detail: Mapping[str, Any], spelled: Mapping[str, str]) -> str:
     loc = detail.get("loc", ())
     field_name = str(loc[0]) if loc else ""
     field = model.model_fields.get(field_name)
@@ -271,10 +307,6 @@ def _describe(
 
     if kind == "missing":
         return f"missing {missing}"
-    if field_name == "component" and components and isinstance(value, str) and value not in components:
-        close = difflib.get_close_matches(value.lower(), components, n=1)
-        hint = f"; did you mean `{close[0]}`?" if close else ""
-        return f"unknown component `{_show(value)}` (choose one of: {', '.join(components)}){hint}"
     if kind.startswith(("int_", "float_")) or kind in _BOUND_TYPES:
         if field is not None and _number_kind(field) is not None:
             return f"{shown} must be {_number_kind(field)}{_bounds(field)}{got}"
@@ -296,8 +328,8 @@ def _describe(
     message = str(detail.get("msg", "is invalid"))
     if kind in ("value_error", "assertion_error"):
         message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        return _clip(_printable(message), VALIDATOR_MESSAGE_LIMIT)
-    return _clip(f"{shown}: {_printable(message)}", VALIDATOR_MESSAGE_LIMIT)
+        return clip(printable(message), VALIDATOR_MESSAGE_LIMIT)
+    return clip(f"{shown}: {printable(message)}", VALIDATOR_MESSAGE_LIMIT)
 
 
 _BOUND_TYPES = {
@@ -343,24 +375,9 @@ def _bounds(field: FieldInfo) -> str:
 
 
 def _quote(value: object, secret: bool) -> str:
-    if secret or _SECRET_VALUE.search(str(value)):
+    if secret or SECRET_VALUE.search(str(value)):
         return "'***'"
-    return f"'{_show(str(value))}'"
-
-
-def _show(text: str) -> str:
-    """User input made safe to echo: printable, no backticks, at most ECHO_LIMIT characters."""
-    if _SECRET_VALUE.search(text):
-        return "***"
-    return _clip(_printable(text).replace("`", "'"), ECHO_LIMIT)
-
-
-def _printable(text: str) -> str:
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"'{echo(str(value))}'"
 
 
 def _within_one_edit(a: str, b: str) -> bool:

@@ -25,7 +25,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from commands.contract import Plan, Progress, Result
+from commands.contract import Plan, Progress, Result, mentioned
+from commands.text import clip
 
 MAX_BLOCKS = 50
 SECTION_TEXT_LIMIT = 3000
@@ -91,13 +92,13 @@ def render_result(
     """The final message of an operation: ✅/❌ summary, its sections, warnings, who/what/how long."""
     icon = "✅" if result.ok else "❌"
     summary = result.summary.strip() or ("done" if result.ok else "failed")
-    head: list[Block] = [_section(f"{icon} *{_esc(summary)}*")]
+    head: list[Block] = [_section(f"{icon} *{_plain(summary)}*")]
     body: list[Block] = []
     for section in result.sections:
         body.extend(_result_section(section.title, section.fields, section.lines))
     tail: list[Block] = []
     if result.warnings:
-        tail.append(_section("\n".join(f"⚠️ {_esc(w)}" for w in result.warnings)))
+        tail.append(_section("\n".join(f"⚠️ {_plain(w)}" for w in result.warnings)))
     if buttons:
         tail.append(_actions(buttons))
     context = [f"requested by {_who(requester)}", f"`{_command(command_text)}`"]
@@ -105,7 +106,41 @@ def render_result(
         context.append(duration_text(duration_s))
     tail.append(_context(" · ".join(context)))
     blocks = _fit(head, body, tail)
-    return _message(f"{icon} {summary}", blocks)
+    return _message(f"{icon} {_unmentioned(summary)}", blocks)
+
+
+FOLLOW_UP_ACTION = "followup.run"
+
+
+def follow_up_buttons(result: Result) -> list[Button]:
+    """Buttons for a result's next steps; a click runs the command as the clicker, checks and all."""
+    return [
+        Button(f.label, FOLLOW_UP_ACTION, f.command, "danger" if f.danger else None)
+        for f in result.follow_ups
+    ]
+
+
+def render_note(result: Result) -> Message:
+    """A result shown as a plain note (the bot's own commands): its summary and lines, users as mentions.
+
+    A failed one reads as an error."""
+    lines = [result.summary.strip()] if result.summary.strip() else []
+    for section in result.sections:
+        lines.extend(section.lines)
+    text = "\n".join(lines)
+    if not result.ok:
+        return render_error(_plain(text), escape=False) if text else render_error("")
+    return render_text(_plain(text), escape=False)
+
+
+def _plain(text: str) -> str:
+    """Text escaped for mrkdwn, with the users a result names (`contract.mention`) as mentions."""
+    return "".join(_who(piece) if is_user else _esc(piece) for piece, is_user in mentioned(text))
+
+
+def _unmentioned(text: str) -> str:
+    """Text with the users it names as `@U…` (inside code, where no mention can be shown)."""
+    return "".join(f"@{piece}" if is_user else piece for piece, is_user in mentioned(text))
 
 
 def render_progress(
@@ -250,7 +285,7 @@ def _result_section(title: str, fields: dict[str, str], lines: tuple[str, ...]) 
     text = f"*{_esc(_clip(title.strip(), 200))}*" if title.strip() else ""
     if lines:
         text = _with_code_block(text, lines)
-    items = [_field(key, _esc(value)) for key, value in fields.items()]
+    items = [_field(key, _plain(value)) for key, value in fields.items()]
     groups = [items[i : i + FIELDS_PER_SECTION] for i in range(0, len(items), FIELDS_PER_SECTION)]
     if not groups:
         return [_section(text or "—")]
@@ -273,7 +308,7 @@ def _with_code_block(prefix: str, lines: tuple[str, ...]) -> str:
     kept: list[str] = []
     used = 0
     for line in lines:
-        safe = _esc(line.replace("```", "'''"))
+        safe = _esc(_unmentioned(line).replace("```", "'''"))
         safe = _clip(safe, min(500, budget))
         if used + len(safe) + 1 > budget:
             break
@@ -366,10 +401,10 @@ def _esc(text: str) -> str:
 
 def _clip(text: str, limit: int) -> str:
     """`text` cut to `limit` characters with "…", never leaving half an `&amp;` entity."""
-    if len(text) <= limit:
+    cut = clip(text, limit)
+    if cut == text:
         return text
-    cut = _PARTIAL_ENTITY.sub("", text[: limit - 1])
-    return cut + ELLIPSIS
+    return _PARTIAL_ENTITY.sub("", cut[:-1]) + ELLIPSIS
 
 
 SEVERITY_ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}

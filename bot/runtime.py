@@ -24,24 +24,26 @@ from bot.alerts.pipeline import AlertPipeline
 from bot.alerts.watching import Watchers, build_watches
 from bot.app import build_app
 from bot.automation import AutomationConfig, load_automation
-from bot.builtins import BUILTINS
+from bot.bot_state import BotStateView
 from bot.dedupe import Deduper
 from bot.http import BotWsgiApp, HttpServer
 from bot.leader import LeaderElection
 from bot.locks import LocksUnavailable, TargetLocks, redis_client
 from bot.messenger import Messenger
 from bot.metrics import BotMetrics
+from bot.permissions import Permissions
 from bot.redaction import Redactor, install_log_redaction
 from bot.runner import JobRunner
+from bot.schedule_book import Schedules
 from bot.scheduler import Scheduler
-from bot.service import CommandService
+from bot.service import CommandService, build_service
 from bot.settings import Settings
 from bot.stash import ArgumentStash
 from bot.store import AuditLog, Database, OperationStore, StoreUnavailable
 from bot.store.schedules import ScheduleStore
 from commands.clients.kube import KubeClient
 from commands.environment import DEFAULT_SCALE_BOUNDS, Environment
-from commands.registry import Registry, default_registry
+from commands.registry import default_registry
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +62,6 @@ def redis_ping(client: redis.Redis) -> Callable[[], bool]:
 
 def _plain(secret: SecretStr | None) -> str | None:
     return None if secret is None else secret.get_secret_value()
-
-
-def full_registry() -> Registry:
-    """The operations of `commands/` plus the bot's own read-only commands."""
-    registry = default_registry()
-    for op in BUILTINS:
-        registry.register(op)
-    return registry
 
 
 @dataclass
@@ -118,8 +112,8 @@ class Bot:
         def loop() -> None:
             while True:
                 try:
-                    self.service.recover_interrupted()
-                    self.service.expire_due()
+                    self.service.recovery.recover_interrupted()
+                    self.service.approvals.expire_due()
                 except Exception as exc:  # a reaper pass must never kill the reaper
                     log.warning("reaper pass failed: %s", self.redactor.redact(str(exc)))
                 if self._stop.wait(interval):
@@ -157,7 +151,7 @@ class Bot:
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no interaction and no operation is in progress (tests, benchmarks, shutdown)."""
-        return self.service.intake.wait_idle(timeout) and self.runner.wait_idle(timeout)
+        return self.service.intake.pool.wait_idle(timeout) and self.runner.wait_idle(timeout)
 
     def close(self, grace: float = 20.0) -> None:
         """Stop within `grace` seconds: acknowledged interactions and running operations may finish;
@@ -168,12 +162,14 @@ class Bot:
         if self.leader is not None:
             self.leader.stop(release=True)
         self._follow()
-        if not self.service.intake.wait_idle(max(0.0, deadline - time.monotonic())):
-            log.warning("stopping with %d acknowledged interactions unanswered", self.service.intake.active())
-        self.service.intake.shutdown(wait=False)
+        if not self.service.intake.pool.wait_idle(max(0.0, deadline - time.monotonic())):
+            log.warning(
+                "stopping with %d acknowledged interactions unanswered", self.service.intake.pool.active()
+            )
+        self.service.intake.pool.shutdown(wait=False)
         if not self.runner.wait_idle(max(0.0, deadline - time.monotonic())):
             try:
-                self.service.interrupt_running("the bot was stopped while this ran")
+                self.service.recovery.interrupt_running("the bot was stopped while this ran")
             except Exception as exc:  # PostgreSQL down at shutdown: the next start's reaper marks them
                 log.warning(
                     "could not mark running operations interrupted: %s", self.redactor.redact(str(exc))
@@ -190,7 +186,7 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
     metrics = BotMetrics()
     install_log_redaction(redactor)
 
-    registry = full_registry()
+    registry = default_registry()
     access_config = load_access_config(settings.access_config, known_commands=registry.verbs())
     automation = load_automation(settings.automation_config)
 
@@ -216,6 +212,14 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
     access = AccessControl(access_config, GroupDirectory(fetch_group, rds, settings.redis_prefix))
     litellm_redis = redis_client(settings.litellm_redis_url.get_secret_value(), timeout_seconds=1)
     kube = KubeClient.from_kubeconfig(settings.kubeconfig, settings.litemaas_namespace)
+    permissions = Permissions(access, settings.slash_command)
+    store = OperationStore(db)
+    audit = AuditLog(db, redactor)
+    locks = TargetLocks(rds, settings.redis_prefix, ttl_seconds=settings.lock_ttl_seconds)
+    schedules = Schedules(automation, ScheduleStore(db))
+    bot_state = BotStateView(
+        registry=registry, access=access, permissions=permissions, audit=audit, store=store, locks=locks
+    )
     env = Environment(
         name=settings.environment_name,
         namespace=settings.litemaas_namespace,
@@ -233,23 +237,25 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         litellm_master_key=_plain(settings.litellm_master_key),
         backend_admin_key=_plain(settings.backend_admin_key),
         litellm_redis_url=settings.litellm_redis_url.get_secret_value(),
+        schedules=schedules,
+        bot=bot_state,
     )
     runner = JobRunner(workers=settings.worker_threads)
     messenger = Messenger(client, redactor, metrics)
-    service = CommandService(
+    service = build_service(
         registry=registry,
         env=env,
         access=access,
+        permissions=permissions,
         db=db,
-        store=OperationStore(db),
-        audit=AuditLog(db, redactor),
-        locks=TargetLocks(rds, settings.redis_prefix, ttl_seconds=settings.lock_ttl_seconds),
+        store=store,
+        audit=audit,
+        locks=locks,
         runner=runner,
         messenger=messenger,
         stash=ArgumentStash(rds, settings.redis_prefix),
-        slash_command=settings.slash_command,
-        progress_interval=progress_interval,
         metrics=metrics,
+        progress_interval=progress_interval,
     )
     alerts = AlertPipeline(
         client=rds,
@@ -259,8 +265,7 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         metrics=metrics,
     )
     metrics.watch_pending_approvals(lambda: len(service.store.pending()))
-    scheduler = Scheduler(automation, ScheduleStore(db), service.run_scheduled, alerts)
-    env.schedules = scheduler
+    scheduler = Scheduler(schedules, service.runs.run_scheduled, alerts)
     watchers = Watchers(build_watches(automation), env=env, pipeline=alerts, redactor=redactor)
     app = build_app(
         client=client,

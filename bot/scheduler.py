@@ -11,16 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-
-from croniter import croniter
+from datetime import datetime, timedelta
 
 from bot.alerts.model import Alert
 from bot.alerts.pipeline import AlertPipeline
-from bot.automation import AutomationConfig
-from bot.store.schedules import ScheduleRow, ScheduleStore
-from commands.contract import FollowUp, OperationError, Result
-from commands.environment import ScheduleInfo
+from bot.schedule_book import Schedules
+from commands.contract import FollowUp, Result
 
 log = logging.getLogger(__name__)
 
@@ -28,32 +24,34 @@ ScheduledRun = Callable[[str, str, str], tuple[Result, str | None]]
 """Runs `command` as `actor` posting to `channel`; returns the result and the operation id."""
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Scheduler:
-    """The schedules: `tick()` runs what is due (the leader's loop calls it); also the `ScheduleBook`."""
+    """Runs the schedules of a `Schedules` book: `tick()` runs what is due (the leader's loop calls it)."""
 
     def __init__(
         self,
-        config: AutomationConfig,
-        store: ScheduleStore,
+        book: Schedules,
         run: ScheduledRun,
         pipeline: AlertPipeline | None,
         *,
-        clock: Callable[[], datetime] = _utc_now,
         stale_after: timedelta = timedelta(hours=6),
     ) -> None:
-        self.config = config
-        self.store = store
+        self.book = book
+        self.config = book.config
+        self.store = book.store
         self.run = run
         self.pipeline = pipeline
-        self.clock = clock
         self.stale_after = stale_after
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._ensured = False
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.book.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], datetime]) -> None:
+        self.book.clock = clock
 
     @property
     def running(self) -> bool:
@@ -61,15 +59,7 @@ class Scheduler:
 
     @property
     def names(self) -> list[str]:
-        return [name for name, s in self.config.schedules.items() if s.enabled]
-
-    # ------------------------------------------------------------------ running
-
-    def due(self, name: str, row: ScheduleRow, now: datetime) -> datetime | None:
-        """The latest due time not yet run (missed ones collapse into this one), or None."""
-        latest: datetime = croniter(self.config.schedules[name].cron, now).get_prev(datetime)
-        baseline = row.last_due_at or row.created_at
-        return latest if latest > baseline and not row.paused else None
+        return self.book.names
 
     def tick(self) -> list[str]:
         """Run every schedule that is due now, one after another; returns the names run."""
@@ -83,7 +73,7 @@ class Scheduler:
             row = rows.get(name)
             if row is None:
                 continue
-            due = self.due(name, row, now)
+            due = self.book.due(name, row, now)
             if due is None or not self.store.claim(name, due, now, self.stale_after):
                 continue
             self._run_one(name)
@@ -144,38 +134,3 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-
-    # ------------------------------------------------------------------ ScheduleBook
-
-    def schedules(self) -> list[ScheduleInfo]:
-        now = self.clock()
-        self.store.ensure(self.names, now)
-        rows = self.store.rows()
-        return [self._info(name, rows[name], now) for name in self.names if name in rows]
-
-    def set_paused(self, name: str, paused: bool) -> ScheduleInfo:
-        if name not in self.names:
-            raise OperationError(f"no schedule named {name!r}")
-        now = self.clock()
-        self.store.set_paused(name, paused, now)
-        return self._info(name, self.store.rows()[name], now)
-
-    def _info(self, name: str, row: ScheduleRow, now: datetime) -> ScheduleInfo:
-        schedule = self.config.schedules[name]
-        next_run: datetime | None = None
-        if not row.paused:
-            pending = self.due(name, row, now)
-            next_run = pending or croniter(schedule.cron, now).get_next(datetime)
-        return ScheduleInfo(
-            name=name,
-            cron=schedule.cron,
-            command=schedule.command,
-            channel=self.config.schedule_channel(name) or "",
-            paused=row.paused,
-            next_run=next_run,
-            last_run=row.last_started_at,
-            last_outcome=row.last_outcome,
-            last_summary=row.last_summary,
-            last_operation_id=str(row.last_operation_id) if row.last_operation_id else None,
-            running=row.running_since is not None,
-        )

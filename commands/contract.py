@@ -10,29 +10,47 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic.fields import FieldInfo
 
 if TYPE_CHECKING:
     from commands.environment import Environment
 
 Role = Literal["viewer", "operator", "admin"]
+Answer = Literal["result", "note", "private"]
+"""How a read-only command's answer is shown: the full result in the channel, a plain note in the
+channel, or a plain note only the caller sees."""
 ROLE_ORDER: tuple[Role, ...] = ("viewer", "operator", "admin")
 
 
 class Args(BaseModel):
     """Base of every argument model: unknown options are errors, `--dry-run` is always accepted.
 
-    `positional` names the fields filled, in order, by the words after the verb.
+    `positional` names the fields filled, in order, by the words after the verb; when `rest` is set,
+    the last of them takes every remaining word (`help models add`). A field's `json_schema_extra`
+    may name how usage shows its value (`shown_as("N")`); `SecretStr` fields are secrets: masked
+    wherever the command is stored or echoed.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     positional: ClassVar[tuple[str, ...]] = ()
+    rest: ClassVar[bool] = False
 
     dry_run: bool = False
+
+
+def shown_as(metavar: str) -> dict[str, Any]:
+    """`Field(json_schema_extra=shown_as("N"))`: how usage shows the field's value (`--tail N`)."""
+    return {"metavar": metavar}
+
+
+SECRET_MASK = "**********"  # a secret argument as stored and echoed (pydantic's own JSON of SecretStr)
 
 
 A = TypeVar("A", bound=Args)
@@ -118,10 +136,32 @@ class FollowUp:
 
     The bot shows it as a button that, when clicked, runs `command` (text as typed after the slash
     command) as the clicker, through the same permission and approval checks as a typed command.
+    `danger` marks a step that undoes or destroys (shown in red).
     """
 
     label: str
     command: str
+    danger: bool = False
+
+
+def rollback(component: str) -> FollowUp:
+    """The Rollback step offered after a failed rollout of `component`."""
+    return FollowUp("Rollback", f"rollback {component}", danger=True)
+
+
+_MENTION_TAG = "\ue000" + secrets.token_hex(6)  # unguessable: text from outside can never forge one
+
+
+def mention(user_id: str) -> str:
+    """A chat user named in a result (an id from the bot's own records, never typed text); the bot
+    shows it as a mention. Everything else in a result is shown as plain text."""
+    return f"{_MENTION_TAG}{user_id}{_MENTION_TAG}"
+
+
+def mentioned(text: str) -> list[tuple[str, bool]]:
+    """`text` split into (piece, is_user_id) parts, for the bot's renderer."""
+    parts = text.split(_MENTION_TAG)
+    return [(part, index % 2 == 1) for index, part in enumerate(parts) if part]
 
 
 @dataclass(frozen=True)
@@ -177,7 +217,8 @@ class Result:
             ),
             warnings=tuple(str(w) for w in data.get("warnings") or ()),
             follow_ups=tuple(
-                FollowUp(str(f["label"]), str(f["command"])) for f in data.get("follow_ups") or ()
+                FollowUp(str(f["label"]), str(f["command"]), bool(f.get("danger")))
+                for f in data.get("follow_ups") or ()
             ),
             files=tuple(
                 ResultFile(str(f.get("filename", "")), str(f.get("title", "")), str(f.get("content", "")))
@@ -193,20 +234,25 @@ Event = Progress | Result
 class Operation(Generic[A]):
     """Base class of operations. Subclasses set the class attributes and implement the methods.
 
-    The class docstring's first line is the user-facing help of the command.
+    The class docstring's first line is the user-facing help of the command; `usage` is derived from
+    `name` and `args_model` (never written by hand).
     """
 
     name: ClassVar[str]  # the verb as typed, e.g. "scale" or "keys cleanup"
     args_model: ClassVar[type[Args]]
-    usage: ClassVar[str]  # e.g. "scale <component> <replicas> [--force] [--dry-run]"
+    usage: ClassVar[str]  # derived: "scale <component> <replicas> [--force] [--dry-run]"
     mutating: ClassVar[bool] = False
     default_role: ClassVar[Role] = "viewer"
     default_approval: ClassVar[bool] = False
     modal: ClassVar[bool] = False  # typed without arguments, the bot asks for them in a form
+    everyone: ClassVar[bool] = False  # anyone may run it, even without a role (help, whoami)
+    bot_state: ClassVar[bool] = False  # reads only the bot's own state: answered at once, as a note
+    answer: ClassVar[Answer] = "result"
 
-    def lock_target(self, env: Environment, args: A) -> str | None:
-        """The lock this run needs (mutating operations), or None."""
-        return None
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if hasattr(cls, "name") and hasattr(cls, "args_model"):
+            cls.usage = usage_of(cls.name, cls.args_model, mutating=cls.mutating, modal=cls.modal)
 
     def needs_approval(self, args: A) -> bool:
         """Approval demanded by the arguments themselves, whatever the policy (e.g. `restart all`)."""
@@ -224,3 +270,58 @@ class Operation(Generic[A]):
     def help(cls) -> str:
         doc = (cls.__doc__ or "").strip().splitlines()
         return doc[0] if doc else cls.usage
+
+
+def usage_of(verb: str, model: type[Args], *, mutating: bool, modal: bool = False) -> str:
+    """The usage line of a command, from its argument model: positional fields as `<name>` (`[name]`
+    when optional), options as `[--name VALUE]` or `[--flag]`; a form's fields as `name=<value>`."""
+    words = [verb]
+    fields = model.model_fields
+    for name in model.positional:
+        shown = _metavar(name, fields[name], default=name.replace("_", "-"))
+        words.append(f"<{shown}>" if fields[name].is_required() else f"[{shown}]")
+    for name, info in fields.items():
+        if name in model.positional or name == "dry_run":
+            continue
+        if modal:
+            value = _metavar(name, info, default=_value_shape(info))
+            words.append(f"{name}=<{value}>" if info.is_required() else f"[{name}={value}]")
+        elif _is_flag(info):
+            words.append(f"[--{name.replace('_', '-')}]")
+        else:
+            words.append(f"[--{name.replace('_', '-')} {_metavar(name, info, default=name.upper())}]")
+    if mutating:
+        words.append("[--dry-run]")
+    return " ".join(words)
+
+
+def _metavar(name: str, info: FieldInfo, *, default: str) -> str:
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("metavar"), str):
+        return str(extra["metavar"])
+    return default
+
+
+def _members(info: FieldInfo) -> tuple[Any, ...]:
+    annotation = info.annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        return tuple(a for a in get_args(annotation) if a is not type(None))
+    return (annotation,)
+
+
+def _is_flag(info: FieldInfo) -> bool:
+    return _members(info) == (bool,)
+
+
+def _value_shape(info: FieldInfo) -> str:
+    """How a form field's value looks: `true|false`, `a|b|c`, `N`, `…`."""
+    members = _members(info)
+    if members == (bool,):
+        return "true|false"
+    if members and get_origin(members[0]) is Literal:
+        return "|".join(str(v) for v in get_args(members[0]))
+    if members in ((int,), (float,)):
+        return "N"
+    if members == (SecretStr,):
+        return "secret"
+    return "…"

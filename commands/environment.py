@@ -6,39 +6,20 @@ so several environments (dev / stage / prod) can be served by one bot later.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import AfterValidator, ValidationInfo
+
+from commands.contract import OperationError
+from commands.text import shown
 
 if TYPE_CHECKING:
+    from commands.bot_state import BotState, ScheduleBook
     from commands.clients.kube import KubeClient
-
-
-@dataclass(frozen=True)
-class ScheduleInfo:
-    """One schedule as `schedules` shows it."""
-
-    name: str
-    cron: str
-    command: str
-    channel: str
-    paused: bool
-    next_run: datetime | None  # None while paused
-    last_run: datetime | None
-    last_outcome: str | None  # succeeded | failed | refused
-    last_summary: str | None
-    last_operation_id: str | None
-    running: bool
-
-
-class ScheduleBook(Protocol):
-    """The bot's schedules, as operations may see and change them."""
-
-    def schedules(self) -> list[ScheduleInfo]: ...
-
-    def set_paused(self, name: str, paused: bool) -> ScheduleInfo: ...
 
 
 @dataclass(frozen=True)
@@ -60,6 +41,43 @@ DEFAULT_COMPONENTS: dict[str, Component] = {
         Component("redis", "litellm-redis", "redis"),
     )
 }
+
+ALL = "all"  # `upgrade all`, `restart all`: every component the command covers, in its order
+
+
+def known_components(context: Any) -> list[str] | None:
+    """The component names a validation context carries (`{"components": [...]}`), or None."""
+    if isinstance(context, dict) and context.get("components") is not None:
+        return [str(c) for c in context["components"]]
+    return None
+
+
+def _component_name(value: str, info: ValidationInfo, *, allow_all: bool) -> str:
+    value = value.strip().lower()
+    known = known_components(info.context)
+    if known is not None:
+        choices = [*known, ALL] if allow_all else known
+        if value not in choices:
+            close = difflib.get_close_matches(value, choices, n=1)
+            hint = f"; did you mean `{close[0]}`?" if close else ""
+            raise ValueError(
+                f"unknown component `{shown(value)}` (choose one of: {', '.join(choices)}){hint}"
+            )
+    return value
+
+
+def _one(value: str, info: ValidationInfo) -> str:
+    return _component_name(value, info, allow_all=False)
+
+
+def _one_or_all(value: str, info: ValidationInfo) -> str:
+    return _component_name(value, info, allow_all=True)
+
+
+ComponentName = Annotated[str, AfterValidator(_one)]
+"""An argument naming one component of the environment (validated against the context's names)."""
+ComponentOrAll = Annotated[str, AfterValidator(_one_or_all)]
+"""An argument naming one component, or `all`."""
 
 DEFAULT_SCALE_BOUNDS: dict[str, tuple[int, int]] = {
     "litellm": (0, 10),
@@ -91,7 +109,16 @@ class Environment:
     backend_admin_key: str | None = None  # None: read from the `backend-secret` Secret when needed
     litellm_redis_url: str | None = None  # LiteLLM's own Redis (cache flush); None: not configured
     schedules: ScheduleBook | None = None  # the bot's schedules (the `schedules` commands); None: none
+    bot: BotState | None = None  # the bot's own state (help, whoami, audit, approvals, locks); None: none
 
     def component(self, name: str) -> Component:
-        """The named component; raises KeyError for an unknown one (arguments are validated first)."""
-        return self.components[name]
+        """The named component, or an OperationError listing the known ones."""
+        try:
+            return self.components[name]
+        except KeyError:
+            known = ", ".join(self.components)
+            raise OperationError(f"unknown component `{shown(name)}`; choose one of: {known}") from None
+
+    def components_in_order(self, order: Collection[str]) -> list[Component]:
+        """The named components that this environment has, in the given order."""
+        return [self.components[name] for name in order if name in self.components]

@@ -43,7 +43,7 @@ class Registry:
 
 
 def default_registry() -> Registry:
-    """Every operation of `commands/`, with its policy defaults."""
+    """Every operation of `commands/` (the bot's own commands included), with its policy defaults."""
     from commands.admins.demote import AdminDemoteOperation
     from commands.admins.listing import AdminListOperation
     from commands.admins.promote import AdminPromoteOperation
@@ -51,6 +51,11 @@ def default_registry() -> Registry:
     from commands.autosync.on import AutosyncOnOperation
     from commands.autosync.status import AutosyncStatusOperation
     from commands.backup.operations import BackupListOperation, BackupNowOperation
+    from commands.builtin.approvals import ApprovalsCommand
+    from commands.builtin.audit import AuditCommand, AuditShowCommand
+    from commands.builtin.help import HelpCommand
+    from commands.builtin.locks import LocksCommand
+    from commands.builtin.whoami import WhoamiCommand
     from commands.cache.flush import CacheFlushOperation
     from commands.cluster.logs import LogsOperation
     from commands.cluster.restart import RestartOperation
@@ -73,6 +78,12 @@ def default_registry() -> Registry:
 
     return Registry(
         [
+            HelpCommand,
+            WhoamiCommand,
+            AuditCommand,
+            AuditShowCommand,
+            ApprovalsCommand,
+            LocksCommand,
             StatusOperation,
             ScaleOperation,
             BackupNowOperation,

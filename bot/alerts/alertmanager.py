@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackClientError
 
 from bot.alerts.model import Alert, Severity
 from bot.alerts.pipeline import AlertNotDelivered
+from commands.text import clip
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -154,7 +155,7 @@ def _reason(exc: ValidationError) -> str:
     reason = "; ".join(parts) or "invalid payload"
     if len(errors) > _REASONS_SHOWN:
         reason += f" (and {len(errors) - _REASONS_SHOWN} more)"
-    return _clip(reason, MAX_REASON_CHARS)
+    return clip(reason, MAX_REASON_CHARS)
 
 
 # --- the mapping ---------------------------------------------------------------------------------------
@@ -190,14 +191,14 @@ def _component(common_labels: dict[str, str]) -> str:
     for name in _COMPONENT_LABELS:
         value = common_labels.get(name, "").strip()
         if value:
-            return _clip(value, MAX_NAME_CHARS)
+            return clip(value, MAX_NAME_CHARS)
     return "prometheus"
 
 
 def _title(notification: AlertmanagerNotification, firing: list[AlertmanagerAlert]) -> str:
     summary = " ".join(notification.common_annotations.get("summary", "").split())
     if summary:
-        return _clip(summary, MAX_TITLE_CHARS)
+        return clip(summary, MAX_TITLE_CHARS)
     names = list(dict.fromkeys(a.labels["alertname"] for a in firing if a.labels.get("alertname")))
     if not names and notification.group_labels.get("alertname"):
         names = [notification.group_labels["alertname"]]
@@ -206,7 +207,7 @@ def _title(notification: AlertmanagerNotification, firing: list[AlertmanagerAler
     title = ", ".join(names[:MAX_TITLE_ALERTNAMES])
     if len(names) > MAX_TITLE_ALERTNAMES:
         title += f" and {len(names) - MAX_TITLE_ALERTNAMES} more"
-    return _clip(title, MAX_TITLE_CHARS)
+    return clip(title, MAX_TITLE_CHARS)
 
 
 def _details(notification: AlertmanagerNotification, firing: list[AlertmanagerAlert]) -> tuple[str, ...]:
@@ -232,12 +233,8 @@ def _detail_line(alert: AlertmanagerAlert, common_labels: dict[str, str]) -> str
     line = name + (f" ({', '.join(distinct)})" if distinct else "")
     description = " ".join(alert.annotations.get("description", "").split())
     if description:
-        line += ": " + _clip(description, MAX_DESCRIPTION_CHARS)
+        line += ": " + clip(description, MAX_DESCRIPTION_CHARS)
     return line
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- the WSGI endpoint ---------------------------------------------------------------------------------

@@ -206,7 +206,10 @@ class AlertPipeline:
             since=datetime.fromtimestamp(first_seen, UTC),
             buttons=[
                 rendering.Button(
-                    a.label, ALERT_ACTION, _action_id(alert.fingerprint, a.command), _style(a.label)
+                    a.label,
+                    ALERT_ACTION,
+                    _action_id(alert.fingerprint, a.command),
+                    "danger" if a.danger else None,
                 )
                 for a in alert.actions
             ],
@@ -250,7 +253,3 @@ def _text(raw: bytes | str) -> str:
 
 def _action_id(fingerprint: str, command: str) -> str:
     return hashlib.sha256(f"{fingerprint}\n{command}".encode()).hexdigest()[:24]
-
-
-def _style(label: str) -> str | None:
-    return "danger" if label == "Rollback" else None

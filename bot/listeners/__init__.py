@@ -21,8 +21,8 @@ def register_listeners(
     alert_pipeline: AlertPipeline | None = None,
 ) -> None:
     dedupe.register(app, deduper)
-    commands.register(app, service=service, messenger=messenger, slash_command=slash_command)
-    actions.register(app, service=service, messenger=messenger)
-    forms.register(app, service=service, messenger=messenger)
+    commands.register(app, intake=service.intake, messenger=messenger, slash_command=slash_command)
+    actions.register(app, intake=service.intake, approvals=service.approvals, messenger=messenger)
+    forms.register(app, intake=service.intake, messenger=messenger)
     if alert_pipeline is not None:
-        alerts.register(app, service=service, messenger=messenger, alerts=alert_pipeline)
+        alerts.register(app, intake=service.intake, messenger=messenger, alerts=alert_pipeline)

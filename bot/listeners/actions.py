@@ -10,30 +10,31 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
+from bot.approvals import Approvals
+from bot.intake import Intake
+from bot.interactions import CommandRequest, Decision
+from bot.listeners.slack_body import channel_of, user_of
 from bot.messenger import Messenger
-from bot.service import FOLLOW_UP_ACTION, CommandRequest, CommandService, Decision
+from bot.rendering import FOLLOW_UP_ACTION
 
 
-def register(app: App, *, service: CommandService, messenger: Messenger) -> None:
+def register(app: App, *, intake: Intake, approvals: Approvals, messenger: Messenger) -> None:
     @app.action(re.compile(r"^approval\.(approve|deny)$"))
     def on_decision(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         decision = Decision(
-            user_id=str((body.get("user") or {}).get("id", "")),
+            user_id=user_of(body),
             operation_id=str(action.get("value", "")),
             approve=action.get("action_id") == "approval.approve",
         )
         reply = messenger.replier(respond)
-        service.accept(lambda: service.handle_decision(decision, reply), reply)
+        intake.accept(lambda: approvals.handle_decision(decision, reply), reply)
 
     @app.action(FOLLOW_UP_ACTION)
     def on_follow_up(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
         request = CommandRequest(
-            user_id=str((body.get("user") or {}).get("id", "")),
-            channel_id=str(channel or ""),
-            text=str(action.get("value", "")),
+            user_id=user_of(body), channel_id=channel_of(body), text=str(action.get("value", ""))
         )
         reply = messenger.replier(respond)
-        service.accept(lambda: service.handle_command(request, reply), reply)
+        intake.accept(lambda: intake.handle_command(request, reply), reply)

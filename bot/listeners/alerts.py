@@ -8,17 +8,18 @@ from slack_bolt import Ack, App, Respond
 
 from bot import rendering
 from bot.alerts.pipeline import ALERT_ACTION, AlertPipeline
+from bot.intake import Intake
+from bot.interactions import CommandRequest
+from bot.listeners.slack_body import channel_of, user_of
 from bot.messenger import Messenger
-from bot.service import CommandRequest, CommandService
 
 
-def register(app: App, *, service: CommandService, messenger: Messenger, alerts: AlertPipeline) -> None:
+def register(app: App, *, intake: Intake, messenger: Messenger, alerts: AlertPipeline) -> None:
     @app.action(ALERT_ACTION)
     def on_alert_action(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         reply = messenger.replier(respond)
-        user = str((body.get("user") or {}).get("id", ""))
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        user, channel = user_of(body), channel_of(body)
         action_id = str(action.get("value", ""))
 
         def work() -> None:
@@ -30,7 +31,6 @@ def register(app: App, *, service: CommandService, messenger: Messenger, alerts:
             if command is None:
                 reply(rendering.render_error("This alert's button has expired; type the command instead."))
                 return
-            request = CommandRequest(user_id=user, channel_id=str(channel or ""), text=command)
-            service.handle_command(request, reply)
+            intake.handle_command(CommandRequest(user_id=user, channel_id=channel, text=command), reply)
 
-        service.accept(work, reply)
+        intake.accept(work, reply)

@@ -1,4 +1,4 @@
-"""The slash command: acknowledge at once, then hand the text to the command service."""
+"""The slash command: acknowledge at once, then hand the text to the intake."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
+from bot.intake import Intake
+from bot.interactions import CommandRequest
 from bot.messenger import Messenger
-from bot.service import CommandRequest, CommandService
 
 
-def register(app: App, *, service: CommandService, messenger: Messenger, slash_command: str) -> None:
+def register(app: App, *, intake: Intake, messenger: Messenger, slash_command: str) -> None:
     @app.command(slash_command)
     def on_slash_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
@@ -21,4 +22,4 @@ def register(app: App, *, service: CommandService, messenger: Messenger, slash_c
             trigger_id=str(command.get("trigger_id") or "") or None,
         )
         reply = messenger.replier(respond)
-        service.accept(lambda: service.handle_command(request, reply), reply)
+        intake.accept(lambda: intake.handle_command(request, reply), reply)

@@ -7,15 +7,17 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.forms import FORM_CALLBACK, read_form
+from bot.intake import Intake
+from bot.interactions import CommandRequest
+from bot.listeners.slack_body import user_of
 from bot.messenger import Messenger
-from bot.service import CommandRequest, CommandService
 
 
-def register(app: App, *, service: CommandService, messenger: Messenger) -> None:
+def register(app: App, *, intake: Intake, messenger: Messenger) -> None:
     @app.view(FORM_CALLBACK)
     def on_form_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         verb, channel, values = read_form(view)
-        outcome = service.check_form(verb, values)
+        outcome = intake.check_form(verb, values)
         if isinstance(outcome, dict):
             first_block = next(iter(values), None) or next(
                 (b.get("block_id") for b in view.get("blocks") or [] if b.get("block_id")), "form"
@@ -24,7 +26,7 @@ def register(app: App, *, service: CommandService, messenger: Messenger) -> None
             ack(response_action="errors", errors=errors)
             return
         ack()
-        user = str((body.get("user") or {}).get("id", ""))
+        user = user_of(body)
         request = CommandRequest(user_id=user, channel_id=channel, text=outcome.text)
         reply = messenger.channel_replier(channel, user)
-        service.accept(lambda: service.dispatch(request, outcome, reply), reply)
+        intake.accept(lambda: intake.dispatch(request, outcome, reply), reply)

@@ -9,5 +9,4 @@ class AdminDemoteOperation(RoleChange):
     """Take the admin role from a LiteMaaS user (other roles stay; applies at their next login)."""
 
     name = "admin demote"
-    usage = "admin demote <email> [--dry-run]"
     adding = False

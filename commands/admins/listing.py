@@ -29,7 +29,6 @@ class AdminListOperation(Operation[ListArgs]):
 
     name = "admin list"
     args_model = ListArgs
-    usage = "admin list"
     default_role = "viewer"
 
     def execute(self, env: Environment, args: ListArgs, plan: Plan | None) -> Iterator[Event]:

@@ -9,5 +9,4 @@ class AdminPromoteOperation(RoleChange):
     """Give a LiteMaaS user the admin role (added to their roles; applies at their next login)."""
 
     name = "admin promote"
-    usage = "admin promote <email> [--dry-run]"
     adding = True

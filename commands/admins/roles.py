@@ -30,10 +30,10 @@ from commands.contract import (
     Section,
 )
 from commands.environment import Environment
+from commands.targets import USERS
 
 ADMIN = "admin"
 ADMIN_READONLY = "admin-readonly"
-LOCK_TARGET = "litemaas/users"
 NEXT_LOGIN = (
     "applies at the user's next login (the backend reads roles from the login token, which lasts up to "
     "JWT_EXPIRES_IN, 24h by default)"
@@ -98,9 +98,6 @@ class RoleChange(Operation[EmailArgs]):
     default_approval = True
     adding: bool
 
-    def lock_target(self, env: Environment, args: EmailArgs) -> str | None:
-        return LOCK_TARGET
-
     def _after(self, roles: list[str]) -> list[str]:
         return [*roles, ADMIN] if self.adding else [r for r in roles if r != ADMIN]
 
@@ -121,10 +118,10 @@ class RoleChange(Operation[EmailArgs]):
         observed = {"user_id": str(user_id), "roles": roles}
         if self.adding and ADMIN in roles:
             summary = f"{email} is already admin (roles {roles_text(roles)})"
-            return Plan(summary, LOCK_TARGET, noop=True, observed=observed)
+            return Plan(summary, USERS, noop=True, observed=observed)
         if not self.adding and ADMIN not in roles:
             summary = f"{email} is not admin (roles {roles_text(roles)})"
-            return Plan(summary, LOCK_TARGET, noop=True, observed=observed)
+            return Plan(summary, USERS, noop=True, observed=observed)
         after = self._after(roles)
         risks = [NEXT_LOGIN]
         if self.adding:
@@ -136,7 +133,7 @@ class RoleChange(Operation[EmailArgs]):
         verb = "Promote" if self.adding else "Demote"
         return Plan(
             summary=f"{verb} {email}: {'add' if self.adding else 'remove'} the role admin in users.roles",
-            target=LOCK_TARGET,
+            target=USERS,
             changes=(Change(target, "roles", roles_text(roles), roles_text(after)),),
             risks=tuple(risks),
             observed=observed,

@@ -25,13 +25,13 @@ from commands.clients.rolling import (
 from commands.contract import (
     Change,
     Event,
-    FollowUp,
     Operation,
     OperationError,
     Plan,
     Progress,
     Result,
     Section,
+    rollback,
 )
 from commands.environment import Environment
 
@@ -42,12 +42,6 @@ class AutosyncChange(Operation[Any]):
     mutating = True
     default_role = "admin"
     default_approval = True
-
-    def lock_target(self, env: Environment, args: Any) -> str | None:
-        try:
-            return f"deployment/{env.component('backend').deployment}"
-        except KeyError:
-            raise OperationError("this environment has no backend component configured") from None
 
     def wanted(self, state: AutoSyncState, args: Any) -> dict[str, str]:
         """The variables to set (only those that change)."""
@@ -120,7 +114,7 @@ class AutosyncChange(Operation[Any]):
                 ok=False,
                 summary=f"{summary_of(after)} in the template, but {rollout_failure(component, final)}",
                 sections=(section,),
-                follow_ups=(FollowUp("Rollback", f"rollback {component.name}"),),
+                follow_ups=(rollback(component.name),),
             )
             return
         yield Result(

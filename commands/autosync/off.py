@@ -20,7 +20,6 @@ class AutosyncOffOperation(AutosyncChange):
 
     name = "autosync off"
     args_model = AutosyncOffArgs
-    usage = "autosync off [--dry-run]"
 
     def wanted(self, state: AutoSyncState, args: Any) -> dict[str, str]:
         if state.enabled or state.auto_sync.source:

@@ -18,13 +18,16 @@ from commands.autosync.state import (
 )
 from commands.contract import (
     Args,
+    shown_as,
 )
 
 
 class AutosyncOnArgs(Args):
     """`autosync on [--interval MIN]`."""
 
-    interval: int | None = Field(default=None, ge=MIN_INTERVAL, le=MAX_INTERVAL)
+    interval: int | None = Field(
+        default=None, ge=MIN_INTERVAL, le=MAX_INTERVAL, json_schema_extra=shown_as("MIN")
+    )
 
 
 class AutosyncOnOperation(AutosyncChange):
@@ -32,7 +35,6 @@ class AutosyncOnOperation(AutosyncChange):
 
     name = "autosync on"
     args_model = AutosyncOnArgs
-    usage = "autosync on [--interval MIN] [--dry-run]"
 
     def wanted(self, state: AutoSyncState, args: Any) -> dict[str, str]:
         assert isinstance(args, AutosyncOnArgs)

@@ -24,7 +24,6 @@ from commands.contract import (
 )
 from commands.environment import Component, Environment
 
-USAGE = "autosync status | on | off [--interval MIN]"  # the family; each verb has its own usage
 AUTO_SYNC = "LITELLM_AUTO_SYNC"
 INTERVAL = "LITELLM_SYNC_INTERVAL"
 DEFAULT_INTERVAL_MINUTES = 60
@@ -109,10 +108,7 @@ class AutoSyncState:
 
 def read_state(env: Environment) -> tuple[Component, AutoSyncState]:
     """The backend component and its current autosync env; OperationError in plain words otherwise."""
-    try:
-        component = env.component("backend")
-    except KeyError:
-        raise OperationError("this environment has no backend component configured") from None
+    component = env.component("backend")
     deployment = read_deployment(env, component.deployment)
     containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get(
         "containers"

@@ -27,7 +27,6 @@ class AutosyncStatusOperation(Operation[AutosyncStatusArgs]):
 
     name = "autosync status"
     args_model = AutosyncStatusArgs
-    usage = "autosync status"
     default_role = "viewer"
 
     def execute(self, env: Environment, args: AutosyncStatusArgs, plan: Plan | None) -> Iterator[Event]:

@@ -22,8 +22,7 @@ from commands.backup.targets import BackupTarget, DirectoryTarget, configured_ta
 from commands.clients.databases import database_targets
 from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Result
 from commands.environment import Environment
-
-LOCK_TARGET = "backup"
+from commands.targets import BACKUP
 
 
 class BackupNowArgs(Args):
@@ -69,14 +68,9 @@ class BackupNowOperation(Operation[BackupNowArgs]):
 
     name = "backup now"
     args_model = BackupNowArgs
-    usage = "backup now [--dry-run]"
     mutating = True
     default_role = "operator"
     default_approval = False
-
-    def lock_target(self, env: Environment, args: BackupNowArgs) -> str | None:
-        """One backup at a time."""
-        return LOCK_TARGET
 
     def plan(self, env: Environment, args: BackupNowArgs) -> Plan:
         """Which databases, which targets, how many old backups retention deletes; refuses a bad setup."""
@@ -92,7 +86,7 @@ class BackupNowOperation(Operation[BackupNowArgs]):
         )
         return Plan(
             summary=summary,
-            target=LOCK_TARGET,
+            target=BACKUP,
             changes=tuple(
                 Change(f"database/{t.name}", "backup", "—", f"{directory}/<new backup>/{t.name}.sql.gz")
                 for t in databases
@@ -156,7 +150,6 @@ class BackupListOperation(Operation[BackupListArgs]):
 
     name = "backup list"
     args_model = BackupListArgs
-    usage = "backup list"
     mutating = False
     default_role = "viewer"
     default_approval = False

@@ -17,10 +17,10 @@ import redis
 
 from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Progress, Result, Section
 from commands.environment import Environment
+from commands.targets import LITELLM_REDIS
 
 CONNECT_TIMEOUT_SECONDS = 3.0
 COMMAND_TIMEOUT_SECONDS = 30.0
-LOCK_TARGET = "litellm-redis"
 RISKS = (
     "LiteLLM reloads keys and models from its database: the first requests after the flush are slower",
     "rate-limit and parallel-request counters kept in Redis start again from zero",
@@ -82,13 +82,9 @@ class CacheFlushOperation(Operation[CacheFlushArgs]):
 
     name = "cache flush"
     args_model = CacheFlushArgs
-    usage = "cache flush [--dry-run]"
     mutating = True
     default_role = "admin"
     default_approval = True
-
-    def lock_target(self, env: Environment, args: CacheFlushArgs) -> str | None:
-        return LOCK_TARGET
 
     def plan(self, env: Environment, args: CacheFlushArgs) -> Plan:
         """Count the keys (the count is shown, not compared at approval: a live cache always changes)."""
@@ -102,11 +98,11 @@ class CacheFlushOperation(Operation[CacheFlushArgs]):
         observed = {"redis": where}
         if count == 0:
             return Plan(
-                f"LiteLLM's Redis ({where}) is already empty", LOCK_TARGET, noop=True, observed=observed
+                f"LiteLLM's Redis ({where}) is already empty", LITELLM_REDIS, noop=True, observed=observed
             )
         return Plan(
             summary=f"Flush LiteLLM's Redis ({where}): {count:,} keys now",
-            target=LOCK_TARGET,
+            target=LITELLM_REDIS,
             changes=(Change(f"redis/{where}", "keys", f"{count:,}", "0"),),
             risks=RISKS,
             observed=observed,

@@ -10,7 +10,7 @@ from commands.checks.workloads import component_deployments, plural
 from commands.clients.kube import KubeClient, KubeError
 from commands.clients.rollout import rollout_status
 from commands.cluster.status import cap_lines, pod_report, pods_of
-from commands.contract import FollowUp
+from commands.contract import FollowUp, rollback
 from commands.environment import Component, Environment
 
 MAX_POD_LINES = 5  # pod troubles shown under a Deployment finding (the "pods" check has the rest)
@@ -57,7 +57,7 @@ def deployment_finding(kube: KubeClient, component: Component, deployment: dict[
         title=title,
         details=tuple(details),
         actions=(
-            FollowUp("Rollback", f"rollback {component.name}"),
+            rollback(component.name),
             FollowUp("Logs", f"logs {component.name} --tail 100"),
         ),
     )

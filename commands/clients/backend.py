@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from commands.clients.credentials import backend_admin_key
+from commands.contract import OperationError
 from commands.environment import Environment
 
 SYNC_PATH = "/api/v1/models/sync"
@@ -27,7 +28,7 @@ UNAUTHORIZED_HINT = (
 SHOWN_BODY_LIMIT = 200
 
 
-class BackendError(Exception):
+class BackendError(OperationError):
     """The backend could not be asked, or refused: `status` (0 = no answer) and a plain `message`."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -25,6 +25,8 @@ import httpx
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from commands.text import clip
+
 HTTP_TIMEOUT = 2.5  # seconds, per connect / read / write phase of one probe request
 DB_CONNECT_TIMEOUT = 3  # seconds, libpq connect_timeout (whole seconds)
 PROBE_DEADLINE = 4.0  # seconds for all probes together
@@ -52,9 +54,9 @@ class Probe:
 # -- text helpers ----------------------------------------------------------------------------------
 
 
-def _clip(text: str, limit: int = DETAIL_LIMIT) -> str:
-    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+def _one_line(text: str, limit: int = DETAIL_LIMIT) -> str:
+    """`text` on one line, controls as spaces, clipped."""
+    return clip(" ".join("".join(ch if ch.isprintable() else " " for ch in text).split()), limit)
 
 
 def _json(response: httpx.Response) -> Any:
@@ -73,7 +75,7 @@ def body_reason(response: httpx.Response) -> str:
             if isinstance(value, dict):
                 value = value.get("message") or value.get("code")
             if isinstance(value, str) and value.strip():
-                return _clip(value)
+                return _one_line(value)
         parts = []
         if isinstance(data.get("status"), str):
             parts.append(str(data["status"]))
@@ -82,12 +84,12 @@ def body_reason(response: httpx.Response) -> str:
         if data.get("ready") is False:
             parts.append("not ready")
         if parts:
-            return _clip(", ".join(parts))
+            return _one_line(", ".join(parts))
         return ""
     if isinstance(data, str):
-        return _clip(data)
+        return _one_line(data)
     try:
-        return _clip(response.text.splitlines()[0]) if response.text.strip() else ""
+        return _one_line(response.text.splitlines()[0]) if response.text.strip() else ""
     except (UnicodeDecodeError, IndexError):
         return ""
 
@@ -131,9 +133,9 @@ def _http_probe(
         return Probe(name, False, "not checked (invalid URL)")
     if not response.is_success:
         reason = body_reason(response) or response.reason_phrase
-        return Probe(name, False, _clip(f"{response.status_code} {reason}".strip()), answered=True)
+        return Probe(name, False, _one_line(f"{response.status_code} {reason}".strip()), answered=True)
     ok, detail = judge(response)
-    return Probe(name, ok, _clip(detail), answered=True)
+    return Probe(name, ok, _one_line(detail), answered=True)
 
 
 # -- LiteLLM ---------------------------------------------------------------------------------------
@@ -234,12 +236,12 @@ def postgres_reachable(
         detail = scrub_database_error(str(exc), url).removeprefix("connection failed: ")
         cause = detail.rsplit(" failed: ", 1)[-1].strip()
         if cause.startswith("FATAL:"):  # the server answered and refused: auth, missing database…
-            return Probe(name, False, _clip(f"failed ({cause})"), answered=True)
+            return Probe(name, False, _one_line(f"failed ({cause})"), answered=True)
         cause = cause[:1].lower() + cause[1:]
-        return Probe(name, False, _clip(f"unreachable ({cause})" if cause else "unreachable"))
+        return Probe(name, False, _one_line(f"unreachable ({cause})" if cause else "unreachable"))
     except psycopg.Error as exc:
         detail = scrub_database_error(str(exc), url)
-        return Probe(name, False, _clip(f"failed ({detail})" if detail else "failed"), answered=True)
+        return Probe(name, False, _one_line(f"failed ({detail})" if detail else "failed"), answered=True)
     except (ValueError, TypeError):
         return Probe(name, None, "not checked (the database URL is not valid)")
     return Probe(name, True, f"reachable (PostgreSQL {version})", answered=True)

@@ -22,6 +22,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from pydantic import ValidationError
 
+from commands.contract import OperationError
+
 STRATEGIC_MERGE = "application/strategic-merge-patch+json"  # what `kubectl set image|env` sends
 REQUEST_TIMEOUT = (10.0, 10.0)  # (connect, read) seconds for ordinary calls
 WATCH_READ_SLACK = 10.0  # a watch may stay silent for timeoutSeconds; allow this much more
@@ -71,7 +73,7 @@ def _lease_body(name: str, spec: LeaseSpec, resource_version: str | None) -> k8s
     )
 
 
-class KubeError(Exception):
+class KubeError(OperationError):
     """A failed Kubernetes call: HTTP status (0 when the server was not reached), reason and message."""
 
     def __init__(self, status: int, reason: str, message: str) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from commands.clients.credentials import litellm_master_key
+from commands.contract import OperationError
 from commands.environment import Environment
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def _scrub(text: str) -> str:
     return flat if len(flat) <= MESSAGE_LIMIT else flat[: MESSAGE_LIMIT - 1] + "…"
 
 
-class LiteLLMError(Exception):
+class LiteLLMError(OperationError):
     """The proxy refused or could not be reached. `status` is the HTTP status, 0 when none came back."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -10,7 +10,7 @@ available...") prefixed by the component.
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Iterable
+from collections.abc import Generator
 from typing import Any
 
 from commands.clients.kube import KubeError
@@ -18,37 +18,7 @@ from commands.clients.rollout import RolloutStatus, iter_rollout
 from commands.contract import OperationError, Progress
 from commands.environment import Component, Environment
 
-ALL = "all"
 SHOWN_INPUT_LIMIT = 40  # characters of a bad argument echoed back
-
-
-def validated_component(value: str, context: Any, *, allow_all: bool) -> str:
-    """Lower-cased component name; with a validation context naming the components, only those (and
-    `all` when allowed) are accepted. Raises ValueError with the valid choices."""
-    value = value.strip().lower()
-    if isinstance(context, dict) and context.get("components") is not None:
-        known = [str(c) for c in context["components"]]
-        choices = [*known, ALL] if allow_all else known
-        if value not in choices:
-            shown = value[:SHOWN_INPUT_LIMIT]
-            raise ValueError(f"unknown component {shown!r}; choose one of: {', '.join(choices)}")
-    return value
-
-
-def component_of(env: Environment, name: str) -> Component:
-    """The environment's component `name`, or an OperationError listing the known ones."""
-    try:
-        return env.component(name)
-    except KeyError:
-        known = ", ".join(env.components)
-        raise OperationError(
-            f"unknown component {name[:SHOWN_INPUT_LIMIT]!r}; choose one of: {known}"
-        ) from None
-
-
-def components_in_order(env: Environment, order: Iterable[str]) -> list[Component]:
-    """The named components that this environment has, in the given order."""
-    return [env.components[name] for name in order if name in env.components]
 
 
 def kube_problem(exc: KubeError) -> str:

@@ -12,12 +12,23 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, field_validator
 
 from commands.clients.kube import KubeError
 from commands.cluster.status import pods_of
-from commands.contract import Args, Event, Operation, Plan, Progress, Result, ResultFile, Section
-from commands.environment import Component, Environment
+from commands.contract import (
+    Args,
+    Event,
+    Operation,
+    OperationError,
+    Plan,
+    Progress,
+    Result,
+    ResultFile,
+    Section,
+    shown_as,
+)
+from commands.environment import Component, ComponentName, Environment
 
 MAX_TAIL = 5000
 GREP_SCAN_LINES = 20000  # with --grep, this many lines per pod are searched
@@ -32,23 +43,15 @@ class LogsArgs(Args):
 
     positional = ("component",)
 
-    component: str
-    tail: int = Field(default=100, ge=1, le=MAX_TAIL)
-    grep: str | None = Field(default=None, min_length=1, max_length=MAX_GREP_LENGTH)
-    container: str | None = Field(default=None, max_length=63, pattern=CONTAINER_NAME)
+    component: ComponentName
+    tail: int = Field(default=100, ge=1, le=MAX_TAIL, json_schema_extra=shown_as("N"))
+    grep: str | None = Field(
+        default=None, min_length=1, max_length=MAX_GREP_LENGTH, json_schema_extra=shown_as("RE")
+    )
+    container: str | None = Field(
+        default=None, max_length=63, pattern=CONTAINER_NAME, json_schema_extra=shown_as("C")
+    )
     previous: bool = False
-
-    @field_validator("component")
-    @classmethod
-    def _known_component(cls, value: str, info: ValidationInfo) -> str:
-        """With a validation context naming the environment's components, only those are accepted."""
-        value = value.strip().lower()
-        context = info.context
-        if isinstance(context, dict) and context.get("components") is not None:
-            known = [str(c) for c in context["components"]]
-            if value not in known:
-                raise ValueError(f"unknown component {value!r}; choose one of: {', '.join(known)}")
-        return value
 
     @field_validator("grep")
     @classmethod
@@ -103,7 +106,6 @@ class LogsOperation(Operation[LogsArgs]):
 
     name = "logs"
     args_model = LogsArgs
-    usage = "logs <component> [--tail N] [--grep RE] [--container C] [--previous]"
     mutating = False
     default_role = "viewer"
     default_approval = False
@@ -112,9 +114,8 @@ class LogsOperation(Operation[LogsArgs]):
         """Read each pod's log of the chosen container; yield a progress per pod, then the Result."""
         try:
             component = env.component(args.component)
-        except KeyError:
-            known = ", ".join(env.components)
-            yield Result(ok=False, summary=f"unknown component {args.component!r}; choose one of: {known}")
+        except OperationError as exc:
+            yield Result(ok=False, summary=str(exc))
             return
         container = args.container or component.container
         what = _describe(component, container, args)

@@ -11,38 +11,35 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 
-from pydantic import ValidationInfo, field_validator
+from pydantic import Field
 
+from commands import targets
 from commands.clients.kube import STRATEGIC_MERGE, KubeError
 from commands.clients.rolling import (
-    ALL,
-    component_of,
-    components_in_order,
     follow_rollout,
     generation,
     is_paused,
     kube_problem,
     read_deployment,
     rollout_failure,
-    validated_component,
 )
 from commands.contract import (
     Args,
     Change,
     Event,
-    FollowUp,
     Operation,
     OperationError,
     Plan,
     Progress,
     Result,
     Section,
+    rollback,
+    shown_as,
 )
-from commands.environment import Component, Environment
+from commands.environment import ALL, Component, ComponentOrAll, Environment
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 ALL_ORDER = ("backend", "litellm", "frontend")
-ALL_LOCK = "deployments/litemaas"
 
 
 class RestartArgs(Args):
@@ -50,18 +47,20 @@ class RestartArgs(Args):
 
     positional = ("component",)
 
-    component: str
-
-    @field_validator("component")
-    @classmethod
-    def _known_component(cls, value: str, info: ValidationInfo) -> str:
-        return validated_component(value, info.context, allow_all=True)
+    component: ComponentOrAll = Field(json_schema_extra=shown_as("component|all"))
 
 
 def _targets(env: Environment, args: RestartArgs) -> list[Component]:
     if args.component == ALL:
-        return components_in_order(env, ALL_ORDER)
-    return [component_of(env, args.component)]
+        return env.components_in_order(ALL_ORDER)
+    return [env.component(args.component)]
+
+
+def _lock(env: Environment, args: RestartArgs) -> str:
+    """The component's Deployment; `all` locks LiteMaaS as a whole."""
+    if args.component == ALL:
+        return targets.ALL_DEPLOYMENTS
+    return targets.deployment(env.component(args.component).deployment)
 
 
 def restart_patch(at: datetime) -> dict[str, object]:
@@ -75,15 +74,9 @@ class RestartOperation(Operation[RestartArgs]):
 
     name = "restart"
     args_model = RestartArgs
-    usage = "restart <component|all> [--dry-run]"
     mutating = True
     default_role = "operator"
     default_approval = False
-
-    def lock_target(self, env: Environment, args: RestartArgs) -> str | None:
-        if args.component == ALL:
-            return ALL_LOCK
-        return f"deployment/{component_of(env, args.component).deployment}"
 
     def needs_approval(self, args: RestartArgs) -> bool:
         """Restarting everything at once is a two-person decision."""
@@ -91,7 +84,7 @@ class RestartOperation(Operation[RestartArgs]):
 
     def plan(self, env: Environment, args: RestartArgs) -> Plan:
         """One change per Deployment (its restartedAt annotation), in restart order."""
-        target = self.lock_target(env, args) or ""
+        target = _lock(env, args)
         changes: list[Change] = []
         observed: dict[str, int] = {}
         for component in _targets(env, args):
@@ -139,7 +132,7 @@ class RestartOperation(Operation[RestartArgs]):
             rest = [c.name for c in targets[index + 1 :]]
             if rest:
                 summary += f". Not restarted: {', '.join(rest)}"
-            follow_ups = (FollowUp("Rollback", f"rollback {component.name}"),) if section is not None else ()
+            follow_ups = (rollback(component.name),) if section is not None else ()
             yield Result(ok=False, summary=summary, sections=tuple(sections), follow_ups=follow_ups)
             return
         yield Result(

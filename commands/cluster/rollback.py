@@ -12,18 +12,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from commands.clients.kube import KubeError
 from commands.clients.rolling import (
-    component_of,
     follow_rollout,
     generation,
     is_paused,
     kube_problem,
     read_deployment,
     rollout_failure,
-    validated_component,
 )
 from commands.cluster.images import container_images, image_tag
 from commands.cluster.revisions import (
@@ -33,8 +31,19 @@ from commands.cluster.revisions import (
     same_template,
     template_without_hash,
 )
-from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Progress, Result, Section
-from commands.environment import Component, Environment
+from commands.contract import (
+    Args,
+    Change,
+    Event,
+    Operation,
+    OperationError,
+    Plan,
+    Progress,
+    Result,
+    Section,
+    shown_as,
+)
+from commands.environment import Component, ComponentName, Environment
 
 JSON_PATCH = "application/json-patch+json"
 
@@ -44,13 +53,8 @@ class RollbackArgs(Args):
 
     positional = ("component",)
 
-    component: str
-    to_revision: int | None = Field(default=None, ge=1)
-
-    @field_validator("component")
-    @classmethod
-    def _known_component(cls, value: str, info: ValidationInfo) -> str:
-        return validated_component(value, info.context, allow_all=False)
+    component: ComponentName
+    to_revision: int | None = Field(default=None, ge=1, json_schema_extra=shown_as("N"))
 
 
 @dataclass(frozen=True)
@@ -119,17 +123,13 @@ class RollbackOperation(Operation[RollbackArgs]):
 
     name = "rollback"
     args_model = RollbackArgs
-    usage = "rollback <component> [--to-revision N] [--dry-run]"
     mutating = True
     default_role = "admin"
     default_approval = True
 
-    def lock_target(self, env: Environment, args: RollbackArgs) -> str | None:
-        return f"deployment/{component_of(env, args.component).deployment}"
-
     def plan(self, env: Environment, args: RollbackArgs) -> Plan:
         """The revision returned to and the images that change; a no-op when it is the current template."""
-        component = component_of(env, args.component)
+        component = env.component(args.component)
         target = f"deployment/{component.deployment}"
         undo = find_undo(env, component, args.to_revision)
         observed = {
@@ -173,7 +173,7 @@ class RollbackOperation(Operation[RollbackArgs]):
     def execute(self, env: Environment, args: RollbackArgs, plan: Plan | None) -> Iterator[Event]:
         """Patch the old template back, then follow the rollout."""
         try:
-            component = component_of(env, args.component)
+            component = env.component(args.component)
             undo = find_undo(env, component, args.to_revision)
         except OperationError as exc:
             yield Result(ok=False, summary=str(exc))

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from commands.clients.kube import KubeError
 from commands.clients.rollout import RolloutStatus, iter_rollout
 from commands.cluster.status import redis_answers
 from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Progress, Result, Section
-from commands.environment import Component, Environment
+from commands.environment import ComponentName, Environment
 
 BACKEND_REFUSAL = (
     "backend stays at 1 replica: its OAuth state is in-memory, so logins break with more than one "
@@ -30,29 +30,9 @@ class ScaleArgs(Args):
 
     positional = ("component", "replicas")
 
-    component: str
+    component: ComponentName
     replicas: int = Field(ge=0)
     force: bool = False
-
-    @field_validator("component")
-    @classmethod
-    def _known_component(cls, value: str, info: ValidationInfo) -> str:
-        """With a validation context naming the environment's components, only those are accepted."""
-        value = value.strip().lower()
-        context = info.context
-        if isinstance(context, dict) and context.get("components") is not None:
-            known = [str(c) for c in context["components"]]
-            if value not in known:
-                raise ValueError(f"unknown component {value!r}; choose one of: {', '.join(known)}")
-        return value
-
-
-def _component(env: Environment, args: ScaleArgs) -> Component:
-    try:
-        return env.component(args.component)
-    except KeyError:
-        known = ", ".join(env.components)
-        raise OperationError(f"unknown component {args.component!r}; choose one of: {known}") from None
 
 
 def _spec_replicas(deployment: dict[str, Any]) -> int:
@@ -67,18 +47,13 @@ class ScaleOperation(Operation[ScaleArgs]):
 
     name = "scale"
     args_model = ScaleArgs
-    usage = "scale <component> <replicas> [--force] [--dry-run]"
     mutating = True
     default_role = "operator"
     default_approval = True
 
-    def lock_target(self, env: Environment, args: ScaleArgs) -> str | None:
-        """The component's Deployment."""
-        return f"deployment/{_component(env, args).deployment}"
-
     def plan(self, env: Environment, args: ScaleArgs) -> Plan:
         """Read the Deployment and check bounds, Redis (LiteLLM) and the backend's one-replica rule."""
-        component = _component(env, args)
+        component = env.component(args.component)
         target = f"deployment/{component.deployment}"
         wanted = args.replicas
 
@@ -126,7 +101,7 @@ class ScaleOperation(Operation[ScaleArgs]):
 
     def execute(self, env: Environment, args: ScaleArgs, plan: Plan | None) -> Iterator[Event]:
         """Patch the scale subresource, then follow the rollout; progress counts available replicas."""
-        component = _component(env, args)
+        component = env.component(args.component)
         target = f"deployment/{component.deployment}"
         if plan is None:
             try:

@@ -377,7 +377,6 @@ class StatusOperation(Operation[StatusArgs]):
 
     name = "status"
     args_model = StatusArgs
-    usage = "status"
     mutating = False
     default_role = "viewer"
     default_approval = False

@@ -18,21 +18,18 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationInfo, field_validator
+from pydantic import Field, field_validator
 
+from commands import targets
 from commands.clients.kube import STRATEGIC_MERGE, KubeError
 from commands.clients.rolling import (
-    ALL,
     SHOWN_INPUT_LIMIT,
-    component_of,
-    components_in_order,
     follow_rollout,
     generation,
     kube_problem,
     read_deployment,
     rollout_failure,
     scrub,
-    validated_component,
 )
 from commands.cluster.images import container_images, image_repository, image_tag, with_tag
 from commands.cluster.revisions import HASH_LABEL, current_replicaset, selector_string
@@ -47,12 +44,13 @@ from commands.contract import (
     Progress,
     Result,
     Section,
+    rollback,
+    shown_as,
 )
-from commands.environment import Component, Environment
+from commands.environment import ALL, Component, ComponentOrAll, Environment
 
 TAG_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 ALL_ORDER = ("backend", "frontend")  # LiteMaaS's own components, in upgrade order
-ALL_LOCK = "deployments/litemaas"
 MIGRATION_LINE = re.compile(r"migrat", re.IGNORECASE)
 ERROR_LINE = re.compile(r"error|fail", re.IGNORECASE)
 MAX_MIGRATION_LINES = 50
@@ -63,13 +61,8 @@ class UpgradeArgs(Args):
 
     positional = ("component", "tag")
 
-    component: str
+    component: ComponentOrAll = Field(json_schema_extra=shown_as("component|all"))
     tag: str
-
-    @field_validator("component")
-    @classmethod
-    def _known_component(cls, value: str, info: ValidationInfo) -> str:
-        return validated_component(value, info.context, allow_all=True)
 
     @field_validator("tag")
     @classmethod
@@ -151,8 +144,15 @@ def plan_component(env: Environment, component: Component, tag: str) -> Componen
 
 def _targets(env: Environment, args: UpgradeArgs) -> list[Component]:
     if args.component == ALL:
-        return components_in_order(env, ALL_ORDER)
-    return [component_of(env, args.component)]
+        return env.components_in_order(ALL_ORDER)
+    return [env.component(args.component)]
+
+
+def _lock(env: Environment, args: UpgradeArgs) -> str:
+    """The component's Deployment; `all` locks LiteMaaS as a whole."""
+    if args.component == ALL:
+        return targets.ALL_DEPLOYMENTS
+    return targets.deployment(env.component(args.component).deployment)
 
 
 def _risks(component: Component) -> list[str]:
@@ -171,20 +171,13 @@ class UpgradeOperation(Operation[UpgradeArgs]):
 
     name = "upgrade"
     args_model = UpgradeArgs
-    usage = "upgrade <component|all> <tag> [--dry-run]"
     mutating = True
     default_role = "admin"
     default_approval = True
 
-    def lock_target(self, env: Environment, args: UpgradeArgs) -> str | None:
-        """The component's Deployment; `all` locks LiteMaaS as a whole."""
-        if args.component == ALL:
-            return ALL_LOCK
-        return f"deployment/{component_of(env, args.component).deployment}"
-
     def plan(self, env: Environment, args: UpgradeArgs) -> Plan:
         """One Change per container whose image changes; a refusal when everything is at the tag."""
-        target = self.lock_target(env, args) or ""
+        target = _lock(env, args)
         upgrades = [plan_component(env, c, args.tag) for c in _targets(env, args)]
         changes = tuple(
             Change(
@@ -295,7 +288,7 @@ def _upgrade_one(env: Environment, component: Component, tag: str) -> Generator[
             )
         sections.append(backup)
 
-    rollback = (FollowUp("Rollback", f"rollback {name}"),)
+    offer_rollback = (rollback(name),)
     shown = ", ".join(f"{c.name} → {image_tag(c.after)}" for c in upgrade.changes)
     yield Progress(f"{name}: setting image {shown}")
     try:
@@ -316,7 +309,7 @@ def _upgrade_one(env: Environment, component: Component, tag: str) -> Generator[
             changed=True,
             summary=f"{name}'s image was set to {tag}, but following the rollout failed: {kube_problem(exc)}",
             sections=tuple(sections),
-            follow_ups=rollback,
+            follow_ups=offer_rollback,
         )
 
     warnings: list[str] = []
@@ -336,7 +329,7 @@ def _upgrade_one(env: Environment, component: Component, tag: str) -> Generator[
             summary=f"upgrading {name} to {tag} failed: {rollout_failure(component, final)}",
             sections=tuple(sections),
             warnings=tuple(warnings),
-            follow_ups=rollback,
+            follow_ups=offer_rollback,
         )
     return Outcome(ok=True, changed=True, sections=tuple(sections), warnings=tuple(warnings))
 

@@ -31,7 +31,6 @@ class DriftOperation(Operation[DriftArgs]):
 
     name = "drift"
     args_model = DriftArgs
-    usage = "drift"
 
     def execute(self, env: Environment, args: DriftArgs, plan: Plan | None = None) -> Iterator[Event]:
         started = time.monotonic()

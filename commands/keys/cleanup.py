@@ -31,11 +31,22 @@ from functools import partial
 from typing import Any
 
 import psycopg
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from commands.clients.litellm import LiteLLMClient, LiteLLMError, litellm_client
 from commands.clients.sessions import KeyDatabases, Session, key_databases, litellm_session, litemaas_session
-from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Progress, Result, Section
+from commands.contract import (
+    Args,
+    Change,
+    Event,
+    Operation,
+    OperationError,
+    Plan,
+    Progress,
+    Result,
+    Section,
+    shown_as,
+)
 from commands.environment import Environment
 from commands.keys.durations import format_age, parse_age
 from commands.keys.orphans import ORPHAN_REASON, find_orphans, mark_orphans_on
@@ -48,8 +59,8 @@ from commands.keys.selection import (
     sample_candidates,
     selection_now,
 )
+from commands.targets import KEYSTORE
 
-LOCK_TARGET = "keystore"
 CLEANUP_REASON = "Key deleted by cleanup"
 BATCH_SIZE = 500
 MAX_FAILED_BATCHES = 3
@@ -65,7 +76,7 @@ _MARK_SQL = """UPDATE api_keys SET is_active = false, revoked_at = now(), sync_s
 class CleanupArgs(Args):
     """`keys cleanup [--older-than 30d]`."""
 
-    older_than: str = "30d"
+    older_than: str = Field(default="30d", json_schema_extra=shown_as("30d"))
 
     @field_validator("older_than")
     @classmethod
@@ -276,7 +287,6 @@ class KeysCleanupOperation(Operation[CleanupArgs]):
 
     name = "keys cleanup"
     args_model = CleanupArgs
-    usage = "keys cleanup [--older-than 30d] [--dry-run]"
     mutating = True
     default_role = "operator"
     default_approval = True
@@ -284,9 +294,6 @@ class KeysCleanupOperation(Operation[CleanupArgs]):
     def __init__(self, *, batch_size: int = BATCH_SIZE, client_factory: ClientFactory | None = None) -> None:
         self.batch_size = batch_size
         self.client_factory = client_factory or litellm_client
-
-    def lock_target(self, env: Environment, args: CleanupArgs) -> str | None:
-        return LOCK_TARGET
 
     def plan(self, env: Environment, args: CleanupArgs) -> Plan:
         """The dry-run: counts (expired, old, orphans) and a sample; the counts are the fingerprint."""
@@ -311,7 +318,7 @@ class KeysCleanupOperation(Operation[CleanupArgs]):
         risks = (f"{total:,} keys stop working at once; their owners must create new ones",) if total else ()
         return Plan(
             summary=summary,
-            target=LOCK_TARGET,
+            target=KEYSTORE,
             changes=tuple(changes),
             risks=risks,
             noop=total == 0 and orphans == 0,

@@ -35,8 +35,8 @@ from commands.contract import (
 )
 from commands.environment import Environment
 from commands.keys.mirror import litellm_keys
+from commands.targets import KEYSTORE
 
-LOCK_TARGET = "keystore"
 ORPHAN_REASON = "Key deleted from LiteLLM"
 SAMPLE_SIZE = 5
 LIST_LIMIT = 100_000  # rows written to the listing file; the count is always exact
@@ -141,13 +141,9 @@ class KeysOrphansOperation(Operation[OrphansArgs]):
 
     name = "keys orphans"
     args_model = OrphansArgs
-    usage = "keys orphans [--fix] [--dry-run]"
     mutating = True
     default_role = "operator"
     default_approval = True
-
-    def lock_target(self, env: Environment, args: OrphansArgs) -> str | None:
-        return LOCK_TARGET
 
     def plan(self, env: Environment, args: OrphansArgs) -> Plan:
         """Count the orphans (the approval re-check compares the count); a no-op without --fix."""
@@ -156,19 +152,19 @@ class KeysOrphansOperation(Operation[OrphansArgs]):
         sample = "; ".join(r.shown() for r in found.rows)
         observed = {"orphans": found.count, "layout": dbs.layout}
         if found.count == 0:
-            return Plan(summary="No orphaned LiteMaaS keys", target=LOCK_TARGET, noop=True, observed=observed)
+            return Plan(summary="No orphaned LiteMaaS keys", target=KEYSTORE, noop=True, observed=observed)
         plural = "s" if found.count != 1 else ""
         what = f"{found.count:,} active LiteMaaS key{plural} whose LiteLLM key is gone"
         if not args.fix:
             return Plan(
                 summary=f"{what} (e.g. {sample}); add --fix to mark them inactive",
-                target=LOCK_TARGET,
+                target=KEYSTORE,
                 noop=True,
                 observed=observed,
             )
         return Plan(
             summary=f"Mark {what} inactive (revoked, sync_error '{ORPHAN_REASON}')",
-            target=LOCK_TARGET,
+            target=KEYSTORE,
             changes=tuple(_change(r) for r in found.rows),
             risks=("their owners must create new keys in the LiteMaaS portal",),
             observed=observed,

@@ -41,7 +41,6 @@ class KeysStatsOperation(Operation[StatsArgs]):
 
     name = "keys stats"
     args_model = StatsArgs
-    usage = "keys stats"
 
     def execute(self, env: Environment, args: StatsArgs, plan: Plan | None = None) -> Iterator[Event]:
         try:

@@ -22,6 +22,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from commands.clients.litellm import LiteLLMError
 from commands.contract import (
+    SECRET_MASK,
     Args,
     Change,
     Event,
@@ -32,14 +33,14 @@ from commands.contract import (
     Progress,
     Result,
     Section,
+    shown_as,
 )
 from commands.environment import Environment
 from commands.models.catalogue import ModelDetails, apply_details, read_model
 from commands.models.catalogue_sync import sync_catalogue
 from commands.models.deployments import describe_litellm_error, open_litellm, read_deployments
+from commands.targets import CATALOGUE
 
-LOCK_TARGET = "catalogue"  # shared with `models sync`: catalogue changes never interleave
-MASKED_SECRET = "**********"  # what a SecretStr becomes in JSON: never a usable key
 URL_MESSAGE = "api_base must be an http(s) URL, e.g. https://host.example.com/v1"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$"
 
@@ -50,6 +51,7 @@ class ModelAddArgs(Args):
     """`models add model_name=… litellm_model=… api_base=… api_key=… [display_name=…] [rpm=…] …`."""
 
     model_name: str = Field(
+        json_schema_extra=shown_as("name"),
         title="Model name",
         description="Public name users pick; the catalogue id and LiteLLM's model_name (e.g. granite-3-8b)",
         min_length=1,
@@ -57,6 +59,7 @@ class ModelAddArgs(Args):
         pattern=NAME_PATTERN,
     )
     litellm_model: str = Field(
+        json_schema_extra=shown_as("provider/model"),
         title="LiteLLM model",
         description="provider/model LiteLLM calls upstream (e.g. openai/granite-3-8b-instruct)",
         min_length=1,
@@ -64,11 +67,13 @@ class ModelAddArgs(Args):
         pattern=r"^\S+$",
     )
     api_base: str = Field(
+        json_schema_extra=shown_as("https://…"),
         title="API base URL",
         description="http(s) URL of the upstream endpoint (e.g. https://granite.apps.example.com/v1)",
         max_length=500,
     )
     api_key: SecretStr = Field(
+        json_schema_extra=shown_as("key"),
         title="API key",
         description="Key of the upstream endpoint; stored by LiteLLM, never shown",
         min_length=1,
@@ -198,19 +203,10 @@ class ModelsAddOperation(Operation[ModelAddArgs]):
 
     name = "models add"
     args_model = ModelAddArgs
-    usage = (
-        "models add model_name=<name> litellm_model=<provider/model> api_base=<https://…> api_key=<key> "
-        "[display_name=…] [description=…] [provider=…] [category=chat|code|general|embeddings] "
-        "[context_length=N] [rpm=N] [tpm=N] [supports_streaming=true|false] [--dry-run]"
-    )
     mutating = True
     default_role = "admin"
     default_approval = True
     modal: ClassVar[bool] = True
-
-    def lock_target(self, env: Environment, args: ModelAddArgs) -> str | None:
-        """One lock for the model catalogue: adds, removes and syncs do not interleave."""
-        return LOCK_TARGET
 
     def plan(self, env: Environment, args: ModelAddArgs) -> Plan:
         """Refuse a name LiteLLM or the catalogue already has (an unavailable catalogue row may be
@@ -239,7 +235,7 @@ class ModelsAddOperation(Operation[ModelAddArgs]):
         changes = [Change(target, field, "—", value) for field, value in args.shown().items() if value != "—"]
         return Plan(
             summary=f"Register {name} ({args.litellm_model}) in LiteLLM and sync the catalogue",
-            target=LOCK_TARGET,
+            target=CATALOGUE,
             changes=tuple(changes),
             risks=tuple(risks),
             observed={
@@ -252,7 +248,7 @@ class ModelsAddOperation(Operation[ModelAddArgs]):
     def execute(self, env: Environment, args: ModelAddArgs, plan: Plan | None) -> Iterator[Event]:
         """`/model/new`, then the backend sync, then the display fields on the catalogue row."""
         name = args.model_name
-        if args.api_key.get_secret_value() == MASKED_SECRET:
+        if args.api_key.get_secret_value() == SECRET_MASK:
             yield Result(
                 ok=False,
                 summary=f"{name} was not added: the api_key did not reach this run (it is never stored); "

@@ -57,7 +57,6 @@ class ModelsListOperation(Operation[ModelsListArgs]):
 
     name = "models list"
     args_model = ModelsListArgs
-    usage = "models list"
 
     def execute(self, env: Environment, args: ModelsListArgs, plan: Plan | None = None) -> Iterator[Event]:
         """Read both sides (LiteLLM `/model/info`, the `models` table) and compare them by name."""

@@ -25,20 +25,21 @@ from commands.contract import (
     Progress,
     Result,
     Section,
+    shown_as,
 )
 from commands.environment import Environment
 from commands.models.catalogue import read_catalogue, read_impact, read_model
 from commands.models.catalogue_sync import sync_catalogue
 from commands.models.deployments import Deployment, describe_litellm_error, open_litellm, read_deployments
 from commands.models.verify import ModelsVerifyArgs, not_found_message
-
-LOCK_TARGET = "catalogue"  # shared with `models sync`: catalogue changes never interleave
+from commands.targets import CATALOGUE
 
 
 class ModelRemoveArgs(ModelsVerifyArgs):
     """`models remove <id>`: the same argument as `models verify`, removing every deployment it names."""
 
     model: str = Field(
+        json_schema_extra=shown_as("model name or LiteLLM id"),
         min_length=1,
         max_length=255,
         title="Model",
@@ -68,14 +69,9 @@ class ModelsRemoveOperation(Operation[ModelRemoveArgs]):
 
     name = "models remove"
     args_model = ModelRemoveArgs
-    usage = "models remove <model name or LiteLLM id> [--dry-run]"
     mutating = True
     default_role = "admin"
     default_approval = True
-
-    def lock_target(self, env: Environment, args: ModelRemoveArgs) -> str | None:
-        """One lock for the model catalogue: adds, removes and syncs do not interleave."""
-        return LOCK_TARGET
 
     def plan(self, env: Environment, args: ModelRemoveArgs) -> Plan:
         """The deployments to delete and the catalogue impact (subscriptions, keys) in `risks`."""
@@ -140,7 +136,7 @@ class ModelsRemoveOperation(Operation[ModelRemoveArgs]):
         what = f"deployment {chosen[0].id} of {name}" if len(chosen) == 1 and staying else name
         return Plan(
             summary=f"Remove {what} from LiteLLM ({len(chosen)} deployment(s)) and sync the catalogue",
-            target=LOCK_TARGET,
+            target=CATALOGUE,
             changes=tuple(changes),
             risks=tuple(risks),
             observed=observed,

@@ -23,8 +23,8 @@ from commands.clients.backend import BackendError, CascadeStatistics, SyncReport
 from commands.clients.databases import litemaas_connection
 from commands.contract import Args, Event, Operation, OperationError, Plan, Progress, Result, Section
 from commands.environment import Environment
+from commands.targets import CATALOGUE
 
-LOCK_TARGET = "catalogue"
 AUDIT_CASCADE = "MODEL_MARKED_UNAVAILABLE_WITH_CASCADE"
 SHOWN_ERRORS = 5
 SHOWN_MODELS = 20
@@ -167,13 +167,9 @@ class ModelsSyncOperation(Operation[ModelsSyncArgs]):
 
     name = "models sync"
     args_model = ModelsSyncArgs
-    usage = "models sync [--dry-run]"
     mutating = True
     default_role = "operator"
     default_approval = False
-
-    def lock_target(self, env: Environment, args: ModelsSyncArgs) -> str | None:
-        return LOCK_TARGET
 
     def plan(self, env: Environment, args: ModelsSyncArgs) -> Plan:
         """What the sync does; refuses early when no admin key can be found."""
@@ -181,7 +177,7 @@ class ModelsSyncOperation(Operation[ModelsSyncArgs]):
         return Plan(
             summary=f"Ask the backend ({env.backend_url}) to sync the model catalogue from LiteLLM "
             "(POST /api/v1/models/sync)",
-            target=LOCK_TARGET,
+            target=CATALOGUE,
             risks=(CASCADE_RISK,),
             observed={"backend": env.backend_url},
         )

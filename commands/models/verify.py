@@ -10,7 +10,17 @@ from collections.abc import Iterator
 
 from pydantic import Field, field_validator
 
-from commands.contract import Args, Event, FollowUp, Operation, OperationError, Plan, Result, Section
+from commands.contract import (
+    Args,
+    Event,
+    FollowUp,
+    Operation,
+    OperationError,
+    Plan,
+    Result,
+    Section,
+    shown_as,
+)
 from commands.environment import Environment
 from commands.models.catalogue import CatalogueModel, read_catalogue
 from commands.models.compare import SYNC_FIX, ModelView, compare
@@ -25,6 +35,7 @@ class ModelsVerifyArgs(Args):
     positional = ("model",)
 
     model: str = Field(
+        json_schema_extra=shown_as("model name or LiteLLM id"),
         min_length=1,
         max_length=255,
         title="Model",
@@ -89,7 +100,6 @@ class ModelsVerifyOperation(Operation[ModelsVerifyArgs]):
 
     name = "models verify"
     args_model = ModelsVerifyArgs
-    usage = "models verify <model name or LiteLLM id>"
 
     def execute(self, env: Environment, args: ModelsVerifyArgs, plan: Plan | None = None) -> Iterator[Event]:
         """Read both sides, show the model on each, list its problems with their fixes."""

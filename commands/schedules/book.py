@@ -8,8 +8,10 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from commands import targets
+from commands.bot_state import ScheduleBook, ScheduleInfo
 from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Result
-from commands.environment import Environment, ScheduleBook, ScheduleInfo
+from commands.environment import Environment
 
 
 def schedule_book(env: Environment) -> ScheduleBook:
@@ -48,9 +50,6 @@ class PauseResume(Operation[NameArgs]):
     default_approval = True
     pause: ClassVar[bool]
 
-    def lock_target(self, env: Environment, args: NameArgs) -> str:
-        return f"schedule/{args.name}"
-
     def plan(self, env: Environment, args: NameArgs) -> Plan:
         info = find_schedule(env, args.name)
         verb = "pause" if self.pause else "resume"
@@ -62,7 +61,7 @@ class PauseResume(Operation[NameArgs]):
         )
         return Plan(
             summary=summary,
-            target=self.lock_target(env, args),
+            target=targets.schedule(args.name),
             changes=(
                 Change(
                     f"schedule/{info.name}", "state", state_text(info), "paused" if self.pause else "active"

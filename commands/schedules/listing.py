@@ -18,7 +18,6 @@ class SchedulesOperation(Operation[ListArgs]):
 
     name = "schedules"
     args_model = ListArgs
-    usage = "schedules"
 
     def execute(self, env: Environment, args: ListArgs, plan: Plan | None) -> Iterator[Event]:
         infos = schedule_book(env).schedules()

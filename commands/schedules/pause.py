@@ -9,5 +9,4 @@ class SchedulesPauseOperation(PauseResume):
     """Pause a schedule: it does not run until resumed (its missed runs are not made up)."""
 
     name = "schedules pause"
-    usage = "schedules pause <name>"
     pause = True

@@ -9,5 +9,4 @@ class SchedulesResumeOperation(PauseResume):
     """Resume a paused schedule from its next due time."""
 
     name = "schedules resume"
-    usage = "schedules resume <name>"
     pause = False

@@ -17,8 +17,8 @@ from slack_sdk import WebClient
 
 from bot.access import load_access_config
 from bot.automation import load_automation
-from bot.runtime import full_registry
 from bot.settings import DEFAULT_SECRETS_DIR, Settings, load_settings
+from commands.registry import default_registry
 from tests.deploy.manifests import (
     BASE,
     DEPLOY,
@@ -306,7 +306,7 @@ def test_the_manifests_settings_start_the_bot_configuration(
     assert settings.slack_app_token is not None  # Socket Mode with the template's app token
     assert settings.port == 3000 and settings.kubeconfig is None  # in-cluster configuration
     assert settings.redis_url.get_secret_value() == "redis://litemaas-chatops-redis:6379/0"
-    access = load_access_config(settings.access_config, known_commands=full_registry().verbs())
+    access = load_access_config(settings.access_config, known_commands=default_registry().verbs())
     assert access.channels == ["C0OPS"]
     automation = load_automation(settings.automation_config)
     assert automation.active and set(automation.schedules) == {"key-cleanup", "backup", "drift"}

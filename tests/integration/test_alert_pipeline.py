@@ -60,7 +60,7 @@ def alert(title: str = "deployment/litellm: 0 of 2 available", **changes: Any) -
         "severity": "warning",
         "component": "litellm",
         "title": title,
-        "actions": (FollowUp("Rollback", "rollback litellm"),),
+        "actions": (FollowUp("Rollback", "rollback litellm", danger=True),),
         "source": "watch:deployments",
     }
     values.update(changes)

@@ -494,7 +494,7 @@ def test_backup_now_plans_then_executes(
     registry = default_registry()
     assert registry.get("backup now") is BackupNowOperation
     assert registry.get("backup list") is BackupListOperation
-    assert (op.mutating, op.default_role, op.default_approval, op.lock_target(env, args)) == (
+    assert (op.mutating, op.default_role, op.default_approval, op.plan(env, args).target) == (
         True,
         "operator",
         False,

@@ -229,7 +229,6 @@ def test_scale_plan_describes_the_change(kube: KubeClient, redis_up: Callable[[]
 
     plan = ScaleOperation().plan(env, args)
 
-    assert ScaleOperation().lock_target(env, args) == "deployment/litellm"
     assert not plan.noop
     assert plan.target == "deployment/litellm"
     assert [vars(c) for c in plan.changes] == [

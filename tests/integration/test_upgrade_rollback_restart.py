@@ -24,7 +24,8 @@ from commands.cluster.restart import RestartArgs, RestartOperation
 from commands.cluster.rollback import RollbackArgs, RollbackOperation
 from commands.cluster.status import StatusArgs, StatusOperation
 from commands.cluster.upgrade import UpgradeArgs, UpgradeOperation
-from commands.contract import Args, Event, FollowUp, Operation, OperationError, Progress, Result
+from commands.contract import Args, Event, Operation, OperationError, Progress, Result
+from commands.contract import rollback as offered_rollback
 from commands.environment import DEFAULT_COMPONENTS, Environment
 from commands.registry import default_registry
 from tests.integration.conftest import NAMESPACE, only_result
@@ -92,7 +93,7 @@ def template(sb: Any, deployment: str) -> dict[str, Any]:
 def test_upgrade_frontend_sets_frontend_and_copy_custom_logos(sb: Any, env: Environment) -> None:
     op, args = UpgradeOperation(), UpgradeArgs(component="frontend", tag="0.5.0")
     plan = op.plan(env, args)
-    assert plan.target == "deployment/litellm-frontend" == op.lock_target(env, args)
+    assert plan.target == "deployment/litellm-frontend"
     assert [(c.field, c.before, c.after) for c in plan.changes] == [
         ("image (frontend)", "0.4.0", "0.5.0"),
         ("image (copy-custom-logos)", "0.4.0", "0.5.0"),
@@ -171,7 +172,7 @@ def test_upgrade_all_stops_at_the_first_failure(sb: Any, env: Environment) -> No
     assert not result.ok
     assert 'deployment "litellm-backend" exceeded its progress deadline' in result.summary
     assert result.summary.endswith("Not touched: frontend")
-    assert result.follow_ups == (FollowUp("Rollback", "rollback backend"),)
+    assert result.follow_ups == (offered_rollback("backend"),)
     assert images(sb, "litellm-frontend")["frontend"].endswith(":0.4.0")
     assert [r.path.rsplit("/", 1)[-1] for r in sb.writes()] == ["litellm-backend"]
 
@@ -261,7 +262,7 @@ def test_a_rollout_past_its_deadline_fails_offers_rollback_and_the_rollback_rest
     assert result.summary.startswith("upgrading frontend to 0.5.0 failed: ")
     assert 'deployment "litellm-frontend" exceeded its progress deadline' in result.summary
     assert "the previous pods keep serving" in result.summary
-    assert result.follow_ups == (FollowUp("Rollback", "rollback frontend"),)
+    assert result.follow_ups == (offered_rollback("frontend"),)
 
     follow_up = parse(result.follow_ups[0].command)
     plan = RollbackOperation().plan(env, follow_up.args)
@@ -394,7 +395,7 @@ def test_restart_all_stops_at_a_failure_and_says_what_was_not_restarted(sb: Any,
     assert not result.ok
     assert result.summary.startswith("restarted backend; then restarting litellm failed: ")
     assert result.summary.endswith("Not restarted: frontend")
-    assert result.follow_ups == (FollowUp("Rollback", "rollback litellm"),)
+    assert result.follow_ups == (offered_rollback("litellm"),)
     assert not restarted(sb, "litellm-frontend")
 
 
@@ -482,7 +483,7 @@ def test_a_rollout_that_does_not_move_times_out(sb: Any, kube: KubeClient, tmp_p
 
     assert not result.ok
     assert "timed out after 1s waiting for" in result.summary
-    assert result.follow_ups == (FollowUp("Rollback", "rollback frontend"),)
+    assert result.follow_ups == (offered_rollback("frontend"),)
     assert time.monotonic() - started < 5
 
 

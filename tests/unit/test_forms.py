@@ -90,7 +90,7 @@ def test_submission_reads_back_and_validates_with_the_same_model() -> None:
 def test_field_level_errors_name_the_field_and_never_echo_the_secret() -> None:
     with pytest.raises(ValidationError) as caught:
         ThingArgs.model_validate({"api_base": "not a url", "api_key": "sk-secret", "rpm": "-5"})
-    problems = field_problems(ThingArgs, caught.value, [])
+    problems = field_problems(ThingArgs, caught.value)
     assert set(problems) == {"name", "api_base", "rpm"}
     assert "missing" in problems["name"]
     assert "sk-secret" not in json.dumps(problems)

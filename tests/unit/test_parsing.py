@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from bot.parsing import ParsedCommand, ParseError, parse_command, suggest_verb
 from commands.contract import Args, Operation
+from commands.environment import ComponentName
 from commands.registry import Registry
 
 COMPONENTS = ("litellm", "backend", "frontend", "redis")
@@ -18,17 +19,9 @@ COMPONENTS = ("litellm", "backend", "frontend", "redis")
 
 class DemoScaleArgs(Args):
     positional: ClassVar[tuple[str, ...]] = ("component", "replicas")
-    component: str
+    component: ComponentName
     replicas: int = Field(ge=0)
     force: bool = False
-
-    @field_validator("component")
-    @classmethod
-    def known_component(cls, value: str, info: ValidationInfo) -> str:
-        known = (info.context or {}).get("components", [])
-        if value not in known:
-            raise ValueError(f"no such component {value}")
-        return value
 
 
 class DemoScale(Operation[DemoScaleArgs]):
@@ -36,7 +29,6 @@ class DemoScale(Operation[DemoScaleArgs]):
 
     name = "scale"
     args_model = DemoScaleArgs
-    usage = "scale <component> <replicas> [--force] [--dry-run]"
     mutating = True
 
 
@@ -49,7 +41,6 @@ class DemoStatus(Operation[DemoStatusArgs]):
 
     name = "status"
     args_model = DemoStatusArgs
-    usage = "status"
 
 
 class DemoRollbackArgs(Args):
@@ -63,7 +54,6 @@ class DemoRollback(Operation[DemoRollbackArgs]):
 
     name = "rollback"
     args_model = DemoRollbackArgs
-    usage = "rollback <component> [--to-revision N] [--dry-run]"
 
 
 class DemoCleanupArgs(Args):
@@ -76,7 +66,6 @@ class DemoCleanup(Operation[DemoCleanupArgs]):
 
     name = "keys cleanup"
     args_model = DemoCleanupArgs
-    usage = "keys cleanup [--older-than 30d] [--dry-run]"
 
 
 class DemoKeyStats(Operation[DemoStatusArgs]):
@@ -84,7 +73,6 @@ class DemoKeyStats(Operation[DemoStatusArgs]):
 
     name = "keys stats"
     args_model = DemoStatusArgs
-    usage = "keys stats"
 
 
 class DemoModelAddArgs(Args):
@@ -97,8 +85,8 @@ class DemoModelAdd(Operation[DemoModelAddArgs]):
     """Add a model."""
 
     name = "models add"
+    modal = True
     args_model = DemoModelAddArgs
-    usage = "models add model_name=… [api_key=…] [rpm=N]"
 
 
 REGISTRY = Registry([DemoScale, DemoStatus, DemoRollback, DemoCleanup, DemoKeyStats, DemoModelAdd])

@@ -1,0 +1,115 @@
+"""Operations that will not finish: this process's at SIGTERM, and those a crashed replica left behind.
+
+`Inflight` is what this process runs (or has queued) now. At shutdown `interrupt_running` marks them
+interrupted (row, audit, their message and card) and frees their locks; the reaper's
+`recover_interrupted` marks the unfinished operations no live lock names any more.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+
+from bot import rendering
+from bot.audit_trail import AuditTrail
+from bot.cards import update_card
+from bot.locks import HeldLock, TargetLocks
+from bot.messenger import Messenger
+from bot.rendering import escape_text
+from bot.store import OperationRecord, OperationStore
+
+log = logging.getLogger(__name__)
+
+
+class Inflight:
+    """Operation id → its lock (None while queued), for the operations of this process."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, HeldLock | None] = {}
+        self._guard = threading.Lock()
+
+    def track(self, operation_id: str, lock: HeldLock | None) -> None:
+        with self._guard:
+            self._runs[operation_id] = lock
+
+    def untrack(self, operation_id: str) -> None:
+        with self._guard:
+            self._runs.pop(operation_id, None)
+
+    def ids(self) -> set[str]:
+        with self._guard:
+            return set(self._runs)
+
+    def take_all(self) -> dict[str, HeldLock | None]:
+        """Every tracked run, forgotten from here on (shutdown)."""
+        with self._guard:
+            runs = dict(self._runs)
+            self._runs.clear()
+        return runs
+
+
+class Recovery:
+    """Marks operations interrupted and says so where they were shown."""
+
+    def __init__(
+        self,
+        *,
+        store: OperationStore,
+        locks: TargetLocks,
+        messenger: Messenger,
+        trail: AuditTrail,
+        inflight: Inflight,
+        slash_command: str,
+    ) -> None:
+        self.store = store
+        self.locks = locks
+        self.messenger = messenger
+        self.trail = trail
+        self.inflight = inflight
+        self.slash_command = slash_command
+
+    def interrupt_running(self, reason: str) -> list[OperationRecord]:
+        """At shutdown: mark this process's unfinished operations interrupted, say so, free their locks."""
+        marked: list[OperationRecord] = []
+        for operation_id, lock in self.inflight.take_all().items():
+            record = self.store.get(operation_id)
+            if record is not None:
+                marked += self._mark_interrupted(record, reason)
+            if lock is not None:
+                lock.release()
+        return marked
+
+    def recover_interrupted(self, approved_grace: timedelta = timedelta(minutes=10)) -> list[OperationRecord]:
+        """Mark operations left unfinished by a stopped or crashed replica: running (or approved and
+        never started) with no live lock of their own. Their locks expire by themselves (TTL)."""
+        mine = self.inflight.ids()
+        marked: list[OperationRecord] = []
+        for record in self.store.unfinished(approved_before=datetime.now(UTC) - approved_grace):
+            if str(record.id) in mine:
+                continue
+            holder = self.locks.holder(record.target) if record.target else None
+            if holder is not None and holder.operation == str(record.id):
+                continue  # still running on a live replica (its lock is being renewed)
+            reason = "the bot stopped while this ran (a replica crashed or was killed)"
+            marked += self._mark_interrupted(record, reason)
+        return marked
+
+    def _mark_interrupted(self, record: OperationRecord, reason: str) -> list[OperationRecord]:
+        done = self.store.transition(
+            record.id, from_states=["running", "approved"], to="interrupted", error=reason
+        )
+        if done is None:
+            return []
+        log.warning("operation %s (%s) interrupted: %s", record.id, record.command, reason)
+        self.trail.of(done, record.requester, "interrupted", detail=reason)
+        note = (
+            f"⚠️ Interrupted: `{escape_text(record.text)}` — {escape_text(reason)}. Its change may be "
+            f"half done: check with `{self.slash_command} status` before running it again."
+        )
+        if done.progress_ts is not None:
+            self.messenger.update(done.channel, done.progress_ts, rendering.render_text(note, escape=False))
+        else:
+            self.messenger.post(done.channel, rendering.render_text(note, escape=False))
+        update_card(self.messenger, done)
+        return [done]

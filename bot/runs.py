@@ -1,0 +1,307 @@
+"""Running an operation: its record, its lock, the run with progress in one edited message, the result.
+
+Every run ends with one final message, one audit row and its card updated. Read-only operations are
+answered here too: on the worker pool, or at once when they read only the bot's own state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot import rendering
+from bot.access import Caller
+from bot.audit_trail import AuditTrail
+from bot.bot_state import answering
+from bot.cards import update_card
+from bot.interactions import CommandRequest
+from bot.locks import LockBusy, LocksUnavailable, TargetLocks
+from bot.logging_setup import operation_context
+from bot.messenger import Messenger, Reply
+from bot.parsing import ParsedCommand, ParseError, parse_command
+from bot.recovery import Inflight
+from bot.rendering import Message
+from bot.runner import JobRunner, RunnerBusy, Throttle
+from bot.stash import ArgumentStash, secret_fields
+from bot.store import Database, OperationRecord, OperationStore, StoreUnavailable
+from commands.contract import Operation, OperationError, Plan, Progress, Result
+from commands.environment import Environment
+from commands.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+def args_json(parsed: ParsedCommand) -> dict[str, Any]:
+    """A command's arguments as stored and audited (secrets masked: pydantic dumps SecretStr masked)."""
+    data: dict[str, Any] = parsed.args.model_dump(mode="json")
+    return data
+
+
+class Runs:
+    """Records, locks, runs and reports operations."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        env: Environment,
+        db: Database,
+        store: OperationStore,
+        locks: TargetLocks,
+        runner: JobRunner,
+        messenger: Messenger,
+        trail: AuditTrail,
+        stash: ArgumentStash,
+        inflight: Inflight,
+        slash_command: str,
+        approval_ttl: timedelta,
+        progress_interval: float = 1.0,
+    ) -> None:
+        self.registry = registry
+        self.env = env
+        self.db = db
+        self.store = store
+        self.locks = locks
+        self.runner = runner
+        self.messenger = messenger
+        self.trail = trail
+        self.stash = stash
+        self.inflight = inflight
+        self.slash_command = slash_command
+        self.approval_ttl = approval_ttl
+        self.progress_interval = progress_interval
+        self._schema_ready = False
+
+    def typed(self, parsed: ParsedCommand) -> str:
+        return f"{self.slash_command} {parsed.text}"
+
+    # ------------------------------------------------------------------ read-only answers
+
+    def answer(self, request: CommandRequest, parsed: ParsedCommand, caller: Caller, reply: Reply) -> None:
+        """Answer a read-only command: at once when it reads the bot's own state, else on a worker."""
+        op_cls = parsed.operation
+
+        def job() -> None:
+            started = time.monotonic()
+            with answering(caller):
+                result = self.collect(op_cls(), parsed, None, on_progress=None)
+            duration = time.monotonic() - started
+            self.trail.metrics.command(parsed.verb, "read" if result.ok else "failed")
+            self.trail.metrics.operation_duration(parsed.verb, duration)
+            if op_cls.answer == "result":
+                message = rendering.render_result(
+                    result,
+                    command_text=self.typed(parsed),
+                    requester=request.user_id,
+                    duration_s=duration,
+                    buttons=rendering.follow_up_buttons(result),
+                )
+            else:
+                message = rendering.render_note(result)
+            reply(message, ephemeral=op_cls.answer == "private")
+            self.upload_files(request.channel_id, result)
+
+        if op_cls.bot_state:
+            job()
+            return
+        try:
+            self.runner.submit(job, name=parsed.verb)
+        except RunnerBusy as exc:
+            reply(rendering.render_error(str(exc)))
+
+    # ------------------------------------------------------------------ records
+
+    def unavailable(self) -> str | None:
+        """Why mutating commands cannot run now (audit or locks storage down), or None."""
+        try:
+            self.db.ping()
+            if not self._schema_ready:  # PostgreSQL was down at start-up: migrate now
+                self.db.migrate()
+                self._schema_ready = True
+        except StoreUnavailable as exc:
+            return f"the audit store (PostgreSQL) is unreachable ({exc}), so changes are refused."
+        try:
+            self.locks.ping()
+        except LocksUnavailable as exc:
+            return f"the lock store (Redis) is unreachable ({exc}), so changes are refused."
+        return None
+
+    def create_record(
+        self, request: CommandRequest, parsed: ParsedCommand, plan: Plan, *, approval_required: bool
+    ) -> OperationRecord:
+        """The operation's row: `requested` (with an expiry) when it waits for approval, else `approved`.
+
+        Secret arguments never enter the row: they wait in the stash until the approved run."""
+        record = self.store.create(
+            command=parsed.verb,
+            args=args_json(parsed),
+            text=self.typed(parsed),
+            requester=request.user_id,
+            channel=request.channel_id,
+            environment=self.env.name,
+            target=plan.target,
+            state="requested" if approval_required else "approved",
+            approval_required=approval_required,
+            plan=plan.to_json(),
+            plan_fingerprint=plan.fingerprint,
+            expires_at=datetime.now(UTC) + self.approval_ttl if approval_required else None,
+        )
+        secrets = secret_fields(parsed.args)
+        if secrets and approval_required:
+            self.stash.put(str(record.id), secrets, int(self.approval_ttl.total_seconds()) + 60)
+        return record
+
+    # ------------------------------------------------------------------ runs
+
+    def start(self, record: OperationRecord, parsed: ParsedCommand, plan: Plan, reply: Reply) -> None:
+        """Queue an approved operation on the worker pool."""
+
+        def job() -> None:
+            self.execute(record, parsed, plan)
+
+        self.inflight.track(str(record.id), None)  # queued: not an orphan while it waits for a worker
+        try:
+            self.runner.submit(job, name=f"{record.command}:{record.id}")
+        except RunnerBusy as exc:
+            self.inflight.untrack(str(record.id))
+            self.store.transition(record.id, from_states=["approved"], to="failed", error=str(exc))
+            reply(rendering.render_error(str(exc)))
+
+    def execute(
+        self, record: OperationRecord, parsed: ParsedCommand, plan: Plan, *, keep_files: bool = False
+    ) -> Result:
+        """Run an approved operation under its lock; the final message, audit row and Result."""
+        with operation_context(str(record.id)):  # runs on the worker: its log lines carry the id
+            try:
+                return self._execute_locked(record, parsed, plan, keep_files=keep_files)
+            finally:
+                self.inflight.untrack(str(record.id))
+
+    def _execute_locked(
+        self, record: OperationRecord, parsed: ParsedCommand, plan: Plan, *, keep_files: bool
+    ) -> Result:
+        started = time.monotonic()
+        try:
+            lock = self.locks.acquire(
+                plan.target, owner=record.requester, reason=record.text, operation=str(record.id)
+            )
+        except (LockBusy, LocksUnavailable) as exc:
+            failed = self.store.transition(record.id, from_states=["approved"], to="failed", error=str(exc))
+            if failed is not None:
+                self.trail.of(failed, record.requester, "failed", detail=str(exc))
+                update_card(self.messenger, failed, note=str(exc))
+            return Result(ok=False, summary=str(exc))
+        self.inflight.track(str(record.id), lock)
+        with lock:
+            running = self.store.transition(record.id, from_states=["approved"], to="running")
+            if running is None:  # somebody else started or closed it
+                return Result(ok=False, summary="the operation was started or closed elsewhere")
+            update_card(self.messenger, running)
+            progress_ts = self.messenger.post(record.channel, self._progress(record, Progress("starting…")))
+            if progress_ts is not None:
+                self.store.set_progress_message(record.id, progress_ts)
+            throttle = Throttle(self.progress_interval)
+
+            def on_progress(event: Progress) -> None:
+                if progress_ts is not None and throttle.ready():
+                    self.messenger.update(record.channel, progress_ts, self._progress(record, event))
+
+            result = self.collect(parsed.operation(), parsed, plan, on_progress=on_progress)
+            duration = time.monotonic() - started
+            final = self.store.transition(
+                record.id,
+                from_states=["running"],
+                to="succeeded" if result.ok else "failed",
+                result=result.to_json(file_contents=keep_files),
+                error=None if result.ok else result.summary,
+            )
+            message = rendering.render_result(
+                result,
+                command_text=record.text,
+                requester=record.requester,
+                duration_s=duration,
+                buttons=rendering.follow_up_buttons(result),
+            )
+            if progress_ts is not None:
+                self.messenger.update(record.channel, progress_ts, message)
+            else:
+                progress_ts = self.messenger.post(record.channel, message)
+            self.upload_files(record.channel, result, thread_ts=progress_ts)
+            if final is not None:
+                outcome = "succeeded" if result.ok else "failed"
+                self.trail.of(
+                    final, record.requester, outcome, detail=result.summary, duration_ms=int(duration * 1000)
+                )
+                update_card(self.messenger, final)
+            return result
+
+    def _progress(self, record: OperationRecord, event: Progress) -> Message:
+        return rendering.render_progress(command_text=record.text, requester=record.requester, progress=event)
+
+    def collect(
+        self,
+        op: Operation[Any],
+        parsed: ParsedCommand,
+        plan: Plan | None,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> Result:
+        """Run an operation to its Result; failures become a failed Result with a plain message."""
+        try:
+            for event in op.execute(self.env, parsed.args, plan):
+                if isinstance(event, Result):
+                    return event
+                if on_progress is not None:
+                    on_progress(event)
+        except OperationError as exc:
+            return Result(ok=False, summary=f"{parsed.verb} failed: {exc}")
+        except Exception:
+            log.exception("operation %s raised", parsed.verb)
+            return Result(ok=False, summary=f"{parsed.verb} failed on the bot's side; the error is logged.")
+        return Result(ok=False, summary=f"{parsed.verb} ended without a result.")
+
+    def upload_files(self, channel: str, result: Result, thread_ts: str | None = None) -> None:
+        for file in result.files:
+            self.messenger.upload(
+                channel, filename=file.filename, title=file.title, content=file.content, thread_ts=thread_ts
+            )
+
+    # ------------------------------------------------------------------ schedules
+
+    def run_scheduled(self, actor: str, text: str, channel: str) -> tuple[Result, str | None]:
+        """Run a schedule's command now, on this thread: an operation record, audit rows, the result
+        posted to `channel` and kept (with its files) for `audit show`. The automation file is the
+        authority for what runs (no role check, no approval); locks and audit storage still apply."""
+        try:
+            parsed = parse_command(
+                text, self.registry, components=list(self.env.components), command_name=self.slash_command
+            )
+        except ParseError as exc:
+            return Result(
+                ok=False, summary=f"the schedule's command `{text}` is invalid: {exc.message}"
+            ), None
+        unavailable = self.unavailable()
+        if unavailable is not None:
+            self.trail.metrics.command(parsed.verb, "refused")
+            return Result(ok=False, summary=f"not run: {unavailable}"), None
+        request = CommandRequest(user_id=actor, channel_id=channel, text=text)
+        op = parsed.operation()
+        args = args_json(parsed)
+        try:  # a read-only job still runs under a lock named after its schedule: runs never overlap
+            plan = (
+                op.plan(self.env, parsed.args)
+                if parsed.operation.mutating
+                else Plan(summary=self.typed(parsed), target=actor)
+            )
+        except OperationError as exc:
+            self.trail.record(actor, parsed.verb, args, "refused", detail=str(exc), required=True)
+            return Result(ok=False, summary=f"`{parsed.verb}` refused: {exc}"), None
+        if plan.noop:
+            self.trail.record(
+                actor, parsed.verb, args, "refused", detail=f"no-op: {plan.summary}", required=True
+            )
+            return Result(ok=True, summary=f"nothing to do: {plan.summary}"), None
+        record = self.create_record(request, parsed, plan, approval_required=False)
+        return self.execute(record, parsed, plan, keep_files=True), str(record.id)
