@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
+
+from commands.input_rules import describe_character, first_forbidden, is_plain_integer
 
 if TYPE_CHECKING:
     from commands.environment import Environment
@@ -26,13 +31,51 @@ ROLE_ORDER: tuple[Role, ...] = ("viewer", "operator", "admin")
 class Args(BaseModel):
     """Base of every argument model: unknown options are errors, `--dry-run` is always accepted.
 
-    `positional` names the fields filled, in order, by the words after the verb.
+    `positional` names the fields filled, in order, by the words after the verb. Rules every model
+    gets here, whatever path the values take (typed, a form, a stored request): no invisible control
+    or direction character in any text (`commands.input_rules`), integers as plain decimal digits, and
+    a field is secret exactly when its type is `SecretStr` (`secret_fields`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     positional: ClassVar[tuple[str, ...]] = ()
 
     dry_run: bool = False
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _typed_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse invisible characters in any text and non-digit spellings of integers."""
+        if not isinstance(value, str):
+            return value
+        found = first_forbidden(value)
+        if found is not None:
+            raise PydanticCustomError(
+                "forbidden_character",
+                "contains the invisible character {character}; retype it without it",
+                {"character": describe_character(found[1])},
+            )
+        field_info = cls.model_fields.get(info.field_name or "")
+        if field_info is not None and _takes_int(field_info) and not is_plain_integer(value):
+            raise PydanticCustomError("int_parsing", "must be a whole number written with digits only")
+        return value
+
+    @classmethod
+    def secret_fields(cls) -> frozenset[str]:
+        """The names of the fields holding secrets (typed `SecretStr`): masked wherever args are shown."""
+        return frozenset(name for name, info in cls.model_fields.items() if SecretStr in _members(info))
+
+
+def _members(info: FieldInfo) -> tuple[Any, ...]:
+    """The types a field accepts (`int | None` → (int,))."""
+    annotation = info.annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        return tuple(a for a in get_args(annotation) if a is not type(None))
+    return (annotation,)
+
+
+def _takes_int(info: FieldInfo) -> bool:
+    return int in _members(info) and str not in _members(info)
 
 
 A = TypeVar("A", bound=Args)
