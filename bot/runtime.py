@@ -39,6 +39,7 @@ from bot.settings import Settings
 from bot.stash import ArgumentStash
 from bot.store import AuditLog, Database, OperationStore, StoreUnavailable
 from bot.store.schedules import ScheduleStore
+from bot.text_safety import register_secrets
 from commands.clients.kube import KubeClient
 from commands.environment import DEFAULT_SCALE_BOUNDS, Environment
 from commands.registry import Registry, default_registry
@@ -187,6 +188,7 @@ class Bot:
 def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
     """Wire every part from settings. Raises AccessConfigError for a bad access file."""
     redactor = Redactor(settings.secret_values())
+    register_secrets(settings.secret_values())  # rendering redacts raw text before it escapes and clips
     metrics = BotMetrics()
     install_log_redaction(redactor)
 
@@ -246,7 +248,7 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         locks=TargetLocks(rds, settings.redis_prefix, ttl_seconds=settings.lock_ttl_seconds),
         runner=runner,
         messenger=messenger,
-        stash=ArgumentStash(rds, settings.redis_prefix),
+        stash=ArgumentStash(rds, settings.redis_prefix, settings.slack_signing_secret.get_secret_value()),
         slash_command=settings.slash_command,
         progress_interval=progress_interval,
         metrics=metrics,
