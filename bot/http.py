@@ -4,12 +4,19 @@
 
 Served by waitress (a threaded, pure-Python WSGI server). `/readyz` reports each dependency so an
 operator sees at once which one is missing.
+
+Bodies are bounded before anything reads them: waitress refuses (413) a body over the largest route
+limit, a chunked one as soon as it grows past it, and de-chunks the rest into a Content-Length; each
+route then answers 413 for a body over its own limit (`BODY_LIMITS`) before Bolt or the receiver
+reads a byte. An unsigned stranger can therefore make the bot hold at most one route limit in memory
+per request (waitress spools bodies over 512 KiB to a temporary file while receiving).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -17,6 +24,8 @@ from typing import TYPE_CHECKING
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
+
+from bot.alerts.alertmanager import MAX_BODY_BYTES as ALERTMANAGER_BODY_LIMIT
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -30,6 +39,16 @@ ReadinessCheck = Callable[[], dict[str, str]]
 
 MetricsExposition = Callable[[], tuple[bytes, str]]
 """Returns the metrics in Prometheus text format and its content type."""
+
+# Slack's requests: a slash command is a few KB (its text is at most a few thousand characters); a
+# block_actions click carries the clicked message, whose largest form the bot renders (50 blocks of at
+# most 3,000 characters) is about 200 KB URL-encoded; the one form's view_submission is ~10 KB.
+# 512 KiB is twice the largest, and 1/2,000 of what the issue's attacker sent.
+SLACK_BODY_LIMIT = 512 * 1024
+BODY_LIMITS = {"/slack/events": SLACK_BODY_LIMIT, "/alerts/alertmanager": ALERTMANAGER_BODY_LIMIT}
+OTHER_BODY_LIMIT = 0  # /healthz, /readyz, /metrics and unknown paths read no body
+SERVER_BODY_LIMIT = max(BODY_LIMITS.values())  # waitress's own limit: the largest route's
+_DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 class BotWsgiApp:
@@ -49,7 +68,12 @@ class BotWsgiApp:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        too_large = body_refusal(environ, BODY_LIMITS.get(path, OTHER_BODY_LIMIT))
+        if too_large is not None:
+            return _reply(start_response, "413 Payload Too Large", {"error": too_large})
         if path == "/slack/events":
+            if not _DIGITS.fullmatch(str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "0"))):
+                return _reply(start_response, "401 Unauthorized", {"error": "invalid request timestamp"})
             try:
                 return self._slack(environ, start_response)
             except Exception as exc:  # Bolt parses bodies before verifying, and its error path can fail too
@@ -70,6 +94,15 @@ class BotWsgiApp:
         return _reply(start_response, "404 Not Found", {"error": "not found"})
 
 
+def body_refusal(environ: WSGIEnvironment, limit: int) -> str | None:
+    """Why the request's body is refused (over `limit` bytes), or None; nothing of it is read."""
+    raw = str(environ.get("CONTENT_LENGTH", "") or "0").strip()
+    length = int(raw) if _DIGITS.fullmatch(raw) else limit + 1  # waitress refuses other spellings first
+    if length <= limit:
+        return None
+    return f"request body too large: {length} bytes; this path accepts at most {limit}"
+
+
 def _reply(start_response: StartResponse, status: str, body: dict[str, str]) -> list[bytes]:
     data = json.dumps(body).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
@@ -80,7 +113,14 @@ class HttpServer:
     """A waitress server in a background thread, stoppable (tests, demo) or run in the foreground."""
 
     def __init__(self, wsgi: BotWsgiApp, host: str, port: int, threads: int = 16) -> None:
-        self._server = create_server(wsgi, host=host, port=port, threads=threads, ident="litemaas-bot")
+        self._server = create_server(
+            wsgi,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="litemaas-bot",
+            max_request_body_size=SERVER_BODY_LIMIT + 1,  # waitress refuses a body of this size or more
+        )
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
 
