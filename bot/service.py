@@ -32,8 +32,10 @@ from bot.builtins import (
     WhoamiCommand,
     is_for_everyone,
 )
+from bot.card_binding import card_mismatch
 from bot.locks import HeldLock, LockBusy, LocksUnavailable, TargetLocks
 from bot.logging_setup import operation_context
+from bot.masking import masked_text, refused_command, refused_text
 from bot.messenger import Messenger, Reply
 from bot.metrics import BotMetrics
 from bot.parsing import ParsedCommand, ParseError, field_problems, parse_command, suggest_verb
@@ -66,6 +68,8 @@ class Decision:
     user_id: str
     operation_id: str
     approve: bool
+    channel_id: str | None = None  # where the clicked message is …
+    message_ts: str | None = None  # … and which one: it must be the request's card
 
 
 class CommandService:
@@ -134,6 +138,10 @@ class CommandService:
             parsed = parse_command(request.text, self.registry, components=list(self.env.components))
         except ParseError as exc:
             reply(rendering.render_error(exc.message, usage=exc.usage, suggestion=exc.suggestion))
+            if request.text.strip():  # every refused command is audited, its secrets never kept
+                kept = {"text": refused_text(request.text, self.registry)}
+                verb = refused_command(request.text, self.registry)
+                self._audit_safely(request.user_id, verb, kept, "refused", detail=exc.message)
             return
         self.dispatch(request, parsed, reply)
 
@@ -379,6 +387,11 @@ class CommandService:
         record = self.store.get(decision.operation_id)
         if record is None:
             reply(rendering.render_error("This request is unknown to the bot."))
+            return
+        mismatch = card_mismatch(record, decision.channel_id, decision.message_ts)
+        if mismatch is not None:
+            reply(rendering.render_error(mismatch))
+            self._audit_record(record, decision.user_id, "blocked", detail=mismatch)
             return
         caller = self.access.caller(decision.user_id)
         verdict = "approve" if decision.approve else "deny"
@@ -732,7 +745,7 @@ class CommandService:
         self.messenger.update(record.message_channel, record.message_ts, self._card(record, note=note))
 
     def _typed(self, parsed: ParsedCommand) -> str:
-        return f"{self.slash_command} {parsed.text}"
+        return f"{self.slash_command} {masked_text(parsed)}"
 
     def _help(self, caller: Caller, args: Any) -> Message:
         assert isinstance(args, HelpArgs)

@@ -1,6 +1,7 @@
 """Buttons: Approve / Deny carry only the operation id; a follow-up (e.g. Rollback) carries the command.
 
-Whoever clicks is checked again exactly as if they had typed the command.
+Whoever clicks is checked again exactly as if they had typed the command. A decision also names the
+message clicked on: it counts only on the request's own card (`bot.card_binding`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ def register(app: App, *, service: CommandService, messenger: Messenger) -> None
     @app.action(re.compile(r"^approval\.(approve|deny)$"))
     def on_decision(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
+        container = body.get("container") or {}
         decision = Decision(
             user_id=str((body.get("user") or {}).get("id", "")),
             operation_id=str(action.get("value", "")),
             approve=action.get("action_id") == "approval.approve",
+            channel_id=_text((body.get("channel") or {}).get("id") or container.get("channel_id")),
+            message_ts=_text(container.get("message_ts") or (body.get("message") or {}).get("ts")),
         )
         reply = messenger.replier(respond)
         service.accept(lambda: service.handle_decision(decision, reply), reply)
@@ -37,3 +41,7 @@ def register(app: App, *, service: CommandService, messenger: Messenger) -> None
         )
         reply = messenger.replier(respond)
         service.accept(lambda: service.handle_command(request, reply), reply)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
