@@ -40,11 +40,11 @@ ReadinessCheck = Callable[[], dict[str, str]]
 MetricsExposition = Callable[[], tuple[bytes, str]]
 """Returns the metrics in Prometheus text format and its content type."""
 
-# Slack's requests: a slash command is a few KB (its text is at most a few thousand characters); a
-# block_actions click carries the clicked message, whose largest form the bot renders (50 blocks of at
-# most 3,000 characters) is about 200 KB URL-encoded; the one form's view_submission is ~10 KB.
-# 512 KiB is twice the largest, and 1/2,000 of what the issue's attacker sent.
-SLACK_BODY_LIMIT = 512 * 1024
+# Slack's requests: a slash command is a few KB (its text is at most a few thousand characters), the
+# one form's view_submission ~10 KB; a block_actions click carries the clicked message, and the largest
+# message the bot can render (50 blocks, sections of ten 2,000-character fields) comes back as ~0.85 MB
+# (tests/integration/test_http_limits.py renders it). 1 MiB covers it; a 60 MB body is refused unread.
+SLACK_BODY_LIMIT = 1024 * 1024
 BODY_LIMITS = {"/slack/events": SLACK_BODY_LIMIT, "/alerts/alertmanager": ALERTMANAGER_BODY_LIMIT}
 OTHER_BODY_LIMIT = 0  # /healthz, /readyz, /metrics and unknown paths read no body
 SERVER_BODY_LIMIT = max(BODY_LIMITS.values())  # waitress's own limit: the largest route's
