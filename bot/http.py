@@ -5,18 +5,13 @@
 Served by waitress (a threaded, pure-Python WSGI server). `/readyz` reports each dependency so an
 operator sees at once which one is missing.
 
-Bodies are bounded before anything reads them: waitress refuses (413) a body over the largest route
-limit, a chunked one as soon as it grows past it, and de-chunks the rest into a Content-Length; each
-route then answers 413 for a body over its own limit (`BODY_LIMITS`) before Bolt or the receiver
-reads a byte. An unsigned stranger can therefore make the bot hold at most one route limit in memory
-per request (waitress spools bodies over 512 KiB to a temporary file while receiving).
+Every request first passes `bot.http_guard`: its body size, and on `/slack/events` the signature.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -25,7 +20,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
-from bot.alerts.alertmanager import MAX_BODY_BYTES as ALERTMANAGER_BODY_LIMIT
+from bot.http_guard import SERVER_BODY_LIMIT, SLACK_PATH, SlackSignature, body_refusal
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -40,16 +35,6 @@ ReadinessCheck = Callable[[], dict[str, str]]
 MetricsExposition = Callable[[], tuple[bytes, str]]
 """Returns the metrics in Prometheus text format and its content type."""
 
-# Slack's requests: a slash command is a few KB (its text is at most a few thousand characters), the
-# one form's view_submission ~10 KB; a block_actions click carries the clicked message, and the largest
-# message the bot can render (50 blocks, sections of ten 2,000-character fields) comes back as ~0.85 MB
-# (tests/integration/test_http_limits.py renders it). 1 MiB covers it; a 60 MB body is refused unread.
-SLACK_BODY_LIMIT = 1024 * 1024
-BODY_LIMITS = {"/slack/events": SLACK_BODY_LIMIT, "/alerts/alertmanager": ALERTMANAGER_BODY_LIMIT}
-OTHER_BODY_LIMIT = 0  # /healthz, /readyz, /metrics and unknown paths read no body
-SERVER_BODY_LIMIT = max(BODY_LIMITS.values())  # waitress's own limit: the largest route's
-_DIGITS = re.compile(r"[0-9]{1,12}")
-
 
 class BotWsgiApp:
     """Routes the bot's paths; everything else is 404."""
@@ -60,20 +45,24 @@ class BotWsgiApp:
         readiness: ReadinessCheck,
         alertmanager: AlertmanagerReceiver | None = None,
         metrics: MetricsExposition | None = None,
+        signing_secret: str | None = None,
     ) -> None:
-        self._slack = SlackRequestHandler(app, path="/slack/events")
+        """`signing_secret`: check Slack's signature before Bolt parses a body (Bolt checks it again)."""
+        self._slack = SlackRequestHandler(app, path=SLACK_PATH)
+        self._signature = SlackSignature(signing_secret) if signing_secret else None
         self._readiness = readiness
         self._alertmanager = alertmanager
         self._metrics = metrics
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        too_large = body_refusal(environ, BODY_LIMITS.get(path, OTHER_BODY_LIMIT))
+        too_large = body_refusal(environ, path)
         if too_large is not None:
             return _reply(start_response, "413 Payload Too Large", {"error": too_large})
-        if path == "/slack/events":
-            if not _DIGITS.fullmatch(str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "0"))):
-                return _reply(start_response, "401 Unauthorized", {"error": "invalid request timestamp"})
+        if path == SLACK_PATH:
+            unsigned = self._signature.refusal(environ) if self._signature is not None else None
+            if unsigned is not None:
+                return _reply(start_response, "401 Unauthorized", {"error": unsigned})
             try:
                 return self._slack(environ, start_response)
             except Exception as exc:  # Bolt parses bodies before verifying, and its error path can fail too
@@ -92,15 +81,6 @@ class BotWsgiApp:
             ready = all(v == "ok" for v in checks.values())
             return _reply(start_response, "200 OK" if ready else "503 Service Unavailable", checks)
         return _reply(start_response, "404 Not Found", {"error": "not found"})
-
-
-def body_refusal(environ: WSGIEnvironment, limit: int) -> str | None:
-    """Why the request's body is refused (over `limit` bytes), or None; nothing of it is read."""
-    raw = str(environ.get("CONTENT_LENGTH", "") or "0").strip()
-    length = int(raw) if _DIGITS.fullmatch(raw) else limit + 1  # waitress refuses other spellings first
-    if length <= limit:
-        return None
-    return f"request body too large: {length} bytes; this path accepts at most {limit}"
 
 
 def _reply(start_response: StartResponse, status: str, body: dict[str, str]) -> list[bytes]:

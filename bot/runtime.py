@@ -109,7 +109,13 @@ class Bot:
     def http_server(self, host: str = "127.0.0.1", port: int = 0) -> HttpServer:
         token = self.settings.alertmanager_token
         receiver = AlertmanagerReceiver(token.get_secret_value() if token else None, self.alerts)
-        wsgi = BotWsgiApp(self.app, self.readiness, receiver, metrics=self.metrics.exposition)
+        wsgi = BotWsgiApp(
+            self.app,
+            self.readiness,
+            receiver,
+            metrics=self.metrics.exposition,
+            signing_secret=self.settings.slack_signing_secret.get_secret_value(),
+        )
         return HttpServer(wsgi, host, port)
 
     def start_reaper(self, interval: float = 15.0) -> None:

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from slack_bolt import App
 
-from bot.http import OTHER_BODY_LIMIT, SERVER_BODY_LIMIT, SLACK_BODY_LIMIT, BotWsgiApp, HttpServer
+from bot.http import BotWsgiApp, HttpServer
+from bot.http_guard import OTHER_BODY_LIMIT, SERVER_BODY_LIMIT, SLACK_BODY_LIMIT
 from bot.rendering import Button, render_result
 from commands.contract import Result, Section
 from sandbox.slack import block_actions_body, sign, slash_command_body
@@ -22,7 +23,9 @@ SECRET = "limits-signing-secret"
 @pytest.fixture(scope="module")
 def server() -> Iterator[HttpServer]:
     bolt = App(token="xoxb-test", signing_secret=SECRET, token_verification_enabled=False)
-    served = HttpServer(BotWsgiApp(bolt, lambda: {"database": "ok"}), "127.0.0.1", 0, 4).start()
+    served = HttpServer(
+        BotWsgiApp(bolt, lambda: {"database": "ok"}, signing_secret=SECRET), "127.0.0.1", 0, 4
+    ).start()
     yield served
     served.stop()
 
