@@ -388,7 +388,9 @@ class CommandService:
         if record is None:
             reply(rendering.render_error("This request is unknown to the bot."))
             return
-        mismatch = card_mismatch(record, decision.channel_id, decision.message_ts)
+        mismatch = card_mismatch(
+            record, decision.channel_id, decision.message_ts, lambda: self.store.get(decision.operation_id)
+        )
         if mismatch is not None:
             reply(rendering.render_error(mismatch))
             self._audit_record(record, decision.user_id, "blocked", detail=mismatch)
