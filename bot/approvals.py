@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from bot import rendering
 from bot.access import AccessControl
 from bot.audit_trail import AuditTrail
+from bot.card_binding import card_mismatch
 from bot.cards import card, update_card
 from bot.interactions import CommandRequest, Decision
 from bot.messenger import Messenger, Reply
@@ -89,6 +90,13 @@ class Approvals:
         record = self.store.get(decision.operation_id)
         if record is None:
             reply(rendering.render_error("This request is unknown to the bot."))
+            return
+        mismatch = card_mismatch(
+            record, decision.channel_id, decision.message_ts, lambda: self.store.get(decision.operation_id)
+        )
+        if mismatch is not None:
+            self.trail.of(record, decision.user_id, "blocked", detail=mismatch)
+            reply(rendering.render_error(mismatch))
             return
         caller = self.access.caller(decision.user_id)
         verdict = "approve" if decision.approve else "deny"

@@ -2,7 +2,7 @@
 
 The form has one input per field (a select for `Literal` and `bool` fields, text otherwise), and its
 submission is validated by the same pydantic model as typed arguments, so the rules live in one place.
-Secret fields (`SecretStr`) are never pre-filled and never echoed.
+Secret fields (`Args.secret_fields`) are never pre-filled and never echoed.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 import types
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from slack_sdk.models.blocks import (
     InputBlock,
@@ -22,7 +21,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from commands.contract import Args, Operation
+from commands.contract import Operation
 from commands.text import clip
 
 FORM_CALLBACK = "op.form"
@@ -33,9 +32,9 @@ MAX_INPUTS = 50
 
 def build_form(op: type[Operation[Any]], *, channel_id: str, command_text: str) -> dict[str, Any]:
     """The modal asking for `op`'s arguments; `private_metadata` remembers the verb and the channel."""
-    blocks = [_input(name, field) for name, field in op.args_model.model_fields.items() if name != "dry_run"][
-        :MAX_INPUTS
-    ]
+    secret = op.args_model.secret_fields()
+    fields = [(name, field) for name, field in op.args_model.model_fields.items() if name != "dry_run"]
+    blocks = [_input(name, field, secret=name in secret) for name, field in fields][:MAX_INPUTS]
     view = View(
         type="modal",
         callback_id=FORM_CALLBACK,
@@ -68,16 +67,7 @@ def read_form(view: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
     return str(meta.get("verb", "")), str(meta.get("channel", "")), values
 
 
-def typed_equivalent(verb: str, args: Args) -> str:
-    """The command as if typed, for the card and the audit: `key=value` per set field, secrets hidden."""
-    parts = [verb]
-    for name, value in args.model_dump(exclude_defaults=True).items():
-        shown = "***" if isinstance(getattr(args, name), SecretStr) else str(value)
-        parts.append(f"{name}={shown}" if " " not in shown else f'{name}="{shown}"')
-    return " ".join(parts)
-
-
-def _input(name: str, field: FieldInfo) -> InputBlock:
+def _input(name: str, field: FieldInfo, *, secret: bool) -> InputBlock:
     label = clip(field.title or name.replace("_", " ").capitalize(), 2000)
     choices = _choices(field)
     element: PlainTextInputElement | StaticSelectElement
@@ -86,7 +76,7 @@ def _input(name: str, field: FieldInfo) -> InputBlock:
         initial = next((o for o in options if o.value == _default_text(field)), None)
         element = StaticSelectElement(action_id=ACTION_ID, options=options, initial_option=initial)
     else:
-        initial_value = None if _is_secret(field) else _default_text(field)
+        initial_value = None if secret else _default_text(field)
         element = PlainTextInputElement(action_id=ACTION_ID, initial_value=initial_value)
     return InputBlock(
         block_id=name,
@@ -111,10 +101,6 @@ def _choices(field: FieldInfo) -> list[str] | None:
     if members == (bool,):
         return ["true", "false"]
     return None
-
-
-def _is_secret(field: FieldInfo) -> bool:
-    return SecretStr in _members(field)
 
 
 def _default_text(field: FieldInfo) -> str | None:

@@ -4,6 +4,8 @@
 
 Served by waitress (a threaded, pure-Python WSGI server). `/readyz` reports each dependency so an
 operator sees at once which one is missing.
+
+Every request first passes `bot.http_guard`: its body size, and on `/slack/events` the signature.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import TYPE_CHECKING
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
+
+from bot.http_guard import SERVER_BODY_LIMIT, SLACK_PATH, SlackSignature, body_refusal
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -41,15 +45,24 @@ class BotWsgiApp:
         readiness: ReadinessCheck,
         alertmanager: AlertmanagerReceiver | None = None,
         metrics: MetricsExposition | None = None,
+        signing_secret: str | None = None,
     ) -> None:
-        self._slack = SlackRequestHandler(app, path="/slack/events")
+        """`signing_secret`: check Slack's signature before Bolt parses a body (Bolt checks it again)."""
+        self._slack = SlackRequestHandler(app, path=SLACK_PATH)
+        self._signature = SlackSignature(signing_secret) if signing_secret else None
         self._readiness = readiness
         self._alertmanager = alertmanager
         self._metrics = metrics
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path == "/slack/events":
+        too_large = body_refusal(environ, path)
+        if too_large is not None:
+            return _reply(start_response, "413 Payload Too Large", {"error": too_large})
+        if path == SLACK_PATH:
+            unsigned = self._signature.refusal(environ) if self._signature is not None else None
+            if unsigned is not None:
+                return _reply(start_response, "401 Unauthorized", {"error": unsigned})
             try:
                 return self._slack(environ, start_response)
             except Exception as exc:  # Bolt parses bodies before verifying, and its error path can fail too
@@ -80,7 +93,14 @@ class HttpServer:
     """A waitress server in a background thread, stoppable (tests, demo) or run in the foreground."""
 
     def __init__(self, wsgi: BotWsgiApp, host: str, port: int, threads: int = 16) -> None:
-        self._server = create_server(wsgi, host=host, port=port, threads=threads, ident="litemaas-bot")
+        self._server = create_server(
+            wsgi,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="litemaas-bot",
+            max_request_body_size=SERVER_BODY_LIMIT + 1,  # waitress refuses a body of this size or more
+        )
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
 

@@ -18,6 +18,7 @@ from bot.approvals import Approvals
 from bot.audit_trail import AuditTrail
 from bot.interactions import CommandRequest
 from bot.locks import TargetLocks
+from bot.masking import refused_command, refused_text, typed_equivalent
 from bot.messenger import Messenger, Reply
 from bot.parsing import ParsedCommand, ParseError, field_problems, parse_typed, read_command, validate_args
 from bot.permissions import Permissions
@@ -83,6 +84,10 @@ class Intake:
                 return
             parsed = parse_typed(typed, components=self.env.components, command_name=self.slash_command)
         except ParseError as exc:
+            if request.text.strip():  # every refused command is audited, its secrets never kept
+                kept = {"text": refused_text(request.text, self.registry)}
+                verb = refused_command(request.text, self.registry)
+                self.trail.record(request.user_id, verb, kept, "refused", detail=exc.message)
             reply(rendering.render_error(exc.message, usage=exc.usage, suggestion=exc.suggestion))
             return
         self.dispatch(request, parsed, reply)
@@ -130,7 +135,7 @@ class Intake:
             args = validate_args(op_cls, values, self.env.components)
         except ValidationError as error:
             return field_problems(op_cls.args_model, error)
-        return ParsedCommand(verb=verb, operation=op_cls, args=args, text=forms.typed_equivalent(verb, args))
+        return ParsedCommand(verb=verb, operation=op_cls, args=args, text=typed_equivalent(verb, args))
 
     # ------------------------------------------------------------------ mutating
 

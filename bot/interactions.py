@@ -22,3 +22,5 @@ class Decision:
     user_id: str
     operation_id: str
     approve: bool
+    channel_id: str | None = None  # where the clicked message is …
+    message_ts: str | None = None  # … and which one: it must be the request's card

@@ -16,8 +16,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.metrics import BotMetrics
 from bot.redaction import Redactor
 from bot.rendering import Message
+from bot.text_safety import safe
 
 log = logging.getLogger(__name__)
+
+FILE_TITLE_LIMIT = 250
 
 Reply = Callable[..., None]
 """An interaction's own answer channel (Bolt's `respond`): reply(message, ephemeral=True)."""
@@ -104,7 +107,7 @@ class Messenger:
             self.client.files_upload_v2(
                 channel=channel,
                 filename=filename,
-                title=self.redactor.redact(title),
+                title=safe(title, FILE_TITLE_LIMIT),  # redacted, escaped, clipped: it can hold input
                 content=self.redactor.redact(content),
                 thread_ts=thread_ts,
             )

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from commands.contract import Args, Operation
+from commands.input_rules import invisible_character_refusal
 from commands.registry import Registry
 from commands.text import SECRET_VALUE, clip, printable
 from commands.text import shown as echo
@@ -31,7 +32,6 @@ _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": 
 _KEY_VALUE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)=(.*)", re.DOTALL)
 _OPTION_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 _NUMBER = re.compile(r"-\d+(\.\d+)?")
-_SECRET_FIELD = re.compile(r"key|token|secret|password|passwd", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,8 @@ def read_command(
         )
     if not stripped:
         raise ParseError("no command given", usage=help_usage)
+    if (invisible := invisible_character_refusal(stripped)) is not None:
+        raise ParseError(invisible, usage=help_usage)
     words = _tokenize(stripped)
     if not words or not words[0]:
         raise ParseError("no command given", usage=help_usage)
@@ -294,7 +296,7 @@ def _describe(model: type[Args], detail: Mapping[str, Any], spelled: Mapping[str
     kind = str(detail.get("type", ""))
     value = detail.get("input")
     ctx = detail.get("ctx") or {}
-    secret = bool(_SECRET_FIELD.search(field_name))
+    secret = field_name in model.secret_fields()
     got = f" (got {_quote(value, secret)})" if isinstance(value, str | int | float) else ""
 
     if field_name in model.positional:

@@ -2,8 +2,9 @@
 
 Blocks are built with `slack_sdk.models.blocks` so Slack's limits are checked by the SDK; long texts
 are truncated to those limits (never an exception for a big result). Text coming from users or
-operations is escaped (`&`, `<`, `>`) so it cannot ping `@channel` or forge a mention. Redaction of
-secrets is not done here: every outbound text goes through `bot/redaction.py` as well.
+operations goes through `bot.text_safety`: redacted on the raw text, then escaped (`&`, `<`, `>`, so it
+cannot ping `@channel` or forge a mention), and only then clipped; that holds for the `text` fallback
+(what Slack notifies with) as for the blocks. The `Messenger` redacts the finished message once more.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.text_safety import ELLIPSIS, clip, escape
 from commands.contract import Plan, Progress, Result, mentioned
-from commands.text import clip
 
 MAX_BLOCKS = 50
 SECTION_TEXT_LIMIT = 3000
@@ -38,10 +39,8 @@ BUTTONS_PER_ACTIONS = 25
 CONTEXT_TEXT_LIMIT = 3000
 FALLBACK_LIMIT = 3000
 COMMAND_ECHO_LIMIT = 200
-ELLIPSIS = "…"
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
-_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 
 
 class Message(TypedDict):
@@ -106,7 +105,7 @@ def render_result(
         context.append(duration_text(duration_s))
     tail.append(_context(" · ".join(context)))
     blocks = _fit(head, body, tail)
-    return _message(f"{icon} {_unmentioned(summary)}", blocks)
+    return _message(f"{icon} {_esc(_unmentioned(summary))}", blocks)
 
 
 FOLLOW_UP_ACTION = "followup.run"
@@ -155,7 +154,7 @@ def render_progress(
     if started_by is not None and started_by != requester:
         context.append(f"started by {_who(started_by)}")
     blocks: list[Block] = [_section("\n".join(lines)), _context(" · ".join(context))]
-    fallback = f"⏳ {step}"
+    fallback = f"⏳ {_esc(step)}"
     if progress.done is not None and progress.total is not None:
         fallback += f" ({progress.done:,}/{progress.total:,})"
     return _message(fallback, blocks)
@@ -225,7 +224,8 @@ def render_error(
     `escape=False` keeps the bot's own mrkdwn (mentions); escape any user text in it with `escape_text`.
     """
     first = message.strip() or "something went wrong"
-    lines = [f":warning: {_esc(first) if escape else first}"]
+    first = _esc(first) if escape else first
+    lines = [f":warning: {first}"]
     if suggestion:
         lines.append(f"Did you mean `{_code(suggestion)}`?")
     if usage:
@@ -243,7 +243,7 @@ def render_text(text: str, *, escape: bool = True) -> Message:
     blocks: list[Block] = [_section(chunk) for chunk in chunks[:MAX_BLOCKS]]
     if len(chunks) > MAX_BLOCKS:
         blocks[-1] = _section(chunks[MAX_BLOCKS - 1][:-1] + ELLIPSIS)
-    return _message(text.strip() or "(empty)", blocks)
+    return _message(body, blocks)
 
 
 def render_plan(plan: Plan, *, command_text: str, dry_run: bool = True) -> Message:
@@ -254,11 +254,11 @@ def render_plan(plan: Plan, *, command_text: str, dry_run: bool = True) -> Messa
     lines += [f"⚠️ {_esc(r)}" for r in plan.risks]
     if plan.noop:
         lines.append("_Nothing to change._")
-    return _message(f"{title}: {plan.summary}", [_section(_clip("\n".join(lines), SECTION_TEXT_LIMIT))])
+    return _message(f"{title}: {_esc(plan.summary)}", [_section(_clip("\n".join(lines), SECTION_TEXT_LIMIT))])
 
 
 def escape_text(text: str) -> str:
-    """Escape user-provided text for Slack mrkdwn (`&`, `<`, `>`), so it cannot ping or link."""
+    """User text made safe for Slack mrkdwn: redacted, then `&`, `<`, `>` escaped (no ping, no link)."""
     return _esc(text)
 
 
@@ -282,7 +282,7 @@ def _fit(head: list[Block], body: list[Block], tail: list[Block]) -> list[Block]
 
 
 def _result_section(title: str, fields: dict[str, str], lines: tuple[str, ...]) -> list[Block]:
-    text = f"*{_esc(_clip(title.strip(), 200))}*" if title.strip() else ""
+    text = f"*{_clip(_esc(title.strip()), 200)}*" if title.strip() else ""
     if lines:
         text = _with_code_block(text, lines)
     items = [_field(key, _plain(value)) for key, value in fields.items()]
@@ -339,7 +339,7 @@ def _actions(buttons: Sequence[Button]) -> ActionsBlock:
 def _button(button: Button) -> ButtonElement:
     style = button.style if button.style in ("primary", "danger") else None
     return ButtonElement(
-        text=PlainTextObject(text=_clip(button.text, BUTTON_TEXT_LIMIT) or "?", emoji=True),
+        text=PlainTextObject(text=_clip(_esc(button.text), BUTTON_TEXT_LIMIT) or "?", emoji=True),
         action_id=button.action_id,
         value=button.value,
         style=style,
@@ -371,7 +371,7 @@ def _who(user: str) -> str:
         return user
     if _USER_ID.fullmatch(user):
         return f"<@{user}>"
-    return _esc(_clip(user, 80)) or "someone"
+    return _clip(_esc(user), 80) or "someone"
 
 
 def _command(command_text: str) -> str:
@@ -379,7 +379,7 @@ def _command(command_text: str) -> str:
     text = " ".join(command_text.split())
     if not text.startswith("/"):
         text = f"/maas {text}".strip()
-    return _code(_clip(text, COMMAND_ECHO_LIMIT))
+    return _clip(_code(text), COMMAND_ECHO_LIMIT)
 
 
 def _code(text: str) -> str:
@@ -395,16 +395,8 @@ def duration_text(seconds: float) -> str:
     return f"{minutes} min {rest} s"
 
 
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _clip(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters with "…", never leaving half an `&amp;` entity."""
-    cut = clip(text, limit)
-    if cut == text:
-        return text
-    return _PARTIAL_ENTITY.sub("", cut[:-1]) + ELLIPSIS
+_esc = escape  # raw text from users, operations, alerts: redacted, then escaped (bot.text_safety)
+_clip = clip  # on escaped text only: never half an entity
 
 
 SEVERITY_ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
@@ -423,7 +415,7 @@ def render_alert(
 ) -> Message:
     """An alert's one message: severity, headline, details; once resolved, struck through without buttons."""
     icon = "✅" if resolved_at is not None else SEVERITY_ICONS.get(severity, "🟠")
-    headline = _esc(_clip(title.strip() or "alert", 300))
+    headline = _clip(_esc(title.strip() or "alert"), 300)
     state = "Resolved" if resolved_at is not None else severity.capitalize()
     head: list[Block] = [_section(f"{icon} *{state}: {headline}*")]
     body: list[Block] = []
@@ -436,4 +428,4 @@ def render_alert(
     if buttons and resolved_at is None:
         tail.append(_actions(buttons))
     tail.append(_context(" · ".join(context)))
-    return _message(f"{icon} {state}: {title.strip()}", _fit(head, body, tail))
+    return _message(f"{icon} {state}: {headline}", _fit(head, body, tail))

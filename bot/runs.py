@@ -20,12 +20,13 @@ from bot.cards import update_card
 from bot.interactions import CommandRequest
 from bot.locks import LockBusy, LocksUnavailable, TargetLocks
 from bot.logging_setup import operation_context
+from bot.masking import masked_text, secret_values
 from bot.messenger import Messenger, Reply
 from bot.parsing import ParsedCommand, ParseError, parse_command
 from bot.recovery import Inflight
 from bot.rendering import Message
 from bot.runner import JobRunner, RunnerBusy, Throttle
-from bot.stash import ArgumentStash, secret_fields
+from bot.stash import ArgumentStash
 from bot.store import Database, OperationRecord, OperationStore, StoreUnavailable
 from commands.contract import Operation, OperationError, Plan, Progress, Result
 from commands.environment import Environment
@@ -76,7 +77,7 @@ class Runs:
         self._schema_ready = False
 
     def typed(self, parsed: ParsedCommand) -> str:
-        return f"{self.slash_command} {parsed.text}"
+        return f"{self.slash_command} {masked_text(parsed)}"
 
     # ------------------------------------------------------------------ read-only answers
 
@@ -149,7 +150,7 @@ class Runs:
             plan_fingerprint=plan.fingerprint,
             expires_at=datetime.now(UTC) + self.approval_ttl if approval_required else None,
         )
-        secrets = secret_fields(parsed.args)
+        secrets = secret_values(parsed.args)
         if secrets and approval_required:
             self.stash.put(str(record.id), secrets, int(self.approval_ttl.total_seconds()) + 60)
         return record

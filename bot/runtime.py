@@ -41,6 +41,7 @@ from bot.settings import Settings
 from bot.stash import ArgumentStash
 from bot.store import AuditLog, Database, OperationStore, StoreUnavailable
 from bot.store.schedules import ScheduleStore
+from bot.text_safety import register_secrets
 from commands.clients.kube import KubeClient
 from commands.environment import DEFAULT_SCALE_BOUNDS, Environment
 from commands.registry import default_registry
@@ -102,7 +103,13 @@ class Bot:
     def http_server(self, host: str = "127.0.0.1", port: int = 0) -> HttpServer:
         token = self.settings.alertmanager_token
         receiver = AlertmanagerReceiver(token.get_secret_value() if token else None, self.alerts)
-        wsgi = BotWsgiApp(self.app, self.readiness, receiver, metrics=self.metrics.exposition)
+        wsgi = BotWsgiApp(
+            self.app,
+            self.readiness,
+            receiver,
+            metrics=self.metrics.exposition,
+            signing_secret=self.settings.slack_signing_secret.get_secret_value(),
+        )
         return HttpServer(wsgi, host, port)
 
     def start_reaper(self, interval: float = 15.0) -> None:
@@ -183,6 +190,7 @@ class Bot:
 def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
     """Wire every part from settings. Raises AccessConfigError for a bad access file."""
     redactor = Redactor(settings.secret_values())
+    register_secrets(settings.secret_values())  # rendering redacts raw text before it escapes and clips
     metrics = BotMetrics()
     install_log_redaction(redactor)
 
@@ -253,7 +261,7 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         locks=locks,
         runner=runner,
         messenger=messenger,
-        stash=ArgumentStash(rds, settings.redis_prefix),
+        stash=ArgumentStash(rds, settings.redis_prefix, settings.slack_signing_secret.get_secret_value()),
         metrics=metrics,
         progress_interval=progress_interval,
     )

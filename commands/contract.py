@@ -16,8 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
+
+from commands.input_rules import describe_character, first_forbidden, is_plain_integer
 
 if TYPE_CHECKING:
     from commands.environment import Environment
@@ -34,8 +37,10 @@ class Args(BaseModel):
 
     `positional` names the fields filled, in order, by the words after the verb; when `rest` is set,
     the last of them takes every remaining word (`help models add`). A field's `json_schema_extra`
-    may name how usage shows its value (`shown_as("N")`); `SecretStr` fields are secrets: masked
-    wherever the command is stored or echoed.
+    may name how usage shows its value (`shown_as("N")`). Rules every model gets here, whatever path
+    the values take (typed, a form, a stored request): no invisible control or direction character in
+    any text (`commands.input_rules`), integers as plain decimal digits, and a field is secret exactly
+    when its type is `SecretStr` (`secret_fields`): masked wherever the command is stored or echoed.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -43,6 +48,41 @@ class Args(BaseModel):
     rest: ClassVar[bool] = False
 
     dry_run: bool = False
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _typed_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse invisible characters in any text and non-digit spellings of integers."""
+        if not isinstance(value, str):
+            return value
+        found = first_forbidden(value)
+        if found is not None:
+            raise PydanticCustomError(
+                "forbidden_character",
+                "contains the invisible character {character}; retype it without it",
+                {"character": describe_character(found[1])},
+            )
+        field_info = cls.model_fields.get(info.field_name or "")
+        if field_info is not None and _takes_int(field_info) and not is_plain_integer(value):
+            raise PydanticCustomError("int_parsing", "must be a whole number written with digits only")
+        return value
+
+    @classmethod
+    def secret_fields(cls) -> frozenset[str]:
+        """The names of the fields holding secrets (typed `SecretStr`): masked wherever args are shown."""
+        return frozenset(name for name, info in cls.model_fields.items() if SecretStr in _members(info))
+
+
+def _members(info: FieldInfo) -> tuple[Any, ...]:
+    """The types a field accepts (`int | None` → (int,))."""
+    annotation = info.annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        return tuple(a for a in get_args(annotation) if a is not type(None))
+    return (annotation,)
+
+
+def _takes_int(info: FieldInfo) -> bool:
+    return int in _members(info) and str not in _members(info)
 
 
 def shown_as(metavar: str) -> dict[str, Any]:
@@ -300,13 +340,6 @@ def _metavar(name: str, info: FieldInfo, *, default: str) -> str:
     if isinstance(extra, dict) and isinstance(extra.get("metavar"), str):
         return str(extra["metavar"])
     return default
-
-
-def _members(info: FieldInfo) -> tuple[Any, ...]:
-    annotation = info.annotation
-    if get_origin(annotation) in (Union, types.UnionType):
-        return tuple(a for a in get_args(annotation) if a is not type(None))
-    return (annotation,)
 
 
 def _is_flag(info: FieldInfo) -> bool:

@@ -3,6 +3,11 @@
 One Alertmanager group (its `groupKey`) is one alert: a "firing" notification fires (posts or edits) it,
 a "resolved" one resolves it. Requests need `Authorization: Bearer <ALERTMANAGER_TOKEN>`; bad input is
 answered 4xx with a reason and changes nothing; a failing pipeline is answered 503 so Alertmanager retries.
+
+Alertmanager never retries a 4xx, so a storm is not refused: a group of more than MAX_ALERTS alerts is
+accepted and posted with its first MAX_ALERTS (firing ones first), saying how many were left out. Only a
+body over MAX_BODY_BYTES is refused (413): set `max_alerts` in Alertmanager's webhook_config so that it
+never sends one (it then counts the rest in `truncatedAlerts`, which the message shows too).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
 import psycopg
+import pydantic_core
 import redis
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from slack_sdk.errors import SlackClientError
@@ -35,8 +41,8 @@ SOURCE = "alertmanager"
 FINGERPRINT_PREFIX = "alertmanager:"
 
 # Limits: far above what a sane Alertmanager group sends, far below what could hurt the bot.
-MAX_BODY_BYTES = 256 * 1024
-MAX_ALERTS = 200
+MAX_BODY_BYTES = 4 * 1024 * 1024  # the hard ceiling (413 above): ~4,000 alerts of 1 KB
+MAX_ALERTS = 200  # alerts of a group kept; the others are counted as left out
 MAX_LABELS = 64  # per label or annotation map
 MAX_NAME_CHARS = 128  # a label or annotation name
 MAX_LABEL_VALUE_CHARS = 1024
@@ -122,7 +128,7 @@ class AlertmanagerNotification(_Strict):
     common_labels: _Labels = Field(default_factory=dict, alias="commonLabels")
     common_annotations: _Annotations = Field(default_factory=dict, alias="commonAnnotations")
     external_url: _Url = Field(default="", alias="externalURL")
-    alerts: Annotated[list[AlertmanagerAlert], Field(min_length=1, max_length=MAX_ALERTS)]
+    alerts: Annotated[list[AlertmanagerAlert], Field(min_length=1)]
 
     @property
     def fingerprint(self) -> str:
@@ -130,14 +136,43 @@ class AlertmanagerNotification(_Strict):
         return FINGERPRINT_PREFIX + hashlib.sha256(self.group_key.encode()).hexdigest()[:16]
 
 
+class AlertmanagerPayloadTooLarge(AlertmanagerPayloadError):
+    """The body is over MAX_BODY_BYTES: refused unread (413)."""
+
+
 def parse_notification(body: bytes) -> AlertmanagerNotification:
-    """The notification in `body`, or AlertmanagerPayloadError naming the first bad field (never a value)."""
+    """The notification in `body` (a storm cut to MAX_ALERTS alerts), or AlertmanagerPayloadError naming
+    the first bad field (never a value)."""
     if len(body) > MAX_BODY_BYTES:
-        raise AlertmanagerPayloadError(f"payload too large (more than {MAX_BODY_BYTES} bytes)")
+        raise AlertmanagerPayloadTooLarge(TOO_LARGE)
     try:
-        return AlertmanagerNotification.model_validate_json(body)
+        return AlertmanagerNotification.model_validate_json(_within_max_alerts(body))
     except ValidationError as exc:
         raise AlertmanagerPayloadError(_reason(exc)) from None
+
+
+TOO_LARGE = (
+    f"payload too large (more than {MAX_BODY_BYTES} bytes): "
+    "set max_alerts in Alertmanager's webhook_config for this receiver"
+)
+
+
+def _within_max_alerts(body: bytes) -> bytes:
+    """`body` itself, or, for a group of more than MAX_ALERTS alerts, the group with its first MAX_ALERTS
+    (firing first) and the others added to `truncatedAlerts` (Alertmanager's own count of left-outs)."""
+    try:
+        data = pydantic_core.from_json(body)
+    except ValueError:
+        return body  # the validation says what is wrong with it
+    alerts = data.get("alerts") if isinstance(data, dict) else None
+    if not isinstance(alerts, list) or len(alerts) <= MAX_ALERTS:
+        return body
+    firing_first = sorted(alerts, key=lambda a: not (isinstance(a, dict) and a.get("status") == "firing"))
+    data["alerts"] = firing_first[:MAX_ALERTS]
+    truncated = data.get("truncatedAlerts", 0)
+    if isinstance(truncated, int) and not isinstance(truncated, bool):
+        data["truncatedAlerts"] = truncated + len(alerts) - MAX_ALERTS
+    return json.dumps(data).encode()
 
 
 def _reason(exc: ValidationError) -> str:
@@ -216,7 +251,7 @@ def _details(notification: AlertmanagerNotification, firing: list[AlertmanagerAl
     lines = [_detail_line(alert, common) for alert in firing[:MAX_DETAIL_LINES]]
     hidden = len(firing) - len(lines) + notification.truncated_alerts
     if hidden > 0:
-        lines.append(f"and {hidden} more")
+        lines.append(f"and {hidden} more not shown")
     resolved = sum(1 for a in notification.alerts if a.status == "resolved")
     if notification.status == "firing" and resolved:
         lines.append(f"{resolved} of this group resolved")
@@ -296,7 +331,7 @@ class AlertmanagerReceiver:
             raise _Reject("400 Bad Request", "Content-Length is not a number")
         length = int(raw_length)
         if length > MAX_BODY_BYTES:
-            raise _Reject("400 Bad Request", f"payload too large (more than {MAX_BODY_BYTES} bytes)")
+            raise _Reject("413 Payload Too Large", TOO_LARGE)
         body = environ["wsgi.input"].read(length) if length else b""
         try:
             return parse_notification(body)

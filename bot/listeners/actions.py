@@ -1,6 +1,7 @@
 """Buttons: Approve / Deny carry only the operation id; a follow-up (e.g. Rollback) carries the command.
 
-Whoever clicks is checked again exactly as if they had typed the command.
+Whoever clicks is checked again exactly as if they had typed the command. A decision also names the
+message clicked on: it counts only on the request's own card (`bot.card_binding`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from slack_bolt import Ack, App, Respond
 from bot.approvals import Approvals
 from bot.intake import Intake
 from bot.interactions import CommandRequest, Decision
-from bot.listeners.slack_body import channel_of, user_of
+from bot.listeners.slack_body import channel_of, message_ts_of, user_of
 from bot.messenger import Messenger
 from bot.rendering import FOLLOW_UP_ACTION
 
@@ -26,6 +27,8 @@ def register(app: App, *, intake: Intake, approvals: Approvals, messenger: Messe
             user_id=user_of(body),
             operation_id=str(action.get("value", "")),
             approve=action.get("action_id") == "approval.approve",
+            channel_id=channel_of(body) or None,
+            message_ts=message_ts_of(body),
         )
         reply = messenger.replier(respond)
         intake.accept(lambda: approvals.handle_decision(decision, reply), reply)

@@ -1,4 +1,8 @@
-"""The audit trail, `chatops.audit`: one row per command outcome (who, what, result, approver)."""
+"""The audit trail, `chatops.audit`: one row per command outcome (who, what, result, approver).
+
+A row is written whatever its texts contain: invisible characters (a NUL, which PostgreSQL refuses in
+text and jsonb, a bidi override) are stored as visible escapes (`\\u0000`), secrets redacted.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from uuid import UUID
 
 from bot.redaction import Redactor
 from bot.store.database import Database, jsonb
+from commands.input_rules import show_invisible
 
 OUTCOMES = frozenset(
     {
@@ -72,12 +77,12 @@ class AuditLog:
                 " duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     op_uuid,
-                    actor,
-                    command,
-                    jsonb(self.redactor.redact_obj(args)),
+                    show_invisible(actor),
+                    show_invisible(command),
+                    jsonb(self.redactor.redact_obj(_visible(args))),
                     outcome,
-                    approver,
-                    None if detail is None else self.redactor.redact(detail),
+                    None if approver is None else show_invisible(approver),
+                    None if detail is None else self.redactor.redact(show_invisible(detail)),
                     duration_ms,
                 ),
             )
@@ -89,3 +94,14 @@ class AuditLog:
                 "SELECT * FROM chatops.audit ORDER BY at DESC, id DESC LIMIT %s", (max(0, limit),)
             ).fetchall()
         return [AuditEntry(**row) for row in rows]
+
+
+def _visible(obj: Any) -> Any:
+    """Every string of a JSON-like value (keys too) with its invisible characters escaped."""
+    if isinstance(obj, str):
+        return show_invisible(obj)
+    if isinstance(obj, dict):
+        return {_visible(key): _visible(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_visible(item) for item in obj]
+    return obj

@@ -1,20 +1,21 @@
 """`logs <component> [--tail N] [--grep RE] [--container C] [--previous]`: the logs of every pod.
 
 Replaces `oc logs`: all pods of the component's Deployment (not just one), each line prefixed by its
-pod, optionally filtered by a regular expression, the last N lines per pod. Short output is a result
-section; long output is a file (the summary keeps the last lines). Secrets are redacted by the bot,
-which passes every message and file through one redactor; this module returns the text as read.
+pod, optionally filtered by a regular expression (RE2, linear time: `grep.py`), the last N lines per
+pod. Short output is a result section; long output is a file (the summary keeps the last lines).
+Secrets are redacted by the bot, which passes every message and file through one redactor; this
+module returns the text as read.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from pydantic import Field, field_validator
 
 from commands.clients.kube import KubeError
+from commands.cluster.grep import MAX_PATTERN_LENGTH, GrepPatternError, LineMatcher, compile_grep
 from commands.cluster.status import pods_of
 from commands.contract import (
     Args,
@@ -32,7 +33,7 @@ from commands.environment import Component, ComponentName, Environment
 
 MAX_TAIL = 5000
 GREP_SCAN_LINES = 20000  # with --grep, this many lines per pod are searched
-MAX_GREP_LENGTH = 200
+MAX_GREP_LENGTH = MAX_PATTERN_LENGTH
 INLINE_LIMIT = 2500  # characters of log text shown in the message itself
 SUMMARY_LINES = 20  # the last lines shown in the message when the logs go to a file
 CONTAINER_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -56,12 +57,12 @@ class LogsArgs(Args):
     @field_validator("grep")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        """A pattern Python's `re` accepts; the compile error is the message."""
+        """A pattern RE2 runs within its limits (`commands.cluster.grep`); else the reason."""
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid --grep pattern: {exc}") from None
+                compile_grep(value)
+            except GrepPatternError as exc:
+                raise ValueError(f"--grep refused: {exc}") from None
         return value
 
 
@@ -93,11 +94,11 @@ def _describe(component: Component, container: str, args: LogsArgs) -> str:
     return words + ")"
 
 
-def select_lines(text: str, pattern: re.Pattern[str] | None, tail: int) -> list[str]:
-    """The log's lines (matching `pattern` when given), the last `tail` of them."""
+def select_lines(text: str, matches: LineMatcher | None, tail: int) -> list[str]:
+    """The log's lines (those `matches` accepts, when given), the last `tail` of them."""
     lines = [line.rstrip("\r") for line in text.splitlines()]
-    if pattern is not None:
-        lines = [line for line in lines if pattern.search(line)]
+    if matches is not None:
+        lines = [line for line in lines if matches(line)]
     return lines[-tail:]
 
 
@@ -144,7 +145,7 @@ class LogsOperation(Operation[LogsArgs]):
             )
             return
 
-        pattern = re.compile(args.grep) if args.grep else None
+        pattern = compile_grep(args.grep) if args.grep else None
         fetch = GREP_SCAN_LINES if pattern is not None else args.tail
         lines: list[str] = []
         counts: dict[str, int] = {}

@@ -222,7 +222,7 @@ def test_a_forbidden_pod_list_is_a_failed_result(sb: Any, env: Environment) -> N
 
 
 BAD_INPUT = [
-    ("logs litellm --grep (", "invalid --grep pattern: missing ), unterminated subpattern at position 0"),
+    ("logs litellm --grep (", "--grep refused: invalid pattern: missing ): ("),
     ("logs litellm --tail 0", "--tail must be a whole number from 1 to 5000 (got '0')"),
     ("logs litellm --tail 100000", "--tail must be a whole number from 1 to 5000 (got '100000')"),
     ("logs litellm --tail lots", "--tail must be a whole number from 1 to 5000 (got 'lots')"),

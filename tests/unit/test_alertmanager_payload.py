@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from bot.alerts.alertmanager import (
     MAX_ALERTS,
     MAX_BODY_BYTES,
+    MAX_DETAIL_LINES,
     MAX_LABEL_VALUE_CHARS,
     AlertmanagerPayloadError,
     parse_notification,
@@ -140,7 +141,10 @@ def test_details_are_capped_and_count_what_is_left_out() -> None:
     assert len(alert.details) == 12
     assert alert.details[0].startswith("LiteLLMDown (instance=pod-00)")
     assert "pod-gone" not in "\n".join(alert.details)  # only what still fires is listed
-    assert alert.details[10:] == ("and 10 more", "1 of this group resolved")  # 5 unlisted + 5 truncated
+    assert alert.details[10:] == (
+        "and 10 more not shown",
+        "1 of this group resolved",
+    )  # 5 unlisted + 5 truncated
 
 
 def test_long_descriptions_are_cut_in_details() -> None:
@@ -189,12 +193,25 @@ def test_a_wrong_field_is_refused_with_its_name(mutate: Any, reason: str) -> Non
 def test_limits_are_refused_with_a_reason() -> None:
     too_long = notification(member(instance="x" * (MAX_LABEL_VALUE_CHARS + 1)))
     assert rejection(too_long).startswith("alerts.0.labels.instance: String should have at most 1024")
-    too_many = notification(*[member(instance=str(n)) for n in range(MAX_ALERTS + 1)])
-    assert rejection(too_many).startswith(f"alerts: List should have at most {MAX_ALERTS} items")
     many_labels = notification(member(**{f"l{n}": "v" for n in range(70)}))
     assert rejection(many_labels).startswith("alerts.0.labels: Dictionary should have at most 64 items")
-    huge = notification(member(big="x" * 1_000_000))
-    assert rejection(huge) == f"payload too large (more than {MAX_BODY_BYTES} bytes)"
+    huge = notification(member(big="x" * (MAX_BODY_BYTES + 1)))
+    assert rejection(huge).startswith(f"payload too large (more than {MAX_BODY_BYTES} bytes)")
+    assert "max_alerts" in rejection(huge)
+
+
+def test_a_storm_is_accepted_with_its_first_alerts_and_a_count_of_the_rest() -> None:
+    """Alertmanager never retries a 4xx: a group of 1,000 alerts is posted cut, not refused."""
+    resolved = [member(instance=f"old-{n}", status="resolved") for n in range(300)]
+    firing = [member(instance=f"pod-{n:04d}") for n in range(700)]
+    storm = notification(*resolved, *firing, truncatedAlerts=50)
+    assert len(encode(storm)) > 256 * 1024  # over the old limit too
+    parsed = parse_notification(encode(storm))
+    assert len(parsed.alerts) == MAX_ALERTS
+    assert all(a.status == "firing" for a in parsed.alerts)  # firing ones are kept first
+    assert parsed.truncated_alerts == 50 + 1000 - MAX_ALERTS
+    alert = to_alert(parsed)
+    assert alert.details[MAX_DETAIL_LINES] == f"and {50 + 700 - MAX_DETAIL_LINES + 300} more not shown"
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ from typing import Any, ClassVar, Literal
 import pytest
 from pydantic import Field, HttpUrl, SecretStr, ValidationError
 
-from bot.forms import ACTION_ID, FORM_CALLBACK, build_form, read_form, typed_equivalent
+from bot.forms import ACTION_ID, FORM_CALLBACK, build_form, read_form
+from bot.masking import typed_equivalent
 from bot.parsing import field_problems
 from commands.contract import Args, Operation
 
