@@ -4,6 +4,7 @@
 - Retries with exponential backoff only where repeating cannot do harm: idempotent GETs (connection
   failures, timeouts, 502/503/504), and any request whose connection failed before it was sent.
   A POST that may have reached the proxy (read timeout, 5xx) is never repeated: the caller decides.
+- `block_key` / `unblock_key` send `POST /key/block|unblock` (reversible; a blocked key is refused).
 - `delete_keys` sends `POST /key/delete` (the route is POST-only: the seed's CronJob sent HTTP
   DELETE and deleted nothing). Plaintext `sk-` keys are hashed to their tokens before they leave this
   process, so the wire, the proxy's logs and the answer only ever carry tokens.
@@ -251,6 +252,31 @@ class LiteLLMClient:
                 raise LiteLLMError(200, "LiteLLM's /key/delete answer has no deleted_keys list")
             confirmed.extend(str(item) for item in deleted)
         return confirmed
+
+    def block_key(self, key_or_token: str) -> bool:
+        """`POST /key/block`: the key is refused from now on (reversible with `unblock_key`).
+
+        True when LiteLLM blocked it, False when it has no such key (404); a plaintext key is sent
+        as its token. Not retried on a timeout (the caller re-reads the state).
+        """
+        return self._set_blocked("/key/block", key_or_token)
+
+    def unblock_key(self, key_or_token: str) -> bool:
+        """`POST /key/unblock`: undoes `block_key`; False when LiteLLM has no such key."""
+        return self._set_blocked("/key/unblock", key_or_token)
+
+    def _set_blocked(self, path: str, key_or_token: str) -> bool:
+        if not key_or_token:
+            raise ValueError(f"{path} needs a key or a token")
+        response = self._send("POST", path, json={"key": token_of(key_or_token)}, ok=(200, 404))
+        body = self._json(response)
+        if response.status_code == 404:
+            if isinstance(body, dict) and isinstance(body.get("error"), dict):
+                return False
+            raise LiteLLMError(404, f"LiteLLM answered 404 to POST {path}: {_detail(response)}")
+        if not isinstance(body, dict):
+            raise LiteLLMError(200, f"LiteLLM's {path} answer has an unexpected shape")
+        return True
 
     def generate_key(self, **fields: Any) -> dict[str, Any]:
         """POST /key/generate; the answer carries the plaintext `key` once: never log or echo it."""

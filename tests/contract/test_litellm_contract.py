@@ -177,6 +177,40 @@ def test_alias_filter_finds_exactly_that_key(client: LiteLLMClient, contract_tar
     assert client.list_keys(key_alias=contract_target.alias("nobody")).keys == []
 
 
+def _models_as(url: str, key: str) -> httpx.Response:
+    return httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+
+
+def test_block_refuses_the_key_and_unblock_restores_it(
+    client: LiteLLMClient, contract_target: ContractTarget
+) -> None:
+    made = client.generate_key(key_alias=contract_target.alias("blocked"), duration="1h")
+    key, token = made["key"], made["token"]
+    assert _models_as(contract_target.url, key).status_code == 200  # usable
+
+    assert client.block_key(token) is True  # by token, as the bot sends it
+    refused = _models_as(contract_target.url, key)
+    assert refused.status_code == 401
+    assert "Key is blocked" in refused.json()["error"]["message"] and key not in refused.text
+    info = client.key_info(token)
+    assert info is not None and info["blocked"] is True
+    assert client.block_key(token) is True  # blocking twice is harmless
+
+    assert client.unblock_key(key) is True  # a plaintext key is sent as its token
+    assert _models_as(contract_target.url, key).status_code == 200
+    after = client.key_info(token)
+    assert after is not None and not after["blocked"]
+
+
+def test_blocking_an_unknown_key_blocks_nothing(client: LiteLLMClient) -> None:
+    unknown = sha256("sk-contract-never-made-000000")
+    try:
+        assert client.block_key(unknown) is False
+    except LiteLLMError as refused:  # some releases answer the missing row otherwise: never a 200
+        assert refused.status != 200
+    assert client.key_info(unknown) is None
+
+
 # -- models ----------------------------------------------------------------------------------------
 
 
