@@ -40,16 +40,16 @@ _OFF_LITEMAAS = "(is_active IS FALSE OR coalesce(expires_at <= %(now)s, false))"
 _OFF_LITELLM = "(coalesce(blocked, false) OR coalesce(expires <= %(now_utc)s, false))"
 _IN_BUCKETS = "hashtext({col}::text) & %(mask)s = ANY(%(dirty)s::int[])"
 _USABLE = "NOT coalesce(blocked, false) AND (expires IS NULL OR expires > {now_utc})"
-_COPY_OUT = """COPY (SELECT token, key_alias, expires, {usable} FROM {tokens}
+_COPY_OUT = """COPY (SELECT token, key_alias, {usable} FROM {tokens}
     WHERE hashtext(token) & {mask} = ANY({dirty}::int[])) TO STDOUT"""
 _DIRTY_ROWS = """SELECT key_hash::text, id::text, litellm_key_alias,
         is_active AND (created_at IS NULL OR created_at < %(before)s), is_active IS FALSE
     FROM api_keys WHERE hashtext(key_hash::text) & %(mask)s = ANY(%(dirty)s::int[])"""
-_DIRTY_TOKENS = """SELECT token, key_alias, expires,
+_DIRTY_TOKENS = """SELECT token, key_alias,
         NOT coalesce(blocked, false) AND (expires IS NULL OR expires > %(now_utc)s)
     FROM "LiteLLM_VerificationToken" WHERE hashtext(token) & %(mask)s = ANY(%(dirty)s::int[])"""
 
-Token = tuple[str | None, Any, bool]  # LiteLLM's (alias, expires, usable) of one token
+Token = tuple[str | None, bool]  # LiteLLM's (alias, usable) of one token; expiries are read for (f) only
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,9 @@ def _copy_buckets(
     """LiteLLM's keys in the dirty buckets → `pg_temp.chatops_drift_keys` on `litemaas`."""
     litemaas.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(TEMP_TABLE))
     litemaas.execute(
-        sql.SQL(
-            "CREATE TEMP TABLE {} (token text NOT NULL, key_alias text, expires timestamp, usable boolean)"
-        ).format(TEMP_TABLE)
+        sql.SQL("CREATE TEMP TABLE {} (token text NOT NULL, key_alias text, usable boolean)").format(
+            TEMP_TABLE
+        )
     )
     copy_out = sql.SQL(_COPY_OUT).format(
         usable=sql.SQL(_USABLE).format(now_utc=sql.Literal(now_utc)),
@@ -104,7 +104,7 @@ def _copy_buckets(
         mask=sql.Literal(buckets.mask),
         dirty=sql.Literal(buckets.dirty),
     )
-    copy_in = sql.SQL("COPY {} (token, key_alias, expires, usable) FROM STDIN").format(TEMP_TABLE)
+    copy_in = sql.SQL("COPY {} (token, key_alias, usable) FROM STDIN").format(TEMP_TABLE)
     with litellm.cursor().copy(copy_out) as out, litemaas.cursor().copy(copy_in) as into:
         pipe_copy(out, into)
     litemaas.execute(sql.SQL("ANALYZE pg_temp.{}").format(TEMP_TABLE))
@@ -116,14 +116,14 @@ def _pair(rows: list[tuple[Any, ...]], tokens: dict[str, Token]) -> Unpaired:
     tokens = dict(tokens)
     for key_hash, key_id, alias, counts, inactive in rows:
         if key_hash in tokens:
-            litellm_alias, expires, usable = tokens.pop(key_hash)
+            litellm_alias, usable = tokens.pop(key_hash)
             if inactive and usable:
-                unpaired.inactive_usable.append((key_id, alias, key_hash, expires))
+                unpaired.inactive_usable.append((key_id, alias, key_hash, None))
             if litellm_alias is not None and litellm_alias != alias:
                 unpaired.renamed.add(litellm_alias)
         elif counts:
             unpaired.rows.append((key_id, alias))
-    unpaired.tokens = [(token, alias) for token, (alias, _, _) in tokens.items()]
+    unpaired.tokens = [(token, alias) for token, (alias, _) in tokens.items()]
     return unpaired
 
 
@@ -153,16 +153,17 @@ def two_databases(
     if sum(max(mine.get(b, (0, 0))[1], theirs.get(b, (0, 0))[1]) for b in dirty) <= in_memory_rows:
         with ThreadPoolExecutor(max_workers=1) as pool:
             tokens_pending = pool.submit(
-                lambda: {t: (a, e, u) for t, a, e, u in litellm.execute(_DIRTY_TOKENS, params)}
+                lambda: {t: (a, u) for t, a, u in litellm.execute(_DIRTY_TOKENS, params)}
             )
             rows = litemaas.execute(_DIRTY_ROWS, params).fetchall()
             tokens: dict[str, Token] = tokens_pending.result()
-        return _pair(rows, tokens), Buckets(mask, dirty, {a for a, _, _ in tokens.values() if a is not None})
+        return _pair(rows, tokens), Buckets(mask, dirty, {a for a, _ in tokens.values() if a is not None})
     buckets = Buckets(mask, dirty)
     _copy_buckets(litemaas, litellm, buckets, now_utc)
     query = pairs_query(
         mine=sql.SQL(_IN_BUCKETS).format(col=sql.Identifier("key_hash")),
         tokens=sql.SQL("pg_temp.{}").format(TEMP_TABLE),
+        expires=sql.SQL("NULL::timestamp"),
         usable=sql.SQL("usable"),
         theirs=sql.SQL("true"),
     )

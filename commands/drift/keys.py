@@ -144,12 +144,22 @@ def _orphans(litemaas: psycopg.Connection[Any], unpaired: Unpaired, buckets: Buc
     return orphans
 
 
-def _inactive_usable(litemaas: psycopg.Connection[Any], unpaired: Unpaired) -> Finding:
-    """(f): inactive rows whose LiteLLM key still works, with the token a fix blocks (`refs`)."""
+def _inactive_usable(
+    litemaas: psycopg.Connection[Any], unpaired: Unpaired, litellm: psycopg.Connection[Any] | None = None
+) -> Finding:
+    """(f): inactive rows whose LiteLLM key still works, with the token a fix blocks (`refs`); their
+    expiries are read from `litellm` when step 1 did not (two databases)."""
     rows = sorted(unpaired.inactive_usable, key=lambda r: (r[1] or "", r[0]))
     _emails(litemaas, unpaired, [key_id for key_id, _, _, _ in rows[:LIST_LIMIT]])
+    expiries: dict[str, Any] = {}
+    if litellm is not None:
+        tokens = [token for _, _, token, _ in rows[:LIST_LIMIT]]
+        for start in range(0, len(tokens), CHUNK):
+            found = litellm.execute(_DETAILS, (tokens[start : start + CHUNK],))
+            expiries.update((token, expires) for token, _, expires in found)
     finding = Finding("f", INACTIVE_USABLE)
-    for key_id, alias, token, expires in rows:
+    for key_id, alias, token, read in rows:
+        expires = expiries.get(token, read)
         email = unpaired.emails.get(key_id) or "unknown"
         until = "never expires" if expires is None else f"until {_when(expires)}"
         detail = f"user {email}, works in LiteLLM, {until}"
@@ -210,4 +220,5 @@ def key_drift(
             unpaired, buckets = two_databases(litemaas, litellm, _now(litemaas), in_memory_rows)
             pending = pool.submit(_unknown, litellm, _unknown_tokens(litemaas, unpaired))
             orphans = _orphans(litemaas, unpaired, buckets)
-            return orphans, pending.result(), _inactive_usable(litemaas, unpaired)
+            unknown = pending.result()
+            return orphans, unknown, _inactive_usable(litemaas, unpaired, litellm)

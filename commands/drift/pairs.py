@@ -29,8 +29,8 @@ _PAIRS = """SELECT k.id::text, k.litellm_key_alias,
         k.is_active AND (k.created_at IS NULL OR k.created_at < %(before)s), t.token, t.key_alias, t.expires,
         coalesce(k.is_active IS FALSE AND t.usable, false)
     FROM (SELECT id, key_hash, litellm_key_alias, is_active, created_at FROM api_keys WHERE {mine}) k
-    FULL JOIN (SELECT token, key_alias, expires, {usable} AS usable FROM {tokens} WHERE {theirs}) t
-        ON t.token = k.key_hash
+    FULL JOIN (SELECT token, key_alias, {expires} AS expires, {usable} AS usable
+               FROM {tokens} WHERE {theirs}) t ON t.token = k.key_hash
     WHERE k.id IS NULL OR t.token IS NULL OR k.litellm_key_alias IS DISTINCT FROM t.key_alias
         OR (k.is_active IS FALSE AND t.usable)"""
 # Shared: `_PAIRS` plus `known` = (b) token whose alias a row has; `agreed` = (a) row whose alias another
@@ -62,9 +62,14 @@ def utc_naive(moment: datetime) -> datetime:
 
 
 def pairs_query(
-    *, mine: sql.Composable, tokens: sql.Composable, usable: sql.Composable, theirs: sql.Composable
+    *,
+    mine: sql.Composable,
+    tokens: sql.Composable,
+    expires: sql.Composable,
+    usable: sql.Composable,
+    theirs: sql.Composable,
 ) -> sql.Composed:
-    return sql.SQL(_PAIRS).format(mine=mine, tokens=tokens, usable=usable, theirs=theirs)
+    return sql.SQL(_PAIRS).format(mine=mine, tokens=tokens, expires=expires, usable=usable, theirs=theirs)
 
 
 def shared_pairs_query(*, mine: sql.Composable, theirs: sql.Composable) -> sql.Composed:
@@ -74,7 +79,7 @@ def shared_pairs_query(*, mine: sql.Composable, theirs: sql.Composable) -> sql.C
 @dataclass
 class Unpaired:
     """What step 1 left: (a) candidates (id, alias), (b) candidates (token, alias), renamed aliases,
-    and (f): inactive rows whose LiteLLM key is usable (id, alias, token, LiteLLM expiry)."""
+    and (f): inactive rows whose LiteLLM key is usable (id, alias, token, LiteLLM expiry if read)."""
 
     rows: list[tuple[str, str | None]] = field(default_factory=list)
     tokens: list[tuple[str, str | None]] = field(default_factory=list)
