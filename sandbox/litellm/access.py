@@ -47,7 +47,8 @@ def _model_list(names: list[str]) -> Response:
     return Response(200, {"data": data, "object": "list"})
 
 
-def _presented(request: Request) -> str:
+def presented_key(request: Request) -> str:
+    """The key a client presented: `Authorization: Bearer …`, else `x-litellm-api-key` ("" if none)."""
     for header in ("authorization", "x-litellm-api-key"):
         value = request.headers.get(header, "").strip()
         if value.lower().startswith("bearer "):
@@ -59,7 +60,7 @@ def _presented(request: Request) -> str:
 
 def list_models(state: LiteLLMState, request: Request) -> Response:
     """GET /v1/models: the models the presented key may call, or why it may not call any."""
-    presented = _presented(request)
+    presented = presented_key(request)
     db = state.db
     try:
         names = sorted({str(m["model_name"]) for m in db.list_models()}) if db is not None else []

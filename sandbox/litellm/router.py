@@ -19,6 +19,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from sandbox.litellm import access, keys, models
+from sandbox.litellm.access import presented_key
 from sandbox.litellm.database import LiteLLMDatabase
 from sandbox.litellm.errors import no_database, proxy_error, unauthorized
 from sandbox.litellm.server import Request, Response
@@ -64,17 +65,6 @@ def liveliness(state: LiteLLMState, request: Request) -> Response:
     if not state.health().alive:
         return Response(503, {"detail": "LiteLLM proxy is not alive"})
     return Response(200, ALIVE)
-
-
-def presented_key(request: Request) -> str:
-    """The key a client presented: `Authorization: Bearer …`, else `x-litellm-api-key` ("" if none)."""
-    for header in ("authorization", "x-litellm-api-key"):
-        value = request.headers.get(header, "").strip()
-        if value.lower().startswith("bearer "):
-            value = value[len("bearer ") :].strip()
-        if value:
-            return value
-    return ""
 
 
 def admin(handler: AdminHandler) -> Handler:

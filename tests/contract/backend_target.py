@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
 from commands.clients.litellm import LiteLLMClient, LiteLLMError
+from tests.contract.waiting import eventually
 
-T = TypeVar("T")
 SYNC = "/api/v1/models/sync"
 ENV = "BACKEND_CONTRACT_"
 
@@ -122,18 +121,6 @@ class BackendTarget:
                 conn.execute("DELETE FROM audit_logs WHERE resource_id LIKE %(p)s", {"p": pattern})
                 conn.execute("DELETE FROM models WHERE id LIKE %(p)s", {"p": pattern})
                 conn.execute("DELETE FROM users WHERE username LIKE %(p)s", {"p": pattern})
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
-    """A real LiteLLM shows a model change after about a second (litellm-facts §4.3): poll, bounded."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not seen within {timeout}s")
-        time.sleep(0.2)
 
 
 def real_target() -> BackendTarget | None:

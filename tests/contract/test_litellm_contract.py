@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
 from commands.clients.litellm import LiteLLMClient, LiteLLMError
 from tests.contract.conftest import ContractTarget
+from tests.contract.waiting import eventually
 
-T = TypeVar("T")
 CLOCK_SLACK = timedelta(seconds=30)  # proxy clock vs. test clock, plus request time
 
 
@@ -32,18 +30,6 @@ def sha256(text: str) -> str:
 def parse_time(value: str) -> datetime:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 5.0) -> T:
-    """A real proxy shows a new model after about a second (facts §4.3): poll, bounded."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not seen within {timeout}s")
-        time.sleep(0.2)
 
 
 # -- keys ------------------------------------------------------------------------------------------
