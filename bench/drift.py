@@ -6,7 +6,7 @@ Seeds the same keys (`sandbox.seed_data.bulk_keys`) into one shared database and
 then measures, in this run and on the same data:
 - the seed's single `NOT EXISTS` query (the bastion script's final orphan pass, as a SELECT) on the
   shared database: the reference;
-- `drift` (`commands.drift.operation.find_drift`: checks a-e) on the shared database: target <= 1.5x
+- `drift` (`commands.drift.operation.find_drift`: checks a-f) on the shared database: target <= 1.5x
   the reference;
 - `drift` on the two databases: target < 3x the reference, and under 300 MB peak RSS.
 Each measurement runs in a fresh process (so `ru_maxrss` is its own peak); the median of `--runs`.

@@ -14,6 +14,8 @@ import yaml
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from commands.checks.drift import validate_thresholds
+
 Severity = Literal["critical", "warning", "info"]
 _CHANNEL = r"^[CGD][A-Z0-9]{2,20}$"
 
@@ -60,7 +62,8 @@ class Alerts(_Strict):
     routes: list[Route] = Field(default_factory=list)
     renotify_minutes: float = Field(default=240, ge=1)  # a reminder in the thread while still firing
     watchers: dict[str, Watcher] = Field(default_factory=dict)
-    # drift findings above these counts alert (keys: drift kinds a-e as the drift report names them)
+    # drift findings above these counts alert (keys: drift kinds a-f as the drift report names them,
+    # "c" for c1 and c2, "default" for every kind not named)
     drift_thresholds: dict[str, int] = Field(default_factory=lambda: {"default": 0})
 
     @field_validator("watchers")
@@ -69,6 +72,12 @@ class Alerts(_Strict):
         unknown = sorted(set(value) - set(DEFAULT_WATCHERS))
         if unknown:
             raise ValueError(f"unknown watcher {unknown[0]!r}; known: {', '.join(DEFAULT_WATCHERS)}")
+        return value
+
+    @field_validator("drift_thresholds")
+    @classmethod
+    def _known_drift_kinds(cls, value: dict[str, int]) -> dict[str, int]:
+        validate_thresholds(value)
         return value
 
     def watcher(self, name: str) -> Watcher:

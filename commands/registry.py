@@ -63,6 +63,7 @@ def default_registry() -> Registry:
     from commands.cluster.scale import ScaleOperation
     from commands.cluster.status import StatusOperation
     from commands.cluster.upgrade import UpgradeOperation
+    from commands.drift.block import DriftBlockInactiveOperation
     from commands.drift.operation import DriftOperation
     from commands.keys.cleanup import KeysCleanupOperation
     from commands.keys.orphans import KeysOrphansOperation
@@ -100,6 +101,7 @@ def default_registry() -> Registry:
             KeysCleanupOperation,
             KeysOrphansOperation,
             DriftOperation,
+            DriftBlockInactiveOperation,
             ModelsSyncOperation,
             AutosyncStatusOperation,
             AutosyncOnOperation,

@@ -198,6 +198,7 @@ def add_litellm_token(
     team_id: str | None = None,
     metadata: dict[str, Any] | None = None,
     created_at: datetime | None = None,
+    blocked: bool | None = None,
 ) -> str:
     """A `"LiteLLM_VerificationToken"` row as `/key/generate` stores it; returns the token (hash).
 
@@ -208,9 +209,9 @@ def add_litellm_token(
         meta["duration"] = duration
     conn.execute(
         'INSERT INTO "LiteLLM_VerificationToken" (token, key_name, key_alias, expires, models, user_id,'
-        " team_id, metadata, created_at, created_by, updated_at, updated_by)"
+        " team_id, metadata, created_at, created_by, updated_at, updated_by, blocked)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, timezone('utc', now())), %s,"
-        " coalesce(%s, timezone('utc', now())), %s)",
+        " coalesce(%s, timezone('utc', now())), %s, %s)",
         (
             sha256_hex(key),
             f"sk-...{key[-4:]}",
@@ -224,6 +225,7 @@ def add_litellm_token(
             LITELLM_CREATED_BY,
             _utc_naive(created_at),
             LITELLM_CREATED_BY,
+            blocked,
         ),
     )
     return sha256_hex(key)

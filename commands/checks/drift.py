@@ -1,7 +1,8 @@
 """The "drift" check: LiteMaaS and LiteLLM disagreeing (product.md §5) more than a threshold allows.
 
-Thresholds are keyed by the drift report's kinds ("a", "b", "c1", "c2", "d", "e"); "c" covers both
-halves of c, and "default" every kind not named. A kind alerts when its count is above its threshold.
+Thresholds are keyed by the drift report's kinds ("a", "b", "c1", "c2", "d", "e", "f"); "c" covers
+both halves of c, and "default" every kind not named. A kind alerts when its count is above its
+threshold. `THRESHOLD_KEYS` is what the automation file may name.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from commands.checks.finding import Check, Finding
 from commands.clients.sessions import key_databases
 from commands.contract import FollowUp
+from commands.drift.findings import KINDS
 from commands.drift.findings import Finding as DriftFinding
 from commands.drift.operation import find_drift
 from commands.drift.report import SAMPLE_SIZE
@@ -22,7 +24,9 @@ FIXES: dict[str, FollowUp] = {
     "c1": FollowUp("Fix", "models sync"),  # the backend's sync adds LiteLLM's models to the catalogue
     "c2": FollowUp("Fix", "models sync"),  # … marks those gone from LiteLLM unavailable
     "d": FollowUp("Fix", "models sync"),  # … and rewrites litellm_model_id
+    "f": FollowUp("Fix", "drift block-inactive"),  # block in LiteLLM the keys LiteMaaS deactivated
 }
+THRESHOLD_KEYS = (*KINDS, "c", "default")
 
 
 def threshold_of(thresholds: Mapping[str, int], kind: str) -> int:
@@ -49,11 +53,19 @@ def drift_finding(finding: DriftFinding, threshold: int) -> Finding:
     )
 
 
-def drift_check(thresholds: Mapping[str, int]) -> Check:
-    """A check that runs the drift comparison and reports each kind whose count exceeds its threshold."""
+def validate_thresholds(thresholds: Mapping[str, int]) -> None:
+    """ValueError naming the first unknown kind or negative threshold (the automation file's check)."""
+    unknown = sorted(set(thresholds) - set(THRESHOLD_KEYS))
+    if unknown:
+        raise ValueError(f"unknown drift kind {unknown[0]!r}; known: {', '.join(THRESHOLD_KEYS)}")
     negative = sorted(k for k, v in thresholds.items() if v < 0)
     if negative:
         raise ValueError(f"drift threshold {negative[0]!r} must be 0 or more")
+
+
+def drift_check(thresholds: Mapping[str, int]) -> Check:
+    """A check that runs the drift comparison and reports each kind whose count exceeds its threshold."""
+    validate_thresholds(thresholds)
     limits = dict(thresholds)
 
     def check(env: Environment) -> list[Finding]:

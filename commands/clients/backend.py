@@ -48,7 +48,8 @@ class CascadeStatistics:
 
 @dataclass(frozen=True)
 class SyncReport:
-    """The answer of `POST /api/v1/models/sync` (200, or 500 with `success:false`)."""
+    """The answer of `POST /api/v1/models/sync`: 200 (0.4.0 also for a failed sync, `success:false`;
+    older releases answered that with 500)."""
 
     success: bool
     total_models: int
@@ -180,8 +181,9 @@ class BackendClient:
     # -- API -----------------------------------------------------------------------------------------
 
     def sync_models(self, *, force_update: bool = False, mark_unavailable: bool = True) -> SyncReport:
-        """`POST /api/v1/models/sync`. A 500 with the sync's shape is a report with `success=False`;
-        anything else that is not a 200 raises BackendError (a 401 with what to do about the key)."""
+        """`POST /api/v1/models/sync` (always with a JSON body: 0.4.0 refuses none with 400). A 200 — or
+        an older backend's 500 — with the sync's shape is a report (`success=False` when it failed);
+        anything else raises BackendError (a 401 with what to do about the key)."""
         body = {"forceUpdate": force_update, "markUnavailable": mark_unavailable}
         reply = self._send("POST", SYNC_PATH, json=body)
         if reply.status_code in (200, 500):

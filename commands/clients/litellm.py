@@ -4,6 +4,7 @@
 - Retries with exponential backoff only where repeating cannot do harm: idempotent GETs (connection
   failures, timeouts, 502/503/504), and any request whose connection failed before it was sent.
   A POST that may have reached the proxy (read timeout, 5xx) is never repeated: the caller decides.
+- `block_key` / `unblock_key` send `POST /key/block|unblock` (reversible; a blocked key is refused).
 - `delete_keys` sends `POST /key/delete` (the route is POST-only: the seed's CronJob sent HTTP
   DELETE and deleted nothing). Plaintext `sk-` keys are hashed to their tokens before they leave this
   process, so the wire, the proxy's logs and the answer only ever carry tokens.
@@ -175,6 +176,17 @@ class LiteLLMClient:
                 response.status_code, "LiteLLM answered with something that is not JSON"
             ) from None
 
+    def _unless_not_found(self, method: str, path: str, **request: Any) -> Any:
+        """The JSON answer, or None for the proxy's own 404 (an error body: no such key); a 404
+        without one (no such route: a wrong URL) is an error."""
+        response = self._send(method, path, ok=(200, 404), **request)
+        body = self._json(response)
+        if response.status_code != 404:
+            return body
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            return None
+        raise LiteLLMError(404, f"LiteLLM answered 404 to {method} {path}: {_detail(response)}")
+
     # -- keys ----------------------------------------------------------------------------------
 
     def list_keys(self, page: int = 1, size: int = 100, key_alias: str | None = None) -> KeyPage:
@@ -218,12 +230,9 @@ class LiteLLMClient:
         """
         if not key_or_token:
             raise ValueError("key_info needs a key or a token")
-        response = self._send("GET", "/key/info", params={"key": token_of(key_or_token)}, ok=(200, 404))
-        body = self._json(response)
-        if response.status_code == 404:
-            if isinstance(body, dict) and isinstance(body.get("error"), dict):
-                return None
-            raise LiteLLMError(404, f"LiteLLM answered 404 to GET /key/info: {_detail(response)}")
+        body = self._unless_not_found("GET", "/key/info", params={"key": token_of(key_or_token)})
+        if body is None:
+            return None
         if not isinstance(body, dict):
             raise LiteLLMError(200, "LiteLLM's /key/info answer has an unexpected shape")
         info = body.get("info", body)  # v1.81 nests {key, info}; older proxies answered flat
@@ -241,17 +250,36 @@ class LiteLLMClient:
         for field, values in (("keys", [token_of(k) for k in keys]), ("key_aliases", list(key_aliases))):
             if not values:
                 continue
-            response = self._send("POST", "/key/delete", json={field: values}, ok=(200, 404))
-            body = self._json(response)
-            if response.status_code == 404:
-                if isinstance(body, dict) and isinstance(body.get("error"), dict):
-                    continue  # "No keys found"
-                raise LiteLLMError(404, f"LiteLLM answered 404 to POST /key/delete: {_detail(response)}")
+            body = self._unless_not_found("POST", "/key/delete", json={field: values})
+            if body is None:
+                continue  # "No keys found"
             deleted = body.get("deleted_keys") if isinstance(body, dict) else None
             if not isinstance(deleted, list):
                 raise LiteLLMError(200, "LiteLLM's /key/delete answer has no deleted_keys list")
             confirmed.extend(str(item) for item in deleted)
         return confirmed
+
+    def block_key(self, key_or_token: str) -> bool:
+        """`POST /key/block`: the key is refused from now on (reversible with `unblock_key`).
+
+        True when LiteLLM blocked it, False when it has no such key (404); a plaintext key is sent
+        as its token. Not retried on a timeout (the caller re-reads the state).
+        """
+        return self._set_blocked("/key/block", key_or_token)
+
+    def unblock_key(self, key_or_token: str) -> bool:
+        """`POST /key/unblock`: undoes `block_key`; False when LiteLLM has no such key."""
+        return self._set_blocked("/key/unblock", key_or_token)
+
+    def _set_blocked(self, path: str, key_or_token: str) -> bool:
+        if not key_or_token:
+            raise ValueError(f"{path} needs a key or a token")
+        body = self._unless_not_found("POST", path, json={"key": token_of(key_or_token)})
+        if body is None:
+            return False
+        if not isinstance(body, dict):
+            raise LiteLLMError(200, f"LiteLLM's {path} answer has an unexpected shape")
+        return True
 
     def generate_key(self, **fields: Any) -> dict[str, Any]:
         """POST /key/generate; the answer carries the plaintext `key` once: never log or echo it."""

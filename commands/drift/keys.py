@@ -1,28 +1,24 @@
-"""Drift of keys: (a) active LiteMaaS keys with no LiteLLM key, (b) LiteLLM keys with no LiteMaaS row.
+"""Drift of keys: (a) active LiteMaaS keys with no LiteLLM key, (b) LiteLLM keys with no LiteMaaS row,
+(f) keys inactive in LiteMaaS but usable in LiteLLM (not blocked, not expired).
 
 A LiteMaaS row and a LiteLLM key correspond when `api_keys.key_hash` = `token` (how the backend creates
 keys: both are sha256 hex of the key) or `litellm_key_alias` = `key_alias`. (a) is exactly the orphan
 rule of `commands.keys.orphans` (active, created before the LiteLLM snapshot began, neither hash nor
 alias in LiteLLM); (b) is a LiteLLM key whose token is no `key_hash` and whose alias (if any) is no
-`litellm_key_alias` of any row, active or not.
+`litellm_key_alias` of any row, active or not; (f) is a row with `is_active = false` whose token is a
+LiteLLM key that still works — what 0.4.0's model-sync cascade leaves behind (litemaas-facts §9).
 
-Both are found in two steps, whatever the layout:
+All three are found in two steps, whatever the layout:
 
-1. **Pairing by hash** — a full outer join of `api_keys` and LiteLLM's keys on `key_hash = token`, which
-   keeps only what did not pair cleanly: LiteMaaS rows without a token (candidates for a), tokens
-   without a row (candidates for b), and pairs whose aliases differ (their LiteLLM alias is kept).
+1. **Pairing by hash** (`pairs.py`), which keeps only what did not pair cleanly (and the (f) pairs).
    - One shared database: the key space is split in two halves by the first hex digit and each half is
      joined on its own connection at the same time (PostgreSQL 15 cannot run a full join in parallel).
-   - Two databases: each side sums up its rows per bucket (`hashtext` of the token, masked to a power
-     of two near rows/16; an XOR of a hash of (token, alias) and a count), both sides at once. A bucket
-     whose sums agree holds the same (token, alias) pairs on both sides. Only the rows of buckets that
-     differ are read again, from both sides at once, and paired here (up to `IN_MEMORY_ROWS`; beyond,
-     LiteLLM's are COPY'd, bytes passed through, into a temporary table and joined there). Were the
-     two servers to bucket differently, every bucket would differ: slower, still exact.
+   - Two databases: per-bucket digests on both sides, only the buckets that differ are read again
+     (`buckets.py`).
 2. **Aliases** of the few candidates, through `api_keys`' indexes: a (b) candidate is dropped when a
    row has its alias. An (a) candidate is dropped when a LiteLLM key has its alias: one left over from
    step 1 (unpaired or renamed), or the key of another row with that alias whose pair agrees (shared:
-   joined by token; two databases: a row in an agreeing bucket).
+   joined by token; two databases: a row in an agreeing bucket). (f) needs no step 2.
 
 Memory: the candidates, plus (two databases) the rows of differing buckets up to `IN_MEMORY_ROWS`; at
 most `LIST_LIMIT` per kind are kept for the file, counts are exact.
@@ -30,63 +26,22 @@ most `LIST_LIMIT` per kind are kept for the file, counts are exact.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from commands.clients.sessions import KeyDatabases, pipe_copy
+from commands.clients.sessions import KeyDatabases
+from commands.drift.buckets import IN_MEMORY_ROWS, Buckets, two_databases
 from commands.drift.findings import LIST_LIMIT, Finding
+from commands.drift.pairs import TEMP_TABLE, WORK_MEM, Unpaired, shared_pairs_query, utc_naive
 
-TOKENS = sql.Identifier("LiteLLM_VerificationToken")
-TEMP_TABLE = sql.Identifier("chatops_drift_keys")
-KEYS_PER_BUCKET = 16  # at 1% drift, ~15% of the buckets differ
-MIN_BUCKETS, MAX_BUCKETS = 1 << 10, 1 << 20
 CHUNK = 5000
-IN_MEMORY_ROWS = 250_000  # two databases: up to this many rows in differing buckets are paired here
-WORK_MEM = "256MB"  # the hash table of a join (one half, or the dirty buckets) stays in memory
+INACTIVE_USABLE = "Keys inactive in LiteMaaS but usable in LiteLLM"
 
-# Step 1. Rows: (api_keys.id, its alias, counts for (a), token, LiteLLM alias); NULL id or token = unpaired.
-_PAIRS = """SELECT k.id::text, k.litellm_key_alias,
-        k.is_active AND (k.created_at IS NULL OR k.created_at < %(before)s), t.token, t.key_alias
-    FROM (SELECT id, key_hash, litellm_key_alias, is_active, created_at FROM api_keys WHERE {mine}) k
-    FULL JOIN (SELECT token, key_alias FROM {tokens} WHERE {theirs}) t ON t.token = k.key_hash
-    WHERE k.id IS NULL OR t.token IS NULL OR k.litellm_key_alias IS DISTINCT FROM t.key_alias"""
-# Shared: `_PAIRS` plus step 2 for the unpaired of its half, through indexes, evaluated only for them
-# (scalar subqueries, which the planner never turns into hashes of whole tables as it may an EXISTS):
-# `known` = (b) token whose alias a row has; `agreed` = (a) row whose alias another row's pair shares;
-# then the (a) row's user's email, the (b) token's owner and expiry (no follow-up queries for the file).
-_PAIRS_SHARED = """SELECT k.id::text, k.litellm_key_alias,
-        k.is_active AND (k.created_at IS NULL OR k.created_at < %(before)s), t.token, t.key_alias,
-        CASE WHEN k.id IS NULL AND t.key_alias IS NOT NULL THEN (
-            SELECT true FROM api_keys a WHERE a.litellm_key_alias = t.key_alias LIMIT 1) END,
-        CASE WHEN t.token IS NULL AND k.litellm_key_alias IS NOT NULL
-            AND k.is_active AND (k.created_at IS NULL OR k.created_at < %(before)s) THEN (
-            SELECT true FROM api_keys a JOIN {tokens} o ON o.token = a.key_hash
-            WHERE a.litellm_key_alias = k.litellm_key_alias AND o.key_alias = k.litellm_key_alias
-            LIMIT 1) END,
-        CASE WHEN t.token IS NULL THEN (SELECT u.email FROM users u WHERE u.id = k.user_id) END,
-        t.user_id, t.expires
-    FROM (SELECT id, key_hash, litellm_key_alias, is_active, created_at, user_id
-          FROM api_keys WHERE {mine}) k
-    FULL JOIN (SELECT token, key_alias, user_id, expires FROM {tokens} WHERE {theirs}) t
-        ON t.token = k.key_hash
-    WHERE k.id IS NULL OR t.token IS NULL OR k.litellm_key_alias IS DISTINCT FROM t.key_alias"""
 _HALF = sql.SQL("({} COLLATE \"C\" < '8') = %(low)s")
-
-# Per bucket: XOR of a hash of (token, alias) (tokens are unique on each side, so nothing cancels out).
-_DIGEST = """SELECT b, bit_xor(h), count(*) FROM (
-        SELECT hashtext({col}::text) & %(mask)s AS b,
-               hashtextextended({col}::text, coalesce(hashtext({alias}), 7)) AS h
-        FROM {table} OFFSET 0) s
-    GROUP BY b"""
-_IN_BUCKETS = "hashtext({col}::text) & %(mask)s = ANY(%(dirty)s::int[])"
-_COPY_OUT = """COPY (SELECT token, key_alias FROM {tokens}
-    WHERE hashtext(token) & {mask} = ANY({dirty}::int[])) TO STDOUT"""
 
 # Step 2.
 _ROW_ALIASES = "SELECT DISTINCT litellm_key_alias FROM api_keys WHERE litellm_key_alias = ANY(%s::text[])"
@@ -96,56 +51,10 @@ _AGREEING_SHARED = """SELECT DISTINCT k.litellm_key_alias FROM api_keys k
 _AGREEING_TWO = """SELECT DISTINCT litellm_key_alias FROM api_keys
     WHERE litellm_key_alias = ANY(%(aliases)s::text[])
     AND NOT (hashtext(key_hash::text) & %(mask)s = ANY(%(dirty)s::int[]))"""
-_DIRTY_ROWS = """SELECT key_hash::text, id::text, litellm_key_alias,
-        is_active AND (created_at IS NULL OR created_at < %(before)s)
-    FROM api_keys WHERE hashtext(key_hash::text) & %(mask)s = ANY(%(dirty)s::int[])"""
-_DIRTY_TOKENS = """SELECT token, key_alias FROM "LiteLLM_VerificationToken"
-    WHERE hashtext(token) & %(mask)s = ANY(%(dirty)s::int[])"""
 _COPIED_ALIASES = sql.SQL("SELECT DISTINCT key_alias FROM pg_temp.{} WHERE key_alias = ANY(%s::text[])")
 _EMAILS = """SELECT k.id::text, u.email FROM api_keys k LEFT JOIN users u ON u.id = k.user_id
     WHERE k.id = ANY(%s::uuid[])"""
 _DETAILS = """SELECT token, user_id, expires FROM "LiteLLM_VerificationToken" WHERE token = ANY(%s)"""
-
-
-@dataclass
-class Unpaired:
-    """What step 1 left: (a) candidates (id, alias), (b) candidates (token, alias), renamed aliases."""
-
-    rows: list[tuple[str, str | None]] = field(default_factory=list)
-    tokens: list[tuple[str, str | None]] = field(default_factory=list)
-    renamed: set[str] = field(default_factory=set)  # LiteLLM aliases of pairs whose aliases differ
-    claimed: set[str] = field(default_factory=set)  # shared: aliases of unpaired tokens a row has
-    checked: bool = False  # shared: step 2's index checks were done in step 1's query (`_PAIRS_SHARED`)
-    emails: dict[str, str | None] = field(default_factory=dict)  # shared: (a) candidate id → email
-    details: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # shared: (b) token → user, expiry
-
-    def take(self, cursor: Iterable[tuple[Any, ...]]) -> Unpaired:
-        for key_id, alias, counts, token, litellm_alias, *shared in cursor:
-            known, agreed, email, user_id, expires = shared or (None, None, None, None, None)
-            if token is None:
-                if counts and not agreed:
-                    self.rows.append((key_id, alias))
-                    if self.checked:
-                        self.emails[key_id] = email
-            elif key_id is None:
-                if known:
-                    self.claimed.add(litellm_alias)
-                else:
-                    self.tokens.append((token, litellm_alias))
-                    if self.checked:
-                        self.details[token] = (user_id, expires)
-            elif litellm_alias is not None:
-                self.renamed.add(litellm_alias)
-        return self
-
-    def merge(self, other: Unpaired) -> Unpaired:
-        self.rows += other.rows
-        self.tokens += other.tokens
-        self.renamed |= other.renamed
-        self.claimed |= other.claimed
-        self.emails.update(other.emails)
-        self.details.update(other.details)
-        return self
 
 
 def _now(conn: psycopg.Connection[Any]) -> datetime:
@@ -153,6 +62,10 @@ def _now(conn: psycopg.Connection[Any]) -> datetime:
     assert row is not None
     value: datetime = row[0]
     return value
+
+
+def _when(expires: Any) -> str:
+    return expires.strftime("%Y-%m-%d %H:%M UTC") if isinstance(expires, datetime) else "never"
 
 
 def _matching(conn: psycopg.Connection[Any], query: Any, aliases: list[str], **params: Any) -> set[str]:
@@ -165,18 +78,23 @@ def _matching(conn: psycopg.Connection[Any], query: Any, aliases: list[str], **p
     return found
 
 
+def _emails(litemaas: psycopg.Connection[Any], unpaired: Unpaired, ids: list[str]) -> None:
+    """The users' emails of `ids` into `unpaired.emails` (shared: step 1 read them already)."""
+    for start in range(0, 0 if unpaired.checked else len(ids), CHUNK):
+        unpaired.emails.update(litemaas.execute(_EMAILS, (ids[start : start + CHUNK],)).fetchall())
+
+
 # --- step 1, one shared database -------------------------------------------------------------------
 
 
 def _half(conn: psycopg.Connection[Any], before: datetime, low: bool) -> Unpaired:
     conn.execute(sql.SQL("SET work_mem = {}").format(sql.Literal(WORK_MEM)))
-    query = sql.SQL(_PAIRS_SHARED).format(
-        mine=_HALF.format(sql.Identifier("key_hash")),
-        tokens=TOKENS,
-        theirs=_HALF.format(sql.Identifier("token")),
+    query = shared_pairs_query(
+        mine=_HALF.format(sql.Identifier("key_hash")), theirs=_HALF.format(sql.Identifier("token"))
     )
+    params = {"before": before, "low": low, "now_utc": utc_naive(before)}
     with conn.cursor() as cur:
-        return Unpaired(checked=True).take(cur.stream(query, {"before": before, "low": low}))
+        return Unpaired(checked=True).take(cur.stream(query, params))
 
 
 def _shared(litemaas: psycopg.Connection[Any], litellm: psycopg.Connection[Any]) -> Unpaired:
@@ -188,100 +106,7 @@ def _shared(litemaas: psycopg.Connection[Any], litellm: psycopg.Connection[Any])
     return unpaired
 
 
-# --- step 1, two databases -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Buckets:
-    """How keys are bucketed (`hashtext(token) & mask`) and which buckets differ; None when shared.
-
-    `aliases`: the LiteLLM aliases in those buckets when paired in memory, else None (then they are in
-    the temporary table)."""
-
-    mask: int
-    dirty: list[int]
-    aliases: set[str] | None = None
-
-
-def _mask(litemaas: psycopg.Connection[Any]) -> int:
-    """A power of two near rows/`KEYS_PER_BUCKET` (the planner's row count of `api_keys`), minus one."""
-    row = litemaas.execute("SELECT reltuples FROM pg_class WHERE oid = 'api_keys'::regclass").fetchone()
-    rows = max(float(row[0]) if row else 0.0, 0.0)
-    buckets = MIN_BUCKETS
-    while buckets < MAX_BUCKETS and buckets * KEYS_PER_BUCKET < rows:
-        buckets *= 2
-    return buckets - 1
-
-
-def _digest(
-    conn: psycopg.Connection[Any], table: sql.Composable, col: str, alias: str, mask: int
-) -> dict[int, tuple[int, int]]:
-    query = sql.SQL(_DIGEST).format(table=table, col=sql.Identifier(col), alias=sql.Identifier(alias))
-    return {bucket: (xor, n) for bucket, xor, n in conn.execute(query, {"mask": mask})}
-
-
-def _copy_buckets(
-    litemaas: psycopg.Connection[Any], litellm: psycopg.Connection[Any], buckets: Buckets
-) -> None:
-    """LiteLLM's (token, key_alias) in the dirty buckets → `pg_temp.chatops_drift_keys` on `litemaas`."""
-    litemaas.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(TEMP_TABLE))
-    litemaas.execute(sql.SQL("CREATE TEMP TABLE {} (token text NOT NULL, key_alias text)").format(TEMP_TABLE))
-    copy_out = sql.SQL(_COPY_OUT).format(
-        tokens=TOKENS, mask=sql.Literal(buckets.mask), dirty=sql.Literal(buckets.dirty)
-    )
-    copy_in = sql.SQL("COPY {} (token, key_alias) FROM STDIN").format(TEMP_TABLE)
-    with litellm.cursor().copy(copy_out) as out, litemaas.cursor().copy(copy_in) as into:
-        pipe_copy(out, into)
-    litemaas.execute(sql.SQL("ANALYZE pg_temp.{}").format(TEMP_TABLE))
-
-
-def _two(litemaas: psycopg.Connection[Any], litellm: psycopg.Connection[Any]) -> tuple[Unpaired, Buckets]:
-    """Step 1 on two databases, each connection in its own (repeatable read) transaction."""
-    before = _now(litemaas)
-    mask = _mask(litemaas)
-    for conn in (litemaas, litellm):
-        conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(WORK_MEM)))
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        theirs_pending = pool.submit(_digest, litellm, TOKENS, "token", "key_alias", mask)
-        mine = _digest(litemaas, sql.Identifier("api_keys"), "key_hash", "litellm_key_alias", mask)
-        theirs = theirs_pending.result()
-    dirty = sorted(b for b in mine.keys() | theirs.keys() if mine.get(b) != theirs.get(b))
-    if not dirty:
-        return Unpaired(), Buckets(mask, dirty, set())
-    params = {"before": before, "mask": mask, "dirty": dirty}
-    if sum(max(mine.get(b, (0, 0))[1], theirs.get(b, (0, 0))[1]) for b in dirty) <= IN_MEMORY_ROWS:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            tokens_pending = pool.submit(lambda: dict(litellm.execute(_DIRTY_TOKENS, params).fetchall()))
-            rows = litemaas.execute(_DIRTY_ROWS, params).fetchall()
-            tokens: dict[str, str | None] = tokens_pending.result()
-        return _pair(rows, tokens), Buckets(mask, dirty, {a for a in tokens.values() if a is not None})
-    buckets = Buckets(mask, dirty)
-    _copy_buckets(litemaas, litellm, buckets)
-    query = sql.SQL(_PAIRS).format(
-        mine=sql.SQL(_IN_BUCKETS).format(col=sql.Identifier("key_hash")),
-        tokens=sql.SQL("pg_temp.{}").format(TEMP_TABLE),
-        theirs=sql.SQL("true"),
-    )
-    with litemaas.cursor() as cur:
-        return Unpaired().take(cur.execute(query, params)), buckets
-
-
-def _pair(rows: list[tuple[str, str, str | None, bool | None]], tokens: dict[str, str | None]) -> Unpaired:
-    """`_PAIRS` in memory: LiteMaaS rows (key_hash, id, alias, counts) against LiteLLM's token → alias."""
-    unpaired = Unpaired()
-    tokens = dict(tokens)
-    for key_hash, key_id, alias, counts in rows:
-        if key_hash in tokens:
-            litellm_alias = tokens.pop(key_hash)
-            if litellm_alias is not None and litellm_alias != alias:
-                unpaired.renamed.add(litellm_alias)
-        elif counts:
-            unpaired.rows.append((key_id, alias))
-    unpaired.tokens = list(tokens.items())
-    return unpaired
-
-
-# --- both ------------------------------------------------------------------------------------------
+# --- step 2 and the findings -----------------------------------------------------------------------
 
 
 def _repeatable_read(conn: psycopg.Connection[Any]) -> None:
@@ -311,14 +136,35 @@ def _orphans(litemaas: psycopg.Connection[Any], unpaired: Unpaired, buckets: Buc
         for key_id, alias in unpaired.rows
         if alias is None or (alias not in leftover and alias not in taken)
     )
-    emails: dict[str, str | None] = unpaired.emails
-    for start in range(0, 0 if unpaired.checked else min(len(rows), LIST_LIMIT), CHUNK):
-        ids = [key_id for _, key_id in rows[start : min(start + CHUNK, LIST_LIMIT)]]
-        emails.update(litemaas.execute(_EMAILS, (ids,)).fetchall())
+    _emails(litemaas, unpaired, [key_id for _, key_id in rows[:LIST_LIMIT]])
     orphans = Finding("a", "Active LiteMaaS keys with no LiteLLM key")
     for alias, key_id in rows:
-        orphans.add(alias or f"(no alias, api_keys.id {key_id})", f"user {emails.get(key_id) or 'unknown'}")
+        email = unpaired.emails.get(key_id) or "unknown"
+        orphans.add(alias or f"(no alias, api_keys.id {key_id})", f"user {email}")
     return orphans
+
+
+def _inactive_usable(
+    litemaas: psycopg.Connection[Any], unpaired: Unpaired, litellm: psycopg.Connection[Any] | None = None
+) -> Finding:
+    """(f): inactive rows whose LiteLLM key still works, with the token a fix blocks (`refs`); their
+    expiries are read from `litellm` when step 1 did not (two databases)."""
+    rows = sorted(unpaired.inactive_usable, key=lambda r: (r[1] or "", r[0]))
+    _emails(litemaas, unpaired, [key_id for key_id, _, _, _ in rows[:LIST_LIMIT]])
+    expiries: dict[str, Any] = {}
+    if litellm is not None:
+        tokens = [token for _, _, token, _ in rows[:LIST_LIMIT]]
+        for start in range(0, len(tokens), CHUNK):
+            found = litellm.execute(_DETAILS, (tokens[start : start + CHUNK],))
+            expiries.update((token, expires) for token, _, expires in found)
+    finding = Finding("f", INACTIVE_USABLE)
+    for key_id, alias, token, read in rows:
+        expires = expiries.get(token, read)
+        email = unpaired.emails.get(key_id) or "unknown"
+        until = "never expires" if expires is None else f"until {_when(expires)}"
+        detail = f"user {email}, works in LiteLLM, {until}"
+        finding.add(alias or f"(no alias, api_keys.id {key_id})", detail, ref=token)
+    return finding
 
 
 def _unknown_tokens(conn: psycopg.Connection[Any], unpaired: Unpaired) -> list[tuple[str, str | None]]:
@@ -346,27 +192,33 @@ def _unknown(
             details[token] = (user_id, expires)
     for token, alias in tokens:
         user_id, expires = details.get(token, (None, None))
-        when = expires.strftime("%Y-%m-%d %H:%M UTC") if expires else "never"
         unknown.items.append(
-            (f"{alias or '(no alias)'} (token {token[:8]}…)", f"user_id {user_id or 'none'}, expires {when}")
+            (
+                f"{alias or '(no alias)'} (token {token[:8]}…)",
+                f"user_id {user_id or 'none'}, expires {_when(expires)}",
+            )
         )
     return unknown
 
 
 def key_drift(
-    litemaas: psycopg.Connection[Any], litellm: psycopg.Connection[Any], dbs: KeyDatabases
-) -> tuple[Finding, Finding]:
-    """(a) and (b). `litellm` is LiteLLM's database (the same database as `litemaas` when shared)."""
+    litemaas: psycopg.Connection[Any],
+    litellm: psycopg.Connection[Any],
+    dbs: KeyDatabases,
+    in_memory_rows: int = IN_MEMORY_ROWS,
+) -> tuple[Finding, Finding, Finding]:
+    """(a), (b) and (f). `litellm` is LiteLLM's database (the same database as `litemaas` when shared)."""
     with ThreadPoolExecutor(max_workers=1) as pool:  # (a) on `litemaas` while (b) is on `litellm`
         if dbs.shared:
             unpaired = _shared(litemaas, litellm)  # step 2 and the details included: no more queries
-            return _orphans(litemaas, unpaired, None), _unknown(
-                litellm, sorted(unpaired.tokens), unpaired.details
-            )
+            unknown = _unknown(litellm, sorted(unpaired.tokens), unpaired.details)
+            return _orphans(litemaas, unpaired, None), unknown, _inactive_usable(litemaas, unpaired)
         # One snapshot per side: the bucket sums, the copy and the checks all see the same rows.
         with litemaas.transaction(), litellm.transaction():
             _repeatable_read(litemaas)
             _repeatable_read(litellm)
-            unpaired, buckets = _two(litemaas, litellm)
+            unpaired, buckets = two_databases(litemaas, litellm, _now(litemaas), in_memory_rows)
             pending = pool.submit(_unknown, litellm, _unknown_tokens(litemaas, unpaired))
-            return _orphans(litemaas, unpaired, buckets), pending.result()
+            orphans = _orphans(litemaas, unpaired, buckets)
+            unknown = pending.result()
+            return orphans, unknown, _inactive_usable(litemaas, unpaired, litellm)

@@ -1,4 +1,4 @@
-"""The `drift` command: every check of product.md §5, read-only, in either database layout."""
+"""The `drift` command: every check of product.md §5 plus (f), read-only, in either database layout."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from commands.clients.sessions import KeyDatabases, key_databases, litellm_session, litemaas_session
 from commands.contract import Args, Event, Operation, OperationError, Plan, Progress, Result
+from commands.drift.buckets import IN_MEMORY_ROWS
 from commands.drift.findings import Finding
 from commands.drift.keys import key_drift
 from commands.drift.models import model_drift
@@ -18,16 +19,20 @@ class DriftArgs(Args):
     """`drift` takes no arguments."""
 
 
-def find_drift(dbs: KeyDatabases) -> list[Finding]:
-    """All findings, in the order a-e (c in two halves). Raises OperationError on a database failure."""
+def find_drift(dbs: KeyDatabases, *, in_memory_rows: int = IN_MEMORY_ROWS) -> list[Finding]:
+    """All findings, in the order a-f (c in two halves). Raises OperationError on a database failure.
+
+    `in_memory_rows`: two databases, how many rows of differing buckets are paired in memory."""
     with litemaas_session(dbs, "drift") as litemaas, litellm_session(dbs, "drift") as litellm:
-        keys = litemaas.run(lambda lm: litellm.run(lambda ll: key_drift(lm, ll, dbs)))
+        orphans, unknown, inactive_usable = litemaas.run(
+            lambda lm: litellm.run(lambda ll: key_drift(lm, ll, dbs, in_memory_rows))
+        )
         models = litemaas.run(lambda lm: litellm.run(lambda ll: model_drift(lm, ll)))
-    return [*keys, *models]
+    return [orphans, unknown, *models, inactive_usable]
 
 
 class DriftOperation(Operation[DriftArgs]):
-    """Report where LiteMaaS and LiteLLM disagree: keys both ways, models, model ids, subscriptions."""
+    """Report where LiteMaaS and LiteLLM disagree: keys both ways, models, model ids, subscriptions, keys."""
 
     name = "drift"
     args_model = DriftArgs

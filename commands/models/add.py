@@ -1,21 +1,27 @@
 """`models add`: register a model in LiteLLM (`POST /model/new`), then sync the LiteMaaS catalogue.
 
-The arguments are the seed's parameter table (`manage_models.yml`, litemaas-facts §4.6): required
-`model_name`, `litellm_model`, `api_base`, `api_key`; defaults display_name = model_name, description
-"AI model", provider "openshift-ai", category "general", supports_streaming true. They come typed as
-`key=value` words or from the Slack modal the bot builds from `ModelAddArgs` (hence the titles and
-descriptions). `api_key` is a `SecretStr`: it goes to LiteLLM only, never into a plan, a result, a
-progress line or an error.
+The arguments: required `model_name`, `litellm_model`, `api_base`, `api_key` (the seed's parameter
+table, `manage_models.yml`, litemaas-facts §4.6), optional `description` ("AI model"), `api_version`,
+`context_length`, `rpm`, `tpm`. They come typed as `key=value` words or from the Slack modal the bot
+builds from `ModelAddArgs` (hence the titles and descriptions). `api_key` is a `SecretStr`: it goes to
+LiteLLM only, never into a plan, a result, a progress line or an error.
 
-After the sync, the display fields the backend's sync does not carry (display name, description,
-category, provider) are written onto the new catalogue row, as the seed's playbook did; a later sync
-that finds the model changed writes its own category back ("Language Model") but keeps the description.
+Only what survives the next sync is written. Backend 0.4.0's sync rewrites `name` (= model_name),
+`provider` (the prefix of litellm_model), `category` ("Language Model") and `supports_streaming` (true)
+from LiteLLM at every sync (§9), so the seed's display_name / provider / category / supports_streaming
+are not arguments (unknown arguments are refused), and the plan and the result say which fields come
+from LiteLLM;
+`context_length` goes to LiteLLM as `max_tokens`, from which the sync derives it; the description is
+written after the sync, which keeps it. The backend's own admin route (`POST /api/v1/admin/models`,
+which would also store `encrypted_api_key`) is not used: with an `ltm_admin_` key it registers the
+model in LiteLLM and inserts the row, then fails with 500 writing its audit row (user id
+`admin-api-key` into a uuid column) before it syncs or stores the key (0.4.0 source, seen running).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -36,19 +42,22 @@ from commands.contract import (
     shown_as,
 )
 from commands.environment import Environment
-from commands.models.catalogue import ModelDetails, apply_details, read_model
+from commands.models.catalogue import read_model, read_shown, write_description
 from commands.models.catalogue_sync import sync_catalogue
 from commands.models.deployments import describe_litellm_error, open_litellm, read_deployments
 from commands.targets import CATALOGUE
 
 URL_MESSAGE = "api_base must be an http(s) URL, e.g. https://host.example.com/v1"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$"
-
-Category = Literal["chat", "code", "general", "embeddings"]
+FROM_LITELLM = (
+    "name, provider, category and streaming come from LiteLLM: the backend's sync rewrites them at every "
+    "sync (name = model_name, provider = the prefix of litellm_model, category 'Language Model', "
+    "streaming on); the description is kept"
+)
 
 
 class ModelAddArgs(Args):
-    """`models add model_name=… litellm_model=… api_base=… api_key=… [display_name=…] [rpm=…] …`."""
+    """`models add model_name=… litellm_model=… api_base=… api_key=… [description=…] [rpm=…] …`."""
 
     model_name: str = Field(
         json_schema_extra=shown_as("name"),
@@ -81,23 +90,9 @@ class ModelAddArgs(Args):
     api_version: str | None = Field(
         default=None, title="API version", description="Upstream API version (Azure-style endpoints)"
     )
-    display_name: str | None = Field(
-        default=None,
-        title="Display name",
-        description="Name shown in the portal (default: the model name)",
-        max_length=255,
-    )
     description: str = Field(
         default="AI model", title="Description", description="Shown in the portal", max_length=2000
     )
-    provider: str = Field(
-        default="openshift-ai",
-        title="Provider",
-        description="Provider shown in the catalogue",
-        min_length=1,
-        max_length=100,
-    )
-    category: Category = Field(default="general", title="Category", description="Catalogue category")
     context_length: int | None = Field(
         default=None, gt=0, title="Context length", description="Maximum tokens of context (optional)"
     )
@@ -106,9 +101,6 @@ class ModelAddArgs(Args):
     )
     tpm: int | None = Field(
         default=None, gt=0, title="Tokens per minute", description="LiteLLM rate limit (optional)"
-    )
-    supports_streaming: bool = Field(
-        default=True, title="Supports streaming", description="Whether the model streams responses"
     )
 
     @field_validator("api_base")
@@ -127,20 +119,15 @@ class ModelAddArgs(Args):
             raise ValueError("api_base must not carry credentials: give the key as api_key")
         return value
 
-    @field_validator("api_version", "display_name")
+    @field_validator("api_version")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
-    @field_validator("description", "provider")
+    @field_validator("description")
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
-
-    @field_validator("category", mode="before")
-    @classmethod
-    def _lower(cls, value: Any) -> Any:
-        return value.strip().lower() if isinstance(value, str) else value
 
     def litellm_params(self) -> dict[str, Any]:
         """The `litellm_params` of `/model/new`, as the seed sends them (with the real key)."""
@@ -156,23 +143,10 @@ class ModelAddArgs(Args):
 
     def model_info(self) -> dict[str, Any]:
         """`model_info` of `/model/new`: what the backend's sync reads (max_tokens → context_length)."""
-        info: dict[str, Any] = {
-            "description": self.description,
-            "supports_streaming": self.supports_streaming,
-        }
+        info: dict[str, Any] = {"description": self.description}
         if self.context_length is not None:
             info["max_tokens"] = self.context_length
         return info
-
-    def details(self) -> ModelDetails:
-        return ModelDetails(
-            name=self.display_name or self.model_name,
-            description=self.description,
-            category=self.category,
-            provider=self.provider,
-            context_length=self.context_length,
-            supports_streaming=self.supports_streaming,
-        )
 
     def shown(self) -> dict[str, str]:
         """Every argument as shown on the card and in the result; `api_key` is left out."""
@@ -181,14 +155,22 @@ class ModelAddArgs(Args):
             "litellm_model": self.litellm_model,
             "api_base": self.api_base,
             "api_version": self.api_version or "—",
-            "display_name": self.display_name or self.model_name,
             "description": self.description,
-            "provider": self.provider,
-            "category": self.category,
             "context_length": "—" if self.context_length is None else str(self.context_length),
             "rpm": "—" if self.rpm is None else str(self.rpm),
             "tpm": "—" if self.tpm is None else str(self.tpm),
-            "supports_streaming": "true" if self.supports_streaming else "false",
+        }
+
+    def catalogue_row(self) -> dict[str, str]:
+        """The catalogue row as every sync leaves it (`catalogue.SHOWN_COLUMNS`, as text)."""
+        prefix, slash, _ = self.litellm_model.partition("/")
+        return {
+            "name": self.model_name,
+            "provider": prefix if slash else "unknown",
+            "category": "Language Model",
+            "description": self.description,
+            "context_length": "—" if self.context_length is None else str(self.context_length),
+            "supports_streaming": "true",
         }
 
 
@@ -196,6 +178,28 @@ def _scrub(text: str, args: ModelAddArgs) -> str:
     """`text` with the api_key value removed, whatever echoed it."""
     secret = args.api_key.get_secret_value()
     return text.replace(secret, "***") if secret else text
+
+
+def _catalogue_after_sync(env: Environment, args: ModelAddArgs) -> tuple[dict[str, str] | None, list[str]]:
+    """Write the description, read the row back: (the row as shown, warnings)."""
+    name = args.model_name
+    try:
+        row = read_shown(env, name) if write_description(env, name, args.description) else None
+    except OperationError as exc:
+        return None, [f"the description was not written: {exc}"]
+    if row is None:
+        return None, [
+            f"the sync did not add {name} to the catalogue yet (LiteLLM may still be caching); "
+            "run /maas models sync in a minute"
+        ]
+    expected = args.catalogue_row()
+    differs = [column for column, value in expected.items() if row.get(column) != value]
+    if differs:
+        return row, [
+            f"the catalogue row differs from the plan in {', '.join(differs)}: "
+            f"check with /maas models verify {name}"
+        ]
+    return row, []
 
 
 class ModelsAddOperation(Operation[ModelAddArgs]):
@@ -233,6 +237,11 @@ class ModelsAddOperation(Operation[ModelAddArgs]):
             )
         target = f"model/{name}"
         changes = [Change(target, field, "—", value) for field, value in args.shown().items() if value != "—"]
+        changes += [
+            Change(f"catalogue/models/{name}", field, "—", value)
+            for field, value in args.catalogue_row().items()
+        ]
+        risks.append(f"in the catalogue, {FROM_LITELLM}")
         return Plan(
             summary=f"Register {name} ({args.litellm_model}) in LiteLLM and sync the catalogue",
             target=CATALOGUE,
@@ -246,7 +255,7 @@ class ModelsAddOperation(Operation[ModelAddArgs]):
         )
 
     def execute(self, env: Environment, args: ModelAddArgs, plan: Plan | None) -> Iterator[Event]:
-        """`/model/new`, then the backend sync, then the display fields on the catalogue row."""
+        """`/model/new`, then the backend sync, then the description on the catalogue row."""
         name = args.model_name
         if args.api_key.get_secret_value() == SECRET_MASK:
             yield Result(
@@ -287,33 +296,23 @@ class ModelsAddOperation(Operation[ModelAddArgs]):
 
         yield Progress(f"{name} is in LiteLLM (id {model_id}); syncing the catalogue")
         step = sync_catalogue(env, f"{name} is registered in LiteLLM")
-        warnings: list[str] = []
-        catalogue = "not synced yet"
+        sections = [
+            Section(
+                title=f"model/{name}",
+                fields={
+                    "LiteLLM id": model_id,
+                    "LiteLLM model": args.litellm_model,
+                    "api_base": args.api_base,
+                },
+                lines=(step.line,) if step.ok else (),
+            )
+        ]
+        warnings: list[str] = [] if step.ok else [step.line]
         if step.ok:
-            try:
-                written = apply_details(env, name, args.details())
-                catalogue = "synced, details written" if written else "synced"
-                if not written:
-                    warnings.append(
-                        f"the sync did not add {name} to the catalogue yet (LiteLLM may still be caching); "
-                        "run /maas models sync in a minute"
-                    )
-            except OperationError as exc:
-                catalogue = "synced"
-                warnings.append(f"display name, description and category were not written: {exc}")
-        else:
-            warnings.append(step.line)
-
-        section = Section(
-            title=f"model/{name}",
-            fields={
-                "LiteLLM id": model_id,
-                "LiteLLM model": args.litellm_model,
-                "api_base": args.api_base,
-                "catalogue": catalogue,
-            },
-            lines=(step.line,) if step.ok else (),
-        )
+            row, problems = _catalogue_after_sync(env, args)
+            warnings += problems
+            if row is not None:
+                sections.append(Section(title=f"catalogue/models/{name}", fields=row, lines=(FROM_LITELLM,)))
         summary = (
             f"{name} added: registered in LiteLLM and in the catalogue"
             if step.ok
@@ -322,7 +321,7 @@ class ModelsAddOperation(Operation[ModelAddArgs]):
         yield Result(
             ok=True,
             summary=_scrub(summary, args),
-            sections=(section,),
+            sections=tuple(sections),
             warnings=tuple(_scrub(w, args) for w in warnings),
             follow_ups=(FollowUp("Verify", f"models verify {name}"),),
         )

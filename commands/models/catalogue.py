@@ -2,9 +2,9 @@
 
 Reads go straight to the LiteMaaS database (`database_urls(env)["litemaas"]`: settings, else the
 `litemaas-db` Secret). The catalogue is small (tens to hundreds of rows), so it is read whole.
-The only write is `apply_details`: the display fields the backend sync does not carry (display name,
-description, category, provider), as the seed's `manage_models.yml` wrote them. Every database failure
-becomes an `OperationError` that names the database but never its URL or password.
+The only write is `write_description`: the one display field the backend's sync keeps (0.4.0 rewrites
+name, provider, category and streaming from LiteLLM at every sync, litemaas-facts §9). Every database
+failure becomes an `OperationError` that names the database but never its URL or password.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ SELECT
   (SELECT count(*) FROM api_key_models akm JOIN api_keys k ON k.id = akm.api_key_id
     WHERE akm.model_id = %(id)s AND k.is_active
       AND NOT EXISTS (SELECT 1 FROM api_key_models other
-                       WHERE other.api_key_id = k.id AND other.model_id <> %(id)s))
+                       WHERE other.api_key_id = k.id AND other.model_id <> %(id)s)),
+  (SELECT count(*) FROM api_keys k WHERE k.is_active
+    AND NOT EXISTS (SELECT 1 FROM api_key_models m WHERE m.api_key_id = k.id))
 """
 
 
@@ -63,24 +65,20 @@ class CatalogueModel:
 
 @dataclass(frozen=True)
 class Impact:
-    """What removing a model from LiteLLM does to LiteMaaS once the catalogue syncs (facts §2.2)."""
+    """What removing a model from LiteLLM does to LiteMaaS once the catalogue syncs (facts §2.2, §9).
+
+    The cascade's key rule is table-wide: after a model is marked, EVERY active key with no
+    `api_key_models` row is deactivated, so keys that list no model at all go too."""
 
     active_subscriptions: int  # become 'inactive'
     subscribers: int  # distinct users among them
     keys_losing_model: int  # active keys whose api_key_models row for the model is deleted
-    keys_deactivated: int  # of those, keys left with no model: set is_active=false
+    keys_left_without_model: int  # of those, keys with no other model
+    keys_without_any_model: int  # active keys that list no model at all (deactivated as well)
 
-
-@dataclass(frozen=True)
-class ModelDetails:
-    """Catalogue-only fields given to `models add` (the backend sync writes defaults for these)."""
-
-    name: str
-    description: str
-    category: str
-    provider: str
-    context_length: int | None
-    supports_streaming: bool
+    @property
+    def keys_deactivated(self) -> int:
+        return self.keys_left_without_model + self.keys_without_any_model
 
 
 def _litemaas_url(env: Environment) -> str:
@@ -151,25 +149,29 @@ def read_impact(env: Environment, model_id: str) -> Impact:
     with _connect(env, "count the subscriptions and keys of the model") as conn:
         row = conn.execute(_IMPACT_SQL, {"id": model_id}).fetchone()
     assert row is not None  # an aggregate always returns one row
-    subs, users, keys, deactivated = (int(str(v)) for v in row)
-    return Impact(subs, users, keys, deactivated)
+    subs, users, keys, left, keyless = (int(str(v)) for v in row)
+    return Impact(subs, users, keys, left, keyless)
 
 
-def apply_details(env: Environment, model_id: str, details: ModelDetails) -> bool:
-    """Write the display fields onto the synced catalogue row; False when the row is not there yet."""
-    with _connect(env, "write the catalogue details") as conn:
-        cursor = conn.execute(
-            """UPDATE models SET name = %s, description = %s, category = %s, provider = %s,
-                      context_length = COALESCE(%s, context_length), supports_streaming = %s
-                WHERE id = %s""",
-            (
-                details.name,
-                details.description,
-                details.category,
-                details.provider,
-                details.context_length,
-                details.supports_streaming,
-                model_id,
-            ),
-        )
+def write_description(env: Environment, model_id: str, description: str) -> bool:
+    """The description onto the synced catalogue row (the sync keeps it); False when no row yet."""
+    with _connect(env, "write the catalogue description") as conn:
+        cursor = conn.execute("UPDATE models SET description = %s WHERE id = %s", (description, model_id))
         return cursor.rowcount > 0
+
+
+SHOWN_COLUMNS = ("name", "provider", "category", "description", "context_length", "supports_streaming")
+
+
+def read_shown(env: Environment, model_id: str) -> dict[str, str] | None:
+    """The catalogue columns `models add` reports, as text; None when the row is not there."""
+    with _connect(env, "read the model catalogue") as conn:
+        row = conn.execute(
+            f"SELECT {', '.join(SHOWN_COLUMNS)} FROM models WHERE id = %s", (model_id,)
+        ).fetchone()
+    if row is None:
+        return None
+    return {
+        c: "—" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+        for c, v in zip(SHOWN_COLUMNS, row, strict=True)
+    }

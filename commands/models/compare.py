@@ -54,6 +54,18 @@ class ModelView:
             return None
         return self.catalogue.litellm_model_id in {d.id for d in self.deployments}
 
+    def facts(self) -> str:
+        """Where the model is, its availability and whether the ids match: what the sections show."""
+        count = len(self.deployments)
+        several = f" ({count} deployments)" if count > 1 else ""
+        litellm = f"in LiteLLM{several}" if count else "not in LiteLLM"
+        if self.catalogue is None:
+            return f"{litellm}; not in the catalogue"
+        catalogue = f"in the catalogue, {self.catalogue.availability}"
+        match = self.id_match
+        ids = "" if match is None else (", ids match" if match else ", ids differ")
+        return f"{litellm} and {catalogue}{ids}" if count else f"{litellm}; {catalogue}"
+
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
         row = self.catalogue

@@ -2,10 +2,14 @@
 
 `<id>` is a model name (every API-managed deployment of it is deleted) or one LiteLLM deployment id
 (`model_info.id`, e.g. to drop a duplicate). The plan shows the impact first: once the last deployment
-of the name is gone, the backend's sync marks the catalogue model unavailable, deactivates its active
-subscriptions, removes it from API keys and deactivates keys left with no model (facts §2.2, §7: sync
-never deletes rows). LiteLLM's own keys keep listing the model. Config-file models (`db_model: false`)
-cannot be deleted through the API and are refused.
+of the name is gone, the backend's sync marks the catalogue model unavailable (only if it still is
+available: the cascade never runs twice), deactivates its active subscriptions, removes it from API
+keys and then deactivates EVERY active key with no model left — the rule is table-wide, so keys that
+list no model at all go too (facts §9; §2.2, §7: sync never deletes rows). The same sync marks any
+other available catalogue model missing from LiteLLM. The result reports the cascade actually
+applied, from the sync's `MODEL_MARKED_UNAVAILABLE_WITH_CASCADE` audit rows (the answer strips it).
+LiteLLM's own keys keep working (drift (f)). Config-file models (`db_model: false`) cannot be deleted
+through the API and are refused.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ from commands.contract import (
     shown_as,
 )
 from commands.environment import Environment
-from commands.models.catalogue import read_catalogue, read_impact, read_model
-from commands.models.catalogue_sync import sync_catalogue
+from commands.models.catalogue import Impact, read_catalogue, read_impact, read_model
+from commands.models.catalogue_sync import SyncStep, cascade_section, sync_catalogue
 from commands.models.deployments import Deployment, describe_litellm_error, open_litellm, read_deployments
 from commands.models.verify import ModelsVerifyArgs, not_found_message
 from commands.targets import CATALOGUE
@@ -58,6 +62,60 @@ def _targets(wanted: str, deployments: list[Deployment]) -> tuple[str, list[Depl
         chosen = [d for d in deployments if d.model_name == wanted]
     staying = [d for d in deployments if d.model_name == name and d not in chosen]
     return name, chosen, staying
+
+
+def _impact_risks(name: str, impact: Impact) -> list[str]:
+    """The forecast of the cascade, in the sync's own (table-wide) terms."""
+    risks = [
+        f"{impact.active_subscriptions} active subscription(s) on {name} "
+        f"({impact.subscribers} user(s)) become inactive"
+        if impact.active_subscriptions
+        else f"no active subscription on {name}"
+    ]
+    if impact.keys_losing_model:
+        risks.append(
+            f"{impact.keys_losing_model} active API key(s) lose {name}; "
+            f"{impact.keys_left_without_model} of them have no other model"
+        )
+    else:
+        risks.append(f"no active API key lists {name}")
+    risks.append(
+        f"{impact.keys_deactivated} active API key(s) are deactivated: the sync deactivates every active key "
+        f"left without a model, so also {impact.keys_without_any_model} that list no model at all"
+        if impact.keys_without_any_model
+        else f"{impact.keys_deactivated} active API key(s) are deactivated (left without a model)"
+    )
+    if impact.active_subscriptions or impact.keys_deactivated:
+        risks.append("re-adding the model later does not reactivate them: users must re-subscribe")
+    return risks
+
+
+def _also_marked(name: str, deployments: list[Deployment], env: Environment) -> list[str]:
+    """Other available catalogue models with no LiteLLM deployment: the same sync marks them."""
+    in_litellm = {d.model_name for d in deployments}
+    catalogue = read_catalogue(env)
+    return sorted(m for m, row in catalogue.items() if m != name and row.available and m not in in_litellm)
+
+
+def _applied(step: SyncStep, plan: Plan, warnings: list[str]) -> str:
+    """`: 3 subscriptions and 3 keys deactivated` from the audit rows; a warning when the forecast differs."""
+    if step.effects is None:
+        warnings.append("the cascade applied is unknown: the LiteMaaS database could not be read")
+        return ""
+    applied = step.effects.cascade
+    forecast = plan.observed.get("impact")
+    if isinstance(forecast, dict):
+        expected = sum(int(forecast.get(k, 0)) for k in ("keys_left_without_model", "keys_without_any_model"))
+        if expected != applied.orphaned_api_keys_deactivated:
+            warnings.append(
+                f"the plan forecast {expected} deactivated key(s); the sync deactivated "
+                f"{applied.orphaned_api_keys_deactivated} (keys changed in between, or other models were "
+                "marked)"
+            )
+    return (
+        f": {applied.subscriptions_deactivated} subscription(s) and {applied.orphaned_api_keys_deactivated} "
+        "key(s) deactivated"
+    )
 
 
 def _is_not_found(exc: LiteLLMError) -> bool:
@@ -111,28 +169,27 @@ class ModelsRemoveOperation(Operation[ModelRemoveArgs]):
             )
         elif row is None:
             risks.append(f"{name} is not in the catalogue: no subscription or key depends on it")
+        elif not row.available:
+            observed["availability"] = row.availability
+            risks.append(f"{name} is already unavailable in the catalogue: the sync runs no cascade for it")
         else:
             impact = read_impact(env, name)
             observed["impact"] = vars(impact)
             observed["availability"] = row.availability
-            if row.available:
-                changes.append(Change(f"catalogue/models/{name}", "availability", "available", "unavailable"))
+            changes.append(Change(f"catalogue/models/{name}", "availability", "available", "unavailable"))
+            risks += _impact_risks(name, impact)
+        others = _also_marked(name, deployments, env)
+        if others:
+            observed["also_marked"] = others
             risks.append(
-                f"{impact.active_subscriptions} active subscription(s) on {name} "
-                f"({impact.subscribers} user(s)) become inactive"
-                if impact.active_subscriptions
-                else f"no active subscription on {name}"
+                f"the same sync also marks {len(others)} other available catalogue model(s) missing from "
+                f"LiteLLM unavailable, with their own cascade: {', '.join(others[:5])}"
+                + (" …" if len(others) > 5 else "")
             )
-            if impact.keys_losing_model:
-                risks.append(
-                    f"{impact.keys_losing_model} active API key(s) lose {name}; "
-                    f"{impact.keys_deactivated} of them have no other model and are deactivated"
-                )
-            else:
-                risks.append(f"no active API key lists {name}")
-            if impact.active_subscriptions or impact.keys_losing_model:
-                risks.append("re-adding the model later does not reactivate them: users must re-subscribe")
-        risks.append("LiteLLM keys are not changed: they keep listing the model until they are cleaned up")
+        risks.append(
+            "LiteLLM keys are not changed: deactivated keys keep working there until blocked "
+            "(drift (f), `drift block-inactive`)"
+        )
         what = f"deployment {chosen[0].id} of {name}" if len(chosen) == 1 and staying else name
         return Plan(
             summary=f"Remove {what} from LiteLLM ({len(chosen)} deployment(s)) and sync the catalogue",
@@ -195,14 +252,17 @@ class ModelsRemoveOperation(Operation[ModelRemoveArgs]):
                     fields["active subscriptions"] = str(row.active_subscriptions)
             except OperationError as exc:
                 warnings.append(f"could not read the catalogue afterwards: {exc}")
-            summary = f"{name} removed from LiteLLM; catalogue synced"
+            summary = f"{name} removed from LiteLLM; catalogue synced" + _applied(step, plan, warnings)
         else:
             warnings.append(step.line)
             summary = f"{name} removed from LiteLLM; the catalogue will catch up at the next sync or restart"
+        sections = [Section(title=f"model/{name}", fields=fields, lines=(step.line,) if step.ok else ())]
+        if step.ok:
+            sections.append(cascade_section(step))
         yield Result(
             ok=True,
             summary=summary,
-            sections=(Section(title=f"model/{name}", fields=fields, lines=(step.line,) if step.ok else ()),),
+            sections=tuple(sections),
             warnings=tuple(warnings),
             follow_ups=(FollowUp("Verify", f"models verify {name}"),),
         )

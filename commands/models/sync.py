@@ -1,36 +1,37 @@
-"""`models sync`: the backend's own catalogue sync, `POST /api/v1/models/sync` (litemaas-facts.md §2.1-2.2).
+"""`models sync`: the backend's own catalogue sync, `POST /api/v1/models/sync` (litemaas-facts.md §2, §9).
 
 The backend reads LiteLLM's models, inserts/updates the LiteMaaS `models` rows and marks those gone from
 LiteLLM `unavailable`, with the cascade: their active subscriptions `inactive`, their `api_key_models`
-rows removed, keys left with no model deactivated — in the LiteMaaS database only; LiteLLM's keys keep
-working (drift remains). It never deletes a model or a subscription.
+rows removed, and every active key left with no model deactivated — in the LiteMaaS database only;
+LiteLLM's keys keep working (drift (f)). It never deletes a model or a subscription.
 
-The answer carries new / updated / unavailable counts. Backend 0.4.0 strips the cascade counts from it
-(§8), so they are read, when the LiteMaaS database is reachable, from the `audit_logs` rows
-`MODEL_MARKED_UNAVAILABLE_WITH_CASCADE` the sync writes (one per model, with `cascadeStatistics`).
+Backend 0.4.0's answer over-counts (every model with a capability is "updated" on every sync, every
+model missing from LiteLLM is "unavailable" on every sync) and strips the cascade counts, so what the
+sync changed is read from the database when it can be (`effects.py`): new, changed and newly
+unavailable models by comparing the catalogue before and after, the cascade from the audit rows.
+Without the database the backend's own counts are shown, said to be the backend's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-import psycopg
-
-from commands.clients.backend import BackendError, CascadeStatistics, SyncReport, backend_client
-from commands.clients.databases import litemaas_connection
+from commands.clients.backend import BackendError, SyncReport, backend_client
 from commands.contract import Args, Event, Operation, OperationError, Plan, Progress, Result, Section
 from commands.environment import Environment
+from commands.models.catalogue_sync import SyncStep, cascade_section, counts_line
+from commands.models.effects import Effects, after_sync, before_sync
 from commands.targets import CATALOGUE
 
-AUDIT_CASCADE = "MODEL_MARKED_UNAVAILABLE_WITH_CASCADE"
 SHOWN_ERRORS = 5
-SHOWN_MODELS = 20
 CASCADE_RISK = (
-    "models no longer in LiteLLM become unavailable: their active subscriptions become inactive and keys "
-    "left without a model are deactivated (LiteMaaS only; nothing is deleted, LiteLLM keys keep working)"
+    "models no longer in LiteLLM become unavailable: their active subscriptions become inactive and every "
+    "active key left without a model is deactivated (LiteMaaS only; nothing is deleted, LiteLLM keys "
+    "keep working)"
+)
+DRIFT_HINT = (
+    "keys the cascade deactivated keep working in LiteLLM (the sync never calls it): `drift` lists them "
+    "under (f), `drift block-inactive` blocks them"
 )
 
 
@@ -38,126 +39,49 @@ class ModelsSyncArgs(Args):
     """`models sync`."""
 
 
-@dataclass(frozen=True)
-class MarkedModel:
-    """A model the sync marked unavailable, with its cascade (from the audit row)."""
-
-    model_id: str
-    cascade: CascadeStatistics
-
-
-def _database_now(env: Environment) -> datetime | None:
-    """The LiteMaaS database's clock before the sync (to find the sync's audit rows), or None."""
-    try:
-        with litemaas_connection(env) as conn:
-            row = conn.execute("SELECT now()").fetchone()
-    except (OperationError, psycopg.Error):
-        return None
-    return row[0] if row and isinstance(row[0], datetime) else None
-
-
-def _count(stats: Any, name: str) -> int:
-    value = stats.get(name, 0) if isinstance(stats, dict) else 0
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def marked_since(env: Environment, since: datetime) -> list[MarkedModel] | None:
-    """The models marked unavailable since `since` (audit rows), or None when they cannot be read."""
-    try:
-        with litemaas_connection(env) as conn:
-            rows = conn.execute(
-                "SELECT resource_id, metadata FROM audit_logs WHERE action = %s AND created_at >= %s "
-                "ORDER BY created_at, resource_id",
-                (AUDIT_CASCADE, since),
-            ).fetchall()
-    except (OperationError, psycopg.Error):
-        return None
-    marked = []
-    for model_id, metadata in rows:
-        stats = (metadata or {}).get("cascadeStatistics") if isinstance(metadata, dict) else None
-        marked.append(
-            MarkedModel(
-                str(model_id),
-                CascadeStatistics(
-                    _count(stats, "subscriptionsDeactivated"),
-                    _count(stats, "apiKeyModelAssociationsRemoved"),
-                    _count(stats, "orphanedApiKeysDeactivated"),
-                ),
-            )
-        )
-    return marked
+def _counts(report: SyncReport, effects: Effects | None) -> Section:
+    fields = {"models in LiteLLM": str(report.total_models)}
+    if effects is not None:
+        fields |= {
+            "new": str(len(effects.new)),
+            "changed": str(len(effects.changed)),
+            "newly marked unavailable": str(len(effects.newly_unavailable)),
+        }
+    fields |= {
+        "updated (the backend's count)": str(report.updated_models),
+        "missing from LiteLLM (the backend's count)": str(report.unavailable_models),
+    }
+    lines = []
+    if effects is not None:
+        for title, names in (
+            ("new", effects.new),
+            ("newly unavailable", effects.newly_unavailable),
+            ("available again", effects.available_again),
+        ):
+            if names:
+                lines.append(f"{title}: {', '.join(names[:20])}" + (" …" if len(names) > 20 else ""))
+    return Section(title="catalogue", fields=fields, lines=tuple(lines))
 
 
-def _total(marked: list[MarkedModel]) -> CascadeStatistics:
-    return CascadeStatistics(
-        sum(m.cascade.subscriptions_deactivated for m in marked),
-        sum(m.cascade.api_key_model_associations_removed for m in marked),
-        sum(m.cascade.orphaned_api_keys_deactivated for m in marked),
-    )
-
-
-def _cascade_section(cascade: CascadeStatistics | None, marked: list[MarkedModel] | None) -> Section:
-    if cascade is None:
-        return Section(
-            title="cascade",
-            lines=("not reported by the backend and the LiteMaaS database could not be read",),
-        )
-    lines: list[str] = []
-    for m in (marked or [])[:SHOWN_MODELS]:
-        c = m.cascade
-        lines.append(
-            f"{m.model_id}: {c.subscriptions_deactivated} subscriptions inactive, "
-            f"{c.api_key_model_associations_removed} key links removed, "
-            f"{c.orphaned_api_keys_deactivated} keys deactivated"
-        )
-    if marked and len(marked) > SHOWN_MODELS:
-        lines.append(f"… and {len(marked) - SHOWN_MODELS} more models")
-    return Section(
-        title="cascade",
-        fields={
-            "subscriptions deactivated": str(cascade.subscriptions_deactivated),
-            "key-model links removed": str(cascade.api_key_model_associations_removed),
-            "keys deactivated": str(cascade.orphaned_api_keys_deactivated),
-        },
-        lines=tuple(lines),
-    )
-
-
-def sync_result(report: SyncReport, marked: list[MarkedModel] | None) -> Result:
-    """The user-facing result of a sync answer (and the models the audit rows name)."""
-    cascade = report.cascade or (_total(marked) if marked is not None else None)
-    counts = Section(
-        title="catalogue",
-        fields={
-            "models in LiteLLM": str(report.total_models),
-            "new": str(report.new_models),
-            "updated": str(report.updated_models),
-            "marked unavailable": str(report.unavailable_models),
-        },
-    )
+def sync_result(report: SyncReport, effects: Effects | None) -> Result:
+    """The user-facing result of a sync answer and what the database shows it changed."""
     errors = [e[:300] for e in report.errors[:SHOWN_ERRORS]]
     if len(report.errors) > SHOWN_ERRORS:
         errors.append(f"… and {len(report.errors) - SHOWN_ERRORS} more errors")
-    if not report.success:
-        reason = errors[0] if errors else "no reason given"
+    if any(e.startswith("Synchronization failed") for e in report.errors):  # nothing was synced
         return Result(
-            ok=False,
-            summary=f"the backend's model sync failed: {reason}",
-            warnings=tuple(errors[1:]),
+            ok=False, summary=f"the backend's model sync failed: {errors[0]}", warnings=tuple(errors[1:])
         )
-    summary = (
-        f"catalogue synced: {report.total_models} models in LiteLLM — {report.new_models} new, "
-        f"{report.updated_models} updated, {report.unavailable_models} marked unavailable"
-    )
+    summary = counts_line(report, effects, f"catalogue synced: {report.total_models} models in LiteLLM — ")
     warnings = [f"sync error: {e}" for e in errors]
-    if report.unavailable_models:
-        warnings.append(
-            "unavailable models keep their LiteLLM keys working (sync never calls LiteLLM): see `drift`"
-        )
+    step = SyncStep(True, summary, report, effects)
+    keys_off = effects.cascade.orphaned_api_keys_deactivated if effects is not None else 0
+    if (effects.newly_unavailable if effects is not None else report.unavailable_models) or keys_off:
+        warnings.append(DRIFT_HINT)
     return Result(
         ok=not report.errors,
         summary=summary,
-        sections=(counts, _cascade_section(cascade, marked)),
+        sections=(_counts(report, effects), cascade_section(step)),
         warnings=tuple(warnings),
     )
 
@@ -188,7 +112,7 @@ class ModelsSyncOperation(Operation[ModelsSyncArgs]):
         except OperationError as exc:
             yield Result(ok=False, summary=str(exc))
             return
-        since = _database_now(env)
+        before = before_sync(env)
         yield Progress("the backend is syncing the catalogue from LiteLLM")
         try:
             with client:
@@ -196,5 +120,4 @@ class ModelsSyncOperation(Operation[ModelsSyncArgs]):
         except BackendError as exc:
             yield Result(ok=False, summary=f"model sync failed: {exc.message}")
             return
-        marked = marked_since(env, since) if since is not None and report.cascade is None else None
-        yield sync_result(report, marked)
+        yield sync_result(report, after_sync(env, before) if before is not None else None)

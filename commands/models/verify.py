@@ -117,10 +117,8 @@ class ModelsVerifyOperation(Operation[ModelsVerifyArgs]):
             return
 
         problems = view.problems()
-        if problems:
-            summary = f"{name}: {len(problems)} problem(s) ({view.where})"
-        else:
-            summary = f"{name}: in LiteLLM and in the catalogue, available, ids match"
+        verdict = f"{len(problems)} problem(s)" if problems else "nothing to fix"
+        summary = f"{name}: {view.facts()} — {verdict}"
         follow_ups = (
             (FollowUp("Sync catalogue", SYNC_FIX.removeprefix("/maas ")),)
             if any(p.fix.startswith(SYNC_FIX) for p in problems)

@@ -7,7 +7,8 @@
 - `GET /api/v1/config` → `{version, usageCacheTtlMinutes, environment, currency, litellmApiUrl,
   authMode, authProvider}`: the release version the frontend footer shows.
 - `POST /api/v1/models/sync` (admin key): the model sync on the real LiteMaaS tables (`admin.py`).
-Unknown paths answer Fastify's 404 body. Add the admin API as more entries in `routes()`.
+Unknown paths answer the backend's not-found body (`errors.not_found`). Add the admin API as more
+entries in `routes()`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.backend.admin import SYNC_PATH, models_sync
+from sandbox.backend.errors import not_found
 from sandbox.backend.state import BackendState
 from sandbox.litellm.server import Request, Response
 
@@ -96,7 +98,7 @@ def routes() -> dict[tuple[str, str], Handler]:
 
 
 class Router:
-    """Dispatches a request to its handler; Fastify's 404 body otherwise (trailing slash ignored)."""
+    """Dispatches a request to its handler; the backend's 404 body otherwise (trailing slash ignored)."""
 
     def __init__(self, state: BackendState) -> None:
         self.state = state
@@ -107,11 +109,4 @@ class Router:
         handler = self._routes.get((request.method, path))
         if handler is not None:
             return handler(self.state, request)
-        return Response(
-            404,
-            {
-                "message": f"Route {request.method}:{request.path} not found",
-                "error": "Not Found",
-                "statusCode": 404,
-            },
-        )
+        return not_found(request)

@@ -21,7 +21,8 @@ class BackendSandbox:
     `litellm_url` + `litellm_master_key` (LITELLM_API_URL / LITELLM_API_KEY, read by the model sync),
     `litellm_database_url` (LITELLM_DATABASE_URL: the sync's `LiteLLM_ProxyModelTable` cross-check; None
     trusts the API list) and `admin_keys` (ADMIN_API_KEYS; only `ltm_admin_…` ones can ever work).
-    Without a database or a LiteLLM URL the sync answers 500 `success:false`.
+    Without a database or a LiteLLM URL the sync answers 200 `success:false`, as 0.4.0 does.
+    `features_order_bug=False` emulates a backend with 0.4.0's comparison bug fixed (`catalogue.py`).
     """
 
     def __init__(
@@ -33,12 +34,14 @@ class BackendSandbox:
         litellm_master_key: str | None = None,
         admin_keys: Sequence[str] = ("ltm_admin_sandbox",),
         litellm_database_url: str | None = None,
+        features_order_bug: bool = True,
     ) -> None:
         sync = SyncConfig(
             database_url=database_url,
             litellm_api_url=litellm_url,
             litellm_api_key=litellm_master_key,
             litellm_database_url=litellm_database_url,
+            features_order_bug=features_order_bug,
         )
         self.state = BackendState(version, litellm_url or DEFAULT_LITELLM_URL, sync, admin_keys)
         self._requests = RequestLog()

@@ -1,55 +1,59 @@
-"""The backend's model sync on the REAL LiteMaaS tables (litemaas-facts.md §2.2, observed in §8).
+"""The backend's model sync on the REAL LiteMaaS tables, as 0.4.0 runs it (litemaas-facts.md §2.2, §8, §9).
 
-`run_sync(config, force_update=…, mark_unavailable=…)` does what `model-sync.service.ts` does:
+`run_sync(config, force_update=…, mark_unavailable=…)`:
 
 1. `GET /model/info` from LiteLLM (the backend's `LITELLM_API_URL`, key `LITELLM_API_KEY`);
-2. with a LiteLLM database URL, `SELECT model_name FROM "LiteLLM_ProxyModelTable"`: only models in
-   both are processed (the others are stale cache entries); a failing query fails the whole sync;
-3. INSERT new `models` rows, UPDATE changed ones (availability back to `available`, description kept);
-4. with `mark_unavailable`, every local model missing from the table (or from the API list without a
-   LiteLLM database) goes through `markModelUnavailable`, one transaction each: the model
-   `unavailable`, its active subscriptions `inactive`, its `api_key_models` rows deleted, keys left
-   with no model `is_active=false`, and an `audit_logs` row `MODEL_MARKED_UNAVAILABLE_WITH_CASCADE`
-   carrying the cascade counts. Nothing is ever deleted from `models` or `subscriptions`, and
-   LiteLLM is never called back.
+2. with a LiteLLM database URL, `SELECT model_name FROM "LiteLLM_ProxyModelTable"`: only entries in both
+   are processed (the others are stale cache entries); a failing query fails the whole sync;
+3. each verified ENTRY (two deployments of one name are two entries) is INSERTed when its name was not
+   in the catalogue before the sync, else UPDATEd unless unchanged (`catalogue.py`);
+4. with `mark_unavailable`, every catalogue model (as it was before the sync) missing from the table
+   (or from the API list without a LiteLLM database) goes through `markModelUnavailable` and is
+   counted in `unavailableModels` — also when it already was unavailable, in which case nothing
+   changes and no audit row is written. Otherwise, in one transaction: the model `unavailable`, its
+   active subscriptions `inactive`, its `api_key_models` rows deleted, then EVERY active key with no
+   `api_key_models` row left (table-wide, not only this model's keys) `is_active=false`, and an
+   `audit_logs` row `MODEL_MARKED_UNAVAILABLE_WITH_CASCADE` with the counts.
 
-The outcome is the endpoint's response body. Like the real 0.4.0 backend it carries no
-`cascadeStatistics` (its response schema strips them; they are only logged and audited).
+A failure of a single model is an entry of `errors` and makes `success` false; a failure of the whole
+sync is `success:false` with "Synchronization failed: …". Both are HTTP 200. The response carries no
+`cascadeStatistics` (0.4.0's response schema strips them). LiteLLM is never called back.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 import psycopg
 from psycopg.types.json import Jsonb
 
+from sandbox.backend import catalogue
+
 AUDIT_CASCADE = "MODEL_MARKED_UNAVAILABLE_WITH_CASCADE"
 LITELLM_TIMEOUT_SECONDS = 30.0
-CAPABILITIES = (
-    "supports_vision",
-    "supports_function_calling",
-    "supports_tool_choice",
-    "supports_parallel_function_calling",
-)
+_FATAL = re.compile(r"FATAL:\s+(.*)")
 
 
 class SyncFailed(Exception):
-    """The whole sync failed (LiteLLM or a database unreachable): `success:false`, HTTP 500."""
+    """The whole sync failed (LiteLLM or a database unreachable): `success:false`, nothing counted."""
 
 
 @dataclass(frozen=True)
 class SyncConfig:
-    """What the backend's env gives the sync: its database, LiteLLM's API and (optionally) database."""
+    """What the backend's env gives the sync: its database, LiteLLM's API and (optionally) database.
+
+    `features_order_bug`: 0.4.0's comparison bug (`catalogue.unchanged`); False emulates a fixed backend.
+    """
 
     database_url: str | None
     litellm_api_url: str | None
     litellm_api_key: str | None
     litellm_database_url: str | None = None
+    features_order_bug: bool = True
 
 
 @dataclass
@@ -67,6 +71,11 @@ class Cascade:
             "orphanedApiKeysDeactivated": self.orphaned_api_keys_deactivated,
         }
 
+    def add(self, other: Cascade) -> None:
+        self.subscriptions_deactivated += other.subscriptions_deactivated
+        self.api_key_model_associations_removed += other.api_key_model_associations_removed
+        self.orphaned_api_keys_deactivated += other.orphaned_api_keys_deactivated
+
 
 @dataclass
 class SyncOutcome:
@@ -78,23 +87,28 @@ class SyncOutcome:
     unavailable: int = 0
     errors: list[str] = field(default_factory=list)
     cascade: Cascade = field(default_factory=Cascade)
+    synced_at: str = field(
+        default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
-    def body(self, success: bool = True) -> dict[str, Any]:
+    def body(self) -> dict[str, Any]:
         return {
-            "success": success,
+            "success": not self.errors,
             "totalModels": self.total,
             "newModels": self.new,
             "updatedModels": self.updated,
             "unavailableModels": self.unavailable,
             "errors": list(self.errors),
-            "syncedAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "syncedAt": self.synced_at,
         }
 
 
-def failure_body(message: str) -> dict[str, Any]:
-    """The 500 body of a failed sync: the same shape, `success:false`, the reason in `errors`."""
-    outcome = SyncOutcome(errors=[f"Synchronization failed: {message}"])
-    return outcome.body(success=False)
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    fatal = _FATAL.search(text)
+    if fatal:
+        return fatal.group(1).strip()  # node-postgres reports the server's message alone
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # -- reading LiteLLM ---------------------------------------------------------------------------------
@@ -105,11 +119,10 @@ def fetch_litellm_models(config: SyncConfig) -> list[dict[str, Any]]:
     if not config.litellm_api_url:
         raise SyncFailed("LITELLM_API_URL is not configured")
     key = config.litellm_api_key or ""
-    headers = {"x-litellm-api-key": key, "Authorization": f"Bearer {key}"}
     try:
         reply = httpx.get(
             f"{config.litellm_api_url.rstrip('/')}/model/info",
-            headers=headers,
+            headers={"x-litellm-api-key": key, "Authorization": f"Bearer {key}"},
             timeout=LITELLM_TIMEOUT_SECONDS,
         )
     except httpx.HTTPError as exc:
@@ -133,237 +146,127 @@ def proxy_model_names(litellm_database_url: str) -> set[str]:
         with psycopg.connect(litellm_database_url, connect_timeout=10) as conn:
             rows = conn.execute('SELECT model_name FROM "LiteLLM_ProxyModelTable"').fetchall()
     except psycopg.Error as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SyncFailed(first_line) from None
+        raise SyncFailed(_first_line(exc)) from None
     return {str(r[0]) for r in rows}
 
 
-# -- one model as a catalogue row ----------------------------------------------------------------------
+# -- the cascade ------------------------------------------------------------------------------------
+
+_DEACTIVATE_KEYLESS = """UPDATE api_keys SET is_active = false, updated_at = CURRENT_TIMESTAMP
+    WHERE id IN (SELECT ak.id FROM api_keys ak LEFT JOIN api_key_models akm ON ak.id = akm.api_key_id
+                 WHERE akm.api_key_id IS NULL AND ak.is_active = true)"""
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _decimal(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value is not None and not isinstance(value, bool) else None
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def catalogue_row(model: dict[str, Any]) -> dict[str, Any]:
-    """The `models` columns the backend derives from one `/model/info` entry."""
-    params = dict(model.get("litellm_params") or {})
-    info = dict(model.get("model_info") or {})
-    target = str(params.get("model") or "")
-    prefix, slash, rest = target.partition("/")
-    provider = params.get("custom_llm_provider") or (prefix if slash and prefix else "unknown")
-    capabilities = {c: bool(info.get(c)) for c in CAPABILITIES}
-    features = ["embeddings"] if info.get("mode") == "embedding" else ["chat"]
-    features += [c.removeprefix("supports_") for c in CAPABILITIES if capabilities[c]]
-    params.pop("api_key", None)
-    return {
-        "id": model["model_name"],
-        "name": model["model_name"],
-        "provider": str(provider),
-        "context_length": _int(info.get("max_tokens")),
-        "input_cost_per_token": _decimal(
-            info.get("input_cost_per_token", params.get("input_cost_per_token"))
-        ),
-        "output_cost_per_token": _decimal(
-            info.get("output_cost_per_token", params.get("output_cost_per_token"))
-        ),
-        **capabilities,
-        "features": features,
-        "metadata": {"litellm_model_info": info, "litellm_params": params},
-        "api_base": params.get("api_base"),
-        "tpm": _int(params.get("tpm")),
-        "rpm": _int(params.get("rpm")),
-        "max_tokens": _int(info.get("max_tokens")),
-        "litellm_model_id": None if info.get("id") is None else str(info.get("id")),
-        "backend_model_name": rest if slash else (target or None),
-    }
-
-
-COMPARED = (
-    "input_cost_per_token",
-    "output_cost_per_token",
-    *CAPABILITIES,
-    "features",
-    "api_base",
-    "backend_model_name",
-    "tpm",
-    "rpm",
-    "max_tokens",
-    "litellm_model_id",
-)
-
-
-def _unchanged(existing: dict[str, Any], row: dict[str, Any]) -> bool:
-    if existing.get("availability") != "available":
-        return False
-    for column in COMPARED:
-        old, new = existing.get(column), row.get(column)
-        if column == "features":
-            old, new = list(old or []), list(new or [])
-        if isinstance(old, Decimal) and isinstance(new, Decimal):
-            if old.compare(new) != 0:
-                return False
-        elif old != new:
-            return False
-    return True
-
-
-# -- writing the catalogue ----------------------------------------------------------------------------
-
-_INSERT = """
-INSERT INTO models (id, name, provider, description, category, context_length, input_cost_per_token,
-    output_cost_per_token, supports_vision, supports_function_calling, supports_tool_choice,
-    supports_parallel_function_calling, supports_streaming, features, availability, version, metadata,
-    api_base, tpm, rpm, max_tokens, litellm_model_id, backend_model_name)
-VALUES (%(id)s, %(name)s, %(provider)s, NULL, 'Language Model', %(context_length)s, %(input_cost_per_token)s,
-    %(output_cost_per_token)s, %(supports_vision)s, %(supports_function_calling)s, %(supports_tool_choice)s,
-    %(supports_parallel_function_calling)s, true, %(features)s, 'available', '1.0', %(metadata)s,
-    %(api_base)s, %(tpm)s, %(rpm)s, %(max_tokens)s, %(litellm_model_id)s, %(backend_model_name)s)
-"""
-
-_UPDATE = """
-UPDATE models SET name = %(name)s, provider = %(provider)s, category = 'Language Model',
-    context_length = %(context_length)s, input_cost_per_token = %(input_cost_per_token)s,
-    output_cost_per_token = %(output_cost_per_token)s, supports_vision = %(supports_vision)s,
-    supports_function_calling = %(supports_function_calling)s,
-    supports_tool_choice = %(supports_tool_choice)s,
-    supports_parallel_function_calling = %(supports_parallel_function_calling)s, features = %(features)s,
-    availability = 'available', version = '1.0', metadata = %(metadata)s, api_base = %(api_base)s,
-    tpm = %(tpm)s, rpm = %(rpm)s, max_tokens = %(max_tokens)s, litellm_model_id = %(litellm_model_id)s,
-    backend_model_name = %(backend_model_name)s
-WHERE id = %(id)s
-"""
-
-_SELECT_EXISTING = f"SELECT availability, {', '.join(COMPARED)} FROM models WHERE id = %s"
-
-
-def _upsert(conn: psycopg.Connection[Any], row: dict[str, Any], force_update: bool) -> str:
-    """'new', 'updated' or 'unchanged'."""
-    params = {**row, "metadata": Jsonb(row["metadata"])}
+def mark_model_unavailable(conn: psycopg.Connection[Any], model_id: str) -> Cascade:
+    """`markModelUnavailable(id)` in one transaction; all zeros (no audit) when it was not available."""
+    cascade = Cascade()
     with conn.transaction():
-        cur = conn.execute(_SELECT_EXISTING, (row["id"],))
-        found = cur.fetchone()
-        if found is None:
-            conn.execute(_INSERT, params)
-            return "new"
-        names = [d.name for d in cur.description or ()]
-        existing = dict(zip(names, found, strict=True))
-        if not force_update and _unchanged(existing, row):
-            return "unchanged"
-        conn.execute(_UPDATE, params)
-        return "updated"
-
-
-def mark_model_unavailable(conn: psycopg.Connection[Any], model_id: str) -> Cascade | None:
-    """`markModelUnavailable(id)` in one transaction; None when the model already was unavailable."""
-    with conn.transaction():
-        found = conn.execute(
-            "SELECT availability FROM models WHERE id = %s FOR UPDATE", (model_id,)
+        marked = conn.execute(
+            "UPDATE models SET availability = 'unavailable', updated_at = CURRENT_TIMESTAMP "
+            "WHERE id = %s AND availability != 'unavailable' RETURNING id",
+            (model_id,),
         ).fetchone()
-        if found is None or found[0] == "unavailable":
-            return None
-        conn.execute("UPDATE models SET availability = 'unavailable' WHERE id = %s", (model_id,))
-        cascade = Cascade()
+        if marked is None:
+            return cascade
         cascade.subscriptions_deactivated = conn.execute(
-            "UPDATE subscriptions SET status = 'inactive' WHERE model_id = %s AND status = 'active'",
+            "UPDATE subscriptions SET status = 'inactive', updated_at = CURRENT_TIMESTAMP "
+            "WHERE model_id = %s AND status = 'active'",
             (model_id,),
         ).rowcount
-        keys = [
-            r[0]
-            for r in conn.execute(
-                "DELETE FROM api_key_models WHERE model_id = %s RETURNING api_key_id", (model_id,)
-            ).fetchall()
-        ]
-        cascade.api_key_model_associations_removed = len(keys)
-        if keys:
-            cascade.orphaned_api_keys_deactivated = conn.execute(
-                """
-                UPDATE api_keys SET is_active = false
-                WHERE id = ANY(%s) AND is_active
-                  AND NOT EXISTS (SELECT 1 FROM api_key_models m WHERE m.api_key_id = api_keys.id)
-                """,
-                (keys,),
-            ).rowcount
+        cascade.api_key_model_associations_removed = conn.execute(
+            "DELETE FROM api_key_models WHERE model_id = %s", (model_id,)
+        ).rowcount
+        cascade.orphaned_api_keys_deactivated = conn.execute(_DEACTIVATE_KEYLESS).rowcount
+        metadata = {
+            "modelId": model_id,
+            "cascadeStatistics": cascade.as_json(),
+            "operation": "model_sync_cascade",
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
         conn.execute(
-            "INSERT INTO audit_logs (user_id, action, resource_type, resource_id, metadata) "
-            "VALUES (NULL, %s, 'MODEL', %s, %s)",
-            (AUDIT_CASCADE, model_id, Jsonb({"cascadeStatistics": cascade.as_json()})),
+            "INSERT INTO audit_logs (action, resource_type, resource_id, metadata, success) "
+            "VALUES (%s, 'MODEL', %s, %s, true)",
+            (AUDIT_CASCADE, model_id, Jsonb(metadata)),
         )
-        return cascade
+    return cascade
+
+
+# -- the whole sync ---------------------------------------------------------------------------------
+
+
+def _sync_one(
+    conn: psycopg.Connection[Any],
+    model: dict[str, Any],
+    known: set[str],
+    config: SyncConfig,
+    force_update: bool,
+) -> str:
+    """'new', 'updated' or 'unchanged' for one deployment entry (each in its own transaction)."""
+    row = catalogue.catalogue_row(model)
+    with conn.transaction():
+        if row["id"] not in known:
+            catalogue.insert(conn, row)
+            return "new"
+        changed = catalogue.update(
+            conn, row, force_update=force_update, features_order_bug=config.features_order_bug
+        )
+    return "updated" if changed else "unchanged"
 
 
 def run_sync(config: SyncConfig, *, force_update: bool = False, mark_unavailable: bool = True) -> SyncOutcome:
-    """The whole sync; raises SyncFailed when it cannot run at all (the endpoint answers 500)."""
+    """The whole sync; raises SyncFailed when it cannot run at all."""
     if not config.database_url:
         raise SyncFailed("DATABASE_URL is not configured")
     models = fetch_litellm_models(config)
-    in_table = proxy_model_names(config.litellm_database_url) if config.litellm_database_url else None
-    by_name: dict[str, dict[str, Any]] = {}
-    for model in models:
-        by_name.setdefault(model["model_name"], model)
-    verified = [m for name, m in by_name.items() if in_table is None or name in in_table]
-    present = in_table if in_table is not None else set(by_name)
+    if config.litellm_database_url:
+        present = proxy_model_names(config.litellm_database_url)
+    else:
+        present = {m["model_name"] for m in models}
+    verified = [m for m in models if m["model_name"] in present]
 
     outcome = SyncOutcome(total=len(verified))
     try:
-        with psycopg.connect(config.database_url, connect_timeout=10) as conn:
+        with psycopg.connect(config.database_url, connect_timeout=10, autocommit=True) as conn:
+            known = {str(r[0]) for r in conn.execute("SELECT id FROM models ORDER BY id").fetchall()}
             for model in verified:
                 try:
-                    change = _upsert(conn, catalogue_row(model), force_update)
+                    change = _sync_one(conn, model, known, config, force_update)
                 except psycopg.Error as exc:
                     outcome.errors.append(f"Failed to sync model {model['model_name']}: {_first_line(exc)}")
                     continue
                 outcome.new += change == "new"
                 outcome.updated += change == "updated"
             if mark_unavailable:
-                local = [r[0] for r in conn.execute("SELECT id FROM models ORDER BY id").fetchall()]
-                for model_id in local:
-                    if model_id in present:
-                        continue
+                for model_id in sorted(known - present):
                     try:
-                        cascade = mark_model_unavailable(conn, model_id)
+                        outcome.cascade.add(mark_model_unavailable(conn, model_id))
                     except psycopg.Error as exc:
                         outcome.errors.append(
-                            f"Failed to mark model {model_id} unavailable: {_first_line(exc)}"
+                            f"Failed to mark model {model_id} as unavailable: {_first_line(exc)}"
                         )
                         continue
-                    if cascade is not None:
-                        outcome.unavailable += 1
-                        outcome.cascade.subscriptions_deactivated += cascade.subscriptions_deactivated
-                        outcome.cascade.api_key_model_associations_removed += (
-                            cascade.api_key_model_associations_removed
-                        )
-                        outcome.cascade.orphaned_api_keys_deactivated += cascade.orphaned_api_keys_deactivated
+                    outcome.unavailable += 1
     except psycopg.OperationalError as exc:
         raise SyncFailed(_first_line(exc)) from None
     return outcome
 
 
-def record_api_access(database_url: str | None, action: str) -> None:
-    """The access-log audit row the backend writes for an admin-key call (`user_id` NULL); best effort."""
+def record_api_access(database_url: str | None, status: int) -> None:
+    """The access-log row the backend writes after answering an admin-key call (`user_id` NULL)."""
     if not database_url:
         return
+    metadata = {
+        "statusCode": status,
+        "method": "POST",
+        "url": "/api/v1/models/sync",
+        "authenticatedAs": "admin-api-key",
+    }
     try:
         with psycopg.connect(database_url, connect_timeout=5) as conn:
             conn.execute(
-                "INSERT INTO audit_logs (user_id, action, resource_type, metadata) "
-                "VALUES (NULL, %s, 'API_ACCESS', %s)",
-                (action, Jsonb({"via": "admin-api-key"})),
+                "INSERT INTO audit_logs (user_id, action, resource_type, ip_address, metadata) "
+                "VALUES (NULL, 'POST_/api/v1/models/sync', 'API_ACCESS', '127.0.0.1', %s)",
+                (Jsonb(metadata),),
             )
     except psycopg.Error:
         pass  # the real hook logs and carries on
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

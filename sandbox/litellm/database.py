@@ -129,6 +129,16 @@ class LiteLLMDatabase:
                 sql.SQL("SELECT * FROM {} WHERE token = %s").format(sql.Identifier(KEYS)), (token,)
             ).fetchone()
 
+    def set_blocked(self, token: str, blocked: bool, now: datetime) -> Row | None:
+        """`blocked` on one key (what `/key/block` and `/key/unblock` write); None when there is no key."""
+        with self._pool.connection() as conn:
+            return conn.execute(
+                sql.SQL("UPDATE {} SET blocked = %s, updated_at = %s WHERE token = %s RETURNING *").format(
+                    sql.Identifier(KEYS)
+                ),
+                (blocked, now, token),
+            ).fetchone()
+
     def find_deleted_key(self, token: str) -> Row | None:
         """The most recent archive row of `token`, if it was ever deleted."""
         with self._pool.connection() as conn:

@@ -1,7 +1,8 @@
 """Paths of the LiteLLM proxy → handlers over `LiteLLMState` (litellm-facts.md §2-§6).
 
 Health (`/health/readiness`, `/health/liveliness`, `/health/liveness`; no `/health/livenessz`) needs
-no key. The admin API (`/key/generate|info|list|delete`, `/model/new|info|delete`, `/v1/model/info`)
+no key; `/v1/models` takes any key and refuses blocked, expired and unknown ones (`access.py`). The
+admin API (`/key/generate|info|list|delete|block|unblock`, `/model/new|info|delete`, `/v1/model/info`)
 needs the master key as `Authorization: Bearer …` or `x-litellm-api-key`, else 401 in LiteLLM's shape;
 without a database it answers the proxy's 500s. Unknown paths answer FastAPI's 404 body, known paths
 with another method its 405. A scripted failure (`state.failures`) pre-empts everything for its path.
@@ -17,7 +18,8 @@ from collections.abc import Callable
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from sandbox.litellm import keys, models
+from sandbox.litellm import access, keys, models
+from sandbox.litellm.access import presented_key
 from sandbox.litellm.database import LiteLLMDatabase
 from sandbox.litellm.errors import no_database, proxy_error, unauthorized
 from sandbox.litellm.server import Request, Response
@@ -65,17 +67,6 @@ def liveliness(state: LiteLLMState, request: Request) -> Response:
     return Response(200, ALIVE)
 
 
-def presented_key(request: Request) -> str:
-    """The key a client presented: `Authorization: Bearer …`, else `x-litellm-api-key` ("" if none)."""
-    for header in ("authorization", "x-litellm-api-key"):
-        value = request.headers.get(header, "").strip()
-        if value.lower().startswith("bearer "):
-            value = value[len("bearer ") :].strip()
-        if value:
-            return value
-    return ""
-
-
 def admin(handler: AdminHandler) -> Handler:
     """Master-key auth and the no-database 500 in front of an admin route."""
 
@@ -103,6 +94,9 @@ def routes() -> dict[tuple[str, str], Handler]:
         ("GET", "/key/info"): admin(lambda state, db, request: keys.info(db, request)),
         ("GET", "/key/list"): admin(lambda state, db, request: keys.list_keys(db, request)),
         ("POST", "/key/delete"): admin(lambda state, db, request: keys.delete(db, request)),
+        ("POST", "/key/block"): admin(lambda state, db, request: access.set_blocked(db, request, True)),
+        ("POST", "/key/unblock"): admin(lambda state, db, request: access.set_blocked(db, request, False)),
+        ("GET", "/v1/models"): access.list_models,
         ("POST", "/model/new"): admin(
             lambda state, db, request: models.new_model(db, request, state.master_key)
         ),

@@ -1,4 +1,6 @@
-"""Target of the LiteLLM contract suite: a real proxy, or by default the sandbox on real tables.
+"""Targets of the contract suites: LiteLLM (here) and the LiteMaaS backend (`backend_target.py`).
+
+LiteLLM: a real proxy, or by default the sandbox on real tables.
 
 `LITELLM_CONTRACT_URL` + `LITELLM_CONTRACT_KEY` point the suite at any LiteLLM proxy with a database
 (e.g. `LITELLM_CONTRACT_URL=http://127.0.0.1:4000 LITELLM_CONTRACT_KEY=sk-… pytest tests/contract`).
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from commands.clients.litellm import LiteLLMClient, LiteLLMError
+from tests.contract.backend_target import BackendTarget, real_target, sandbox_target
 
 
 @dataclass
@@ -71,3 +74,22 @@ def _clean_up(target: ContractTarget) -> None:
 def client(contract_target: ContractTarget) -> Iterator[LiteLLMClient]:
     with LiteLLMClient(contract_target.url, contract_target.master_key, timeout=10.0) as http:
         yield http
+
+
+# -- the LiteMaaS backend (tests/contract/backend_target.py) -------------------------------------------
+
+
+@pytest.fixture
+def backend_target(request: pytest.FixtureRequest) -> Iterator[BackendTarget]:
+    """A real backend (`BACKEND_CONTRACT_*`), else the sandbox twin on fresh databases."""
+    target = real_target()
+    if target is not None:
+        try:
+            yield target
+        finally:
+            target.clean_up()
+        return
+    litemaas_url: str = request.getfixturevalue("litemaas_db")
+    litellm_url: str = request.getfixturevalue("litellm_db")
+    with sandbox_target(litemaas_url, litellm_url) as twin:
+        yield twin

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
 from commands.clients.litellm import LiteLLMClient, LiteLLMError
 from tests.contract.conftest import ContractTarget
+from tests.contract.waiting import eventually
 
-T = TypeVar("T")
 CLOCK_SLACK = timedelta(seconds=30)  # proxy clock vs. test clock, plus request time
 
 
@@ -32,18 +30,6 @@ def sha256(text: str) -> str:
 def parse_time(value: str) -> datetime:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 5.0) -> T:
-    """A real proxy shows a new model after about a second (facts §4.3): poll, bounded."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not seen within {timeout}s")
-        time.sleep(0.2)
 
 
 # -- keys ------------------------------------------------------------------------------------------
@@ -175,6 +161,40 @@ def test_alias_filter_finds_exactly_that_key(client: LiteLLMClient, contract_tar
     )
     assert only["key_name"] == "sk-..." + wanted["key"][-4:]
     assert client.list_keys(key_alias=contract_target.alias("nobody")).keys == []
+
+
+def _models_as(url: str, key: str) -> httpx.Response:
+    return httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+
+
+def test_block_refuses_the_key_and_unblock_restores_it(
+    client: LiteLLMClient, contract_target: ContractTarget
+) -> None:
+    made = client.generate_key(key_alias=contract_target.alias("blocked"), duration="1h")
+    key, token = made["key"], made["token"]
+    assert _models_as(contract_target.url, key).status_code == 200  # usable
+
+    assert client.block_key(token) is True  # by token, as the bot sends it
+    refused = _models_as(contract_target.url, key)
+    assert refused.status_code == 401
+    assert "Key is blocked" in refused.json()["error"]["message"] and key not in refused.text
+    info = client.key_info(token)
+    assert info is not None and info["blocked"] is True
+    assert client.block_key(token) is True  # blocking twice is harmless
+
+    assert client.unblock_key(key) is True  # a plaintext key is sent as its token
+    assert _models_as(contract_target.url, key).status_code == 200
+    after = client.key_info(token)
+    assert after is not None and not after["blocked"]
+
+
+def test_blocking_an_unknown_key_blocks_nothing(client: LiteLLMClient) -> None:
+    unknown = sha256("sk-contract-never-made-000000")
+    try:
+        assert client.block_key(unknown) is False
+    except LiteLLMError as refused:  # some releases answer the missing row otherwise: never a 200
+        assert refused.status != 200
+    assert client.key_info(unknown) is None
 
 
 # -- models ----------------------------------------------------------------------------------------

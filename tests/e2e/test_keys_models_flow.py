@@ -1,34 +1,74 @@
-"""Keys and models from Slack: the `models add` form, key cleanup through approval, drift as a file."""
+"""Keys and models from Slack: the `models add` form, key cleanup through approval, drift as a file, a
+model removal whose cascade leaves keys working in LiteLLM (drift f) blocked after approval.
+
+The data flows run in both database layouts (LiteMaaS and LiteLLM in one shared database, or apart),
+with the LiteLLM sandbox and the backend twin (0.4.0's sync) on those databases."""
 
 from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pytest
 
+from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox
 from sandbox.seed_data import DEMO_MODELS, seed_demo
 from sandbox.slack import sign
+from tests.conftest import DatabasePair, SchemaDatabases, database_pair
 from tests.e2e.conftest import MASTER_KEY
 from tests.e2e.harness import SIGNING_SECRET, BotHarness, operation_id_of, wait_until
 
+ADMIN_KEY = "ltm_admin_e2e-flows"
 
-@pytest.fixture
-def data_harness(
-    start_bot: Callable[..., BotHarness], litemaas_db: str, litellm_db: str, data_litellm: LiteLLMSandbox
-) -> BotHarness:
-    seed_demo(litemaas_db, litellm_db)
-    return start_bot(
-        litemaas_database_url=litemaas_db,
-        litellm_database_url=litellm_db,
-        litellm_url=data_litellm.url,
-        litellm_master_key=MASTER_KEY,
-    )
+
+@dataclass
+class Data:
+    """The demo data in one layout, and the bot that operates it."""
+
+    dbs: DatabasePair
+    litellm: LiteLLMSandbox
+    harness: BotHarness
+
+    @property
+    def litemaas_db(self) -> str:
+        return self.dbs.litemaas_url
+
+    @property
+    def litellm_db(self) -> str:
+        return self.dbs.litellm_url
+
+
+@pytest.fixture(params=["shared", "separate"])
+def data(
+    request: pytest.FixtureRequest, schema_databases: SchemaDatabases, start_bot: Callable[..., BotHarness]
+) -> Iterator[Data]:
+    with database_pair(schema_databases, request.param) as dbs:
+        seed_demo(dbs.litemaas_url, dbs.litellm_url)
+        with LiteLLMSandbox(master_key=MASTER_KEY, database_url=dbs.litellm_url) as litellm:
+            backend = BackendSandbox(
+                litellm_url=litellm.url,
+                litellm_master_key=MASTER_KEY,
+                database_url=dbs.litemaas_url,
+                litellm_database_url=dbs.litellm_url,
+                admin_keys=(ADMIN_KEY,),
+            )
+            with backend:
+                harness = start_bot(
+                    litemaas_database_url=dbs.litemaas_url,
+                    litellm_database_url=dbs.litellm_url,
+                    litellm_url=litellm.url,
+                    litellm_master_key=MASTER_KEY,
+                    backend_url=backend.url,
+                    backend_admin_key=ADMIN_KEY,
+                )
+                yield Data(dbs, litellm, harness)
+                harness.bot.wait_idle(10)
 
 
 def submit_form(
@@ -67,17 +107,36 @@ def litellm_model_names(litellm_db: str) -> set[str]:
         return {str(r[0]) for r in conn.execute('SELECT model_name FROM "LiteLLM_ProxyModelTable"')}
 
 
-def test_models_add_form_shows_field_errors_then_registers_after_approval(
-    data_harness: BotHarness, litellm_db: str
-) -> None:
-    before = litellm_model_names(litellm_db)
-    data_harness.command("alice", "models add")
-    view = data_harness.slack.wait_for("views.open").args["view"]
+def posted(data: Data) -> str:
+    """Everything the bot has posted in the ops channel so far (current contents), as one string."""
+    return json.dumps(data.harness.slack.messages("C0OPS"))
+
+
+def approve(data: Data, approver: str, verb: str) -> None:
+    """Approve the pending card of `verb` and wait for `verb` to succeed."""
+
+    def pending() -> list[dict[str, Any]]:
+        cards = data.harness.cards()
+        return [c for c in cards if verb in str(c.get("text")) and "approval.approve" in json.dumps(c)]
+
+    card = wait_until(pending, what=f"the approval card of {verb}")[-1]
+    data.harness.click(approver, "approval.approve", operation_id_of(card), message_ts=card["ts"])
+    wait_until(
+        lambda: (verb, "succeeded") in data.harness.operations(), timeout=30, what=f"{verb} to succeed"
+    )
+
+
+def test_models_add_form_shows_field_errors_then_registers_after_approval(data: Data) -> None:
+    harness = data.harness
+    before = litellm_model_names(data.litellm_db)
+    harness.command("alice", "models add")
+    view = harness.slack.wait_for("views.open").args["view"]
     view = json.loads(view) if isinstance(view, str) else view
     assert view["callback_id"] == "op.form"
+    assert {b["block_id"] for b in view["blocks"]}.isdisjoint({"display_name", "category", "provider"})
 
     answer = submit_form(
-        data_harness,
+        harness,
         "U0ALICE",
         view,
         {
@@ -90,10 +149,10 @@ def test_models_add_form_shows_field_errors_then_registers_after_approval(
     )
     assert answer["response_action"] == "errors"
     assert set(answer["errors"]) >= {"api_base", "rpm"}
-    assert litellm_model_names(litellm_db) == before
+    assert litellm_model_names(data.litellm_db) == before
 
     answer = submit_form(
-        data_harness,
+        harness,
         "U0ALICE",
         view,
         {
@@ -101,49 +160,81 @@ def test_models_add_form_shows_field_errors_then_registers_after_approval(
             "litellm_model": "openai/qwen",
             "api_base": "https://models.example/v1",
             "api_key": "sk-form-1234567890",
-            "category": "code",
+            "description": "Qwen for code",
         },
     )
     assert answer == {}
-    card = data_harness.wait_card()
-    assert "api_key=***" in card["text"] or "qwen-coder" in card["text"]
-    data_harness.click("dave", "approval.approve", operation_id_of(card), message_ts=card["ts"])
-    wait_until(
-        lambda: "qwen-coder" in litellm_model_names(litellm_db), timeout=30, what="the model in LiteLLM"
-    )
+    approve(data, "dave", "models add")
+    assert "qwen-coder" in litellm_model_names(data.litellm_db)
+    with psycopg.connect(data.litemaas_db) as conn:
+        row = conn.execute(
+            "SELECT name, provider, category, description FROM models WHERE id = 'qwen-coder'"
+        ).fetchone()
+    assert row == ("qwen-coder", "openai", "Language Model", "Qwen for code")
+    assert "come from LiteLLM" in wait_until(lambda: "come from LiteLLM" in posted(data) and posted(data))
 
 
-def test_keys_cleanup_previews_then_deletes_after_approval(data_harness: BotHarness, litellm_db: str) -> None:
-    with psycopg.connect(litellm_db) as conn:
+def test_keys_cleanup_previews_then_deletes_after_approval(data: Data) -> None:
+    harness = data.harness
+    with psycopg.connect(data.litellm_db) as conn:
         expired_before = conn.execute(
             'SELECT count(*) FROM "LiteLLM_VerificationToken" WHERE expires < now()'
         ).fetchone()
     assert expired_before is not None and expired_before[0] > 0
 
-    _, key = data_harness.command("bob", "keys cleanup --dry-run")
-    preview = data_harness.wait_reply(key)
+    _, key = harness.command("bob", "keys cleanup --dry-run")
+    preview = harness.wait_reply(key)
     assert "expired" in preview.lower()
 
-    data_harness.command("bob", "keys cleanup")
-    card = data_harness.wait_card()
-    data_harness.click("dave", "approval.approve", operation_id_of(card), message_ts=card["ts"])
-    wait_until(
-        lambda: ("keys cleanup", "succeeded") in data_harness.operations(), timeout=30, what="the cleanup"
-    )
-    with psycopg.connect(litellm_db) as conn:
+    harness.command("bob", "keys cleanup")
+    approve(data, "dave", "keys cleanup")
+    with psycopg.connect(data.litellm_db) as conn:
         left = conn.execute(
             'SELECT count(*) FROM "LiteLLM_VerificationToken" WHERE expires < now()'
         ).fetchone()
     assert left == (0,)
 
 
-def test_drift_report_names_each_kind_and_attaches_the_full_list(data_harness: BotHarness) -> None:
-    _, key = data_harness.command("carol", "drift")
-    reply = str(wait_until(lambda: data_harness.slack.responses(key), what="the drift report"))
-    for kind in ("(a)", "(b)", "(c", "(d)", "(e)"):
+def test_drift_report_names_each_kind_and_attaches_the_full_list(data: Data) -> None:
+    harness = data.harness
+    _, key = harness.command("carol", "drift")
+    reply = str(wait_until(lambda: harness.slack.responses(key), what="the drift report"))
+    for kind in ("(a)", "(b)", "(c", "(d)", "(e)", "(f)"):
         assert kind in reply
-    upload = wait_until(lambda: data_harness.slack.files, what="the full list as a file")[-1]
+    upload = wait_until(lambda: harness.slack.files, what="the full list as a file")[-1]
     assert "kind" in str(upload.get("content", ""))
+
+
+def usable_in_litellm(data: Data, alias: str) -> bool:
+    with psycopg.connect(data.litellm_db) as conn:
+        row = conn.execute(
+            'SELECT blocked FROM "LiteLLM_VerificationToken" WHERE key_alias = %s', (alias,)
+        ).fetchone()
+    assert row is not None
+    return not row[0]
+
+
+def test_a_removal_cascade_leaves_a_working_key_that_drift_finds_and_blocks(data: Data) -> None:
+    """`models remove` → the backend's cascade deactivates dave's key in LiteMaaS only → `drift` (f)
+    names it → `drift block-inactive`, approved, blocks it in LiteLLM."""
+    harness, qwen, daves = data.harness, "qwen-2-5-7b-instruct", "dave-notebook_d4d4d4d4"
+    harness.command("alice", f"models remove {qwen}")
+    approve(data, "dave", "models remove")
+    with psycopg.connect(data.litemaas_db) as conn:
+        active = conn.execute(
+            "SELECT is_active FROM api_keys WHERE litellm_key_alias = %s", (daves,)
+        ).fetchone()
+    assert active == (False,) and usable_in_litellm(data, daves)
+    assert "key(s) deactivated" in posted(data)
+
+    _, key = harness.command("carol", "drift")
+    reply = str(wait_until(lambda: harness.slack.responses(key), what="the drift report"))
+    assert "(f) Keys inactive in LiteMaaS but usable in LiteLLM" in reply and daves in reply
+
+    harness.command("bob", "drift block-inactive")
+    approve(data, "alice", "drift block-inactive")
+    assert not usable_in_litellm(data, daves)
+    assert "Blocked 1 of 1 keys" in wait_until(lambda: "Blocked 1 of 1" in posted(data) and posted(data))
 
 
 def test_the_master_key_is_read_from_litellm_secret_when_not_configured(

@@ -404,7 +404,8 @@ def test_an_init_container_of_another_repository_gets_no_fix_button(
 
 
 def plant_drift(dbs: DatabasePair) -> None:
-    """Seven orphaned LiteMaaS keys (a), one LiteLLM model missing from the catalogue (c1), one in sync."""
+    """Seven orphaned LiteMaaS keys (a), one LiteLLM model missing from the catalogue (c1), one key in
+    sync, and two keys deactivated in LiteMaaS that still work in LiteLLM (f)."""
     params = {"model": "openai/upstream", "api_base": "http://upstream/v1"}
     with psycopg.connect(dbs.litemaas_url) as lm, psycopg.connect(dbs.litellm_url) as ll:
         user = seed.add_user(lm, email="dora@example.com")
@@ -416,6 +417,10 @@ def plant_drift(dbs: DatabasePair) -> None:
         key = "sk-" + secrets.token_urlsafe(16)
         seed.add_api_key(lm, user, key=key, alias="in-sync")
         seed.add_litellm_token(ll, key=key, alias="in-sync", expires=None)
+        for alias in ("cascaded-1", "cascaded-2"):
+            key = "sk-" + secrets.token_urlsafe(16)
+            seed.add_api_key(lm, user, key=key, alias=alias, active=False)
+            seed.add_litellm_token(ll, key=key, alias=alias, expires=None)
 
 
 def test_drift_above_its_threshold_offers_the_fix(
@@ -432,8 +437,9 @@ def test_drift_above_its_threshold_offers_the_fix(
     assert [(f.key, f.severity, f.component) for f in findings] == [
         ("drift/a", "warning", "drift"),
         ("drift/c1", "warning", "drift"),
+        ("drift/f", "warning", "drift"),
     ]
-    orphans, models = findings
+    orphans, models, inactive = findings
     assert orphans.title == "Drift (a): Active LiteMaaS keys with no LiteLLM key: 7 (threshold 0)"
     assert orphans.details == (
         *(f"orphan-{n} — user dora@example.com" for n in range(1, 6)),
@@ -446,12 +452,20 @@ def test_drift_above_its_threshold_offers_the_fix(
     assert models.title == "Drift (c1): LiteLLM models missing from the catalogue: 1 (threshold 0)"
     assert models.details == ("phi-3-mini — 1 deployment(s) in LiteLLM; subscribing fails",)
     assert [a.command for a in models.actions] == ["models sync", "drift"]
+    assert inactive.title == "Drift (f): Keys inactive in LiteMaaS but usable in LiteLLM: 2 (threshold 0)"
+    assert inactive.details == (
+        "cascaded-1 — user dora@example.com, works in LiteLLM, never expires",
+        "cascaded-2 — user dora@example.com, works in LiteLLM, never expires",
+    )
+    assert [a.command for a in inactive.actions] == ["drift block-inactive", "drift"]
     assert_actions_parse(env, findings)
 
     # thresholds by kind, by letter, then default
-    assert [f.key for f in drift_check({"a": 7, "default": 0})(env)] == ["drift/c1"]
-    assert [f.key for f in drift_check({"c": 1, "default": 1})(env)] == ["drift/a"]
+    assert [f.key for f in drift_check({"a": 7, "f": 2, "default": 0})(env)] == ["drift/c1"]
+    assert [f.key for f in drift_check({"c": 1, "default": 1})(env)] == ["drift/a", "drift/f"]
     assert drift_check({"default": 7})(env) == []
+    with pytest.raises(ValueError, match="unknown drift kind 'g'"):
+        drift_check({"g": 1})
 
 
 def test_drift_that_cannot_read_the_databases_raises_a_plain_error(kube: KubeClient) -> None:

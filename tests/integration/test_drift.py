@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 import sandbox.seed_data as seed
+from commands.clients.sessions import key_databases
 from commands.contract import Result
-from commands.drift.operation import DriftArgs, DriftOperation
+from commands.drift.operation import DriftArgs, DriftOperation, find_drift
 from tests.conftest import DatabasePair
 from tests.integration.test_keys_cleanup import World, world  # noqa: F401 - the fixture
 
@@ -52,12 +53,23 @@ def plant_everything(dbs: DatabasePair) -> dict[str, set[str]]:
         seed.add_subscription(lm, other, "granite-legacy", status="inactive")
         seed.add_subscription(lm, other, "retired", status="inactive")
 
-        def key(alias: str, *, litemaas: bool, litellm: bool, active: bool = True) -> None:
+        def key(
+            alias: str,
+            *,
+            litemaas: bool,
+            litellm: bool,
+            active: bool = True,
+            blocked: bool | None = None,
+            expires: datetime | None = now + timedelta(days=30),
+            litellm_alias: str | None = None,
+        ) -> None:
             k = "sk-" + secrets.token_urlsafe(16)
             if litemaas:
                 seed.add_api_key(lm, user, key=k, alias=alias, active=active)
             if litellm:
-                seed.add_litellm_token(ll, key=k, alias=alias, expires=now + timedelta(days=30))
+                seed.add_litellm_token(
+                    ll, key=k, alias=litellm_alias or alias, expires=expires, blocked=blocked
+                )
 
         for i in range(5):
             key(f"in-sync-{i}", litemaas=True, litellm=True)
@@ -66,6 +78,14 @@ def plant_everything(dbs: DatabasePair) -> dict[str, set[str]]:
         key("orphan-a2", litemaas=True, litellm=False)  # (a)
         key("workshop-b1", litemaas=False, litellm=True)  # (b)
         key("script-b2", litemaas=False, litellm=True)  # (b)
+        # (f) deactivated in LiteMaaS (the sync's cascade) but still working in LiteLLM
+        key("cascaded-f1", litemaas=True, litellm=True, active=False)
+        key("cascaded-f2", litemaas=True, litellm=True, active=False, expires=None, blocked=False)
+        key("renamed-f3_old", litemaas=True, litellm=True, active=False, litellm_alias="renamed-f3_new")
+        # not (f): blocked, or expired, in LiteLLM; active in LiteMaaS and blocked in LiteLLM
+        key("blocked-off", litemaas=True, litellm=True, active=False, blocked=True)
+        key("expired-off", litemaas=True, litellm=True, active=False, expires=now - timedelta(hours=1))
+        key("blocked-on", litemaas=True, litellm=True, blocked=True)
         # renamed in LiteLLM but same token: exists by hash on both sides, so neither (a) nor (b)
         k = "sk-" + secrets.token_urlsafe(16)
         seed.add_api_key(lm, user, key=k, alias="old-name_1234abcd")
@@ -77,6 +97,7 @@ def plant_everything(dbs: DatabasePair) -> dict[str, set[str]]:
         "c2": {"codellama"},
         "d": {"mistral"},
         "e": {"granite-legacy"},
+        "f": {"cascaded-f1", "cascaded-f2", "renamed-f3_old"},
     }
 
 
@@ -104,6 +125,26 @@ def test_drift_finds_every_planted_divergence_and_nothing_else(world: World) -> 
     assert "sk-" not in text
     layout = "one shared database" if world.dbs.shared else "two databases"
     assert layout in result.summary
+
+
+def test_two_databases_past_the_in_memory_limit_pair_in_a_temporary_table(world: World) -> None:  # noqa: F811
+    """The COPY path (`in_memory_rows=0`) finds exactly what the in-memory one does."""
+    expected = plant_everything(world.dbs)
+    dbs = key_databases(world.env)
+
+    findings = find_drift(dbs, in_memory_rows=0)
+
+    listed = {f.kind: {item.split(" ")[0] for item, _ in f.items} for f in findings if f.count}
+    assert listed == expected
+    [inactive_usable] = [f for f in findings if f.kind == "f"]
+    with psycopg.connect(world.dbs.litellm_url) as conn:
+        usable = {
+            alias: token
+            for token, alias in conn.execute('SELECT token, key_alias FROM "LiteLLM_VerificationToken"')
+        }
+    assert sorted(inactive_usable.refs) == sorted(
+        usable[a] for a in ("cascaded-f1", "cascaded-f2", "renamed-f3_new")
+    )
 
 
 def test_no_drift_when_both_sides_agree(world: World) -> None:  # noqa: F811

@@ -250,9 +250,8 @@ BAD_INPUT = [
     ([*_words_without("api_base"), "api_base=granite.example.com"], "api_base", "http(s) URL"),
     ([*_words_without("api_base"), "api_base=ftp://granite.example.com"], "api_base", "http(s) URL"),
     ([*BASE_WORDS, "rpm=-5"], "rpm", "greater than 0"),
-    ([*BASE_WORDS, "category=poetry"], "category", "chat"),
     ([*BASE_WORDS, "context_length=0"], "context_length", "greater than 0"),
-    ([*BASE_WORDS, "supports_streaming=maybe"], "supports_streaming", "true or false"),
+    ([*BASE_WORDS, "tpm=many"], "tpm", "whole number"),
 ]
 
 
@@ -291,13 +290,24 @@ def test_api_base_with_credentials_is_refused_without_echo() -> None:
 
 def test_defaults_are_the_seeds_and_the_operation_asks_with_a_modal() -> None:
     args = add_args()
-    assert (args.description, args.provider, args.category, args.supports_streaming) == (
-        "AI model",
-        "openshift-ai",
-        "general",
-        True,
-    )
-    assert args.details().name == "granite-8b"  # display_name defaults to the model name
+    assert args.description == "AI model"
+    # what the sync writes from LiteLLM is no argument: neither typed nor in the form
+    for field in ("display_name", "provider", "category", "supports_streaming"):
+        assert field not in ModelAddArgs.model_fields
+        with pytest.raises(ParseError, match=f"unknown argument `{field}="):
+            parse_command(
+                f"models add {' '.join(BASE_WORDS)} {field}=x",
+                default_registry(),
+                components=list(DEFAULT_COMPONENTS),
+            )
+    assert args.catalogue_row() == {
+        "name": "granite-8b",
+        "provider": "openai",
+        "category": "Language Model",
+        "description": "AI model",
+        "context_length": "—",
+        "supports_streaming": "true",
+    }
     assert ModelsAddOperation.modal is True
     assert ModelsAddOperation.default_role == "admin" and ModelsAddOperation.default_approval
     titles = {name: f.title for name, f in ModelAddArgs.model_fields.items() if name != "dry_run"}
@@ -309,16 +319,15 @@ def test_defaults_are_the_seeds_and_the_operation_asks_with_a_modal() -> None:
 
 
 def test_add_registers_in_litellm_then_the_catalogue(world: World) -> None:
-    args = add_args(
-        display_name="Granite 8B", category="code", description="IBM Granite", context_length=8192
-    )
+    args = add_args(description="IBM Granite", context_length=8192)
     op = ModelsAddOperation()
     plan = op.plan(world.env, args)
     assert litellm_rows(world) == []  # planning changes nothing
-    shown = {c.field: c.after for c in plan.changes}
-    assert shown["api_base"] == "https://granite.apps.example.com/v1"
-    assert shown["display_name"] == "Granite 8B"
-    assert "api_key" not in shown
+    shown = {(c.target, c.field): c.after for c in plan.changes}
+    assert shown["model/granite-8b", "api_base"] == "https://granite.apps.example.com/v1"
+    assert shown["catalogue/models/granite-8b", "category"] == "Language Model"
+    assert all(field != "api_key" for _, field in shown)
+    assert any("come from LiteLLM" in r for r in plan.risks)
 
     progress, result = run(op.execute(world.env, args, plan))
 
@@ -330,12 +339,14 @@ def test_add_registers_in_litellm_then_the_catalogue(world: World) -> None:
     assert row["litellm_model_id"] == model_id
     assert row["availability"] == "available"
     assert (row["name"], row["category"], row["description"], row["context_length"]) == (
-        "Granite 8B",
-        "code",
+        "granite-8b",
+        "Language Model",
         "IBM Granite",
         8192,
     )
     assert result.sections[0].fields["LiteLLM id"] == model_id
+    assert result.sections[1].fields == args.catalogue_row()  # the row, read back, as the plan said
+    assert not result.warnings
     everything = text_of(plan, *progress, result)
     assert UPSTREAM_KEY not in everything
     assert MASTER_KEY not in everything and ADMIN_KEY not in everything
@@ -411,7 +422,8 @@ def test_remove_shows_the_impact_before_any_change_then_syncs(world: World) -> N
 
     risks = " | ".join(plan.risks)
     assert "3 active subscription(s) on doomed (3 user(s)) become inactive" in risks
-    assert "3 active API key(s) lose doomed; 2 of them have no other model and are deactivated" in risks
+    assert "3 active API key(s) lose doomed; 2 of them have no other model" in risks
+    assert "2 active API key(s) are deactivated (left without a model)" in risks
     assert statuses(world, "doomed") == ["active"] * 3  # nothing changed by the plan
     assert ("doomed", model_id) in litellm_rows(world)
 

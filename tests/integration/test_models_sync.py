@@ -113,15 +113,18 @@ def test_sync_reports_new_updated_unavailable_and_the_cascade(world: World) -> N
 
     assert result.ok, result
     assert result.summary == (
-        "catalogue synced: 2 models in LiteLLM — 2 new, 0 updated, 2 marked unavailable"
+        "catalogue synced: 2 models in LiteLLM — 2 new, 0 changed, 2 newly marked unavailable"
     )
     catalogue, cascade = result.sections
     assert catalogue.fields == {
         "models in LiteLLM": "2",
         "new": "2",
-        "updated": "0",
-        "marked unavailable": "2",
+        "changed": "0",
+        "newly marked unavailable": "2",
+        "updated (the backend's count)": "0",
+        "missing from LiteLLM (the backend's count)": "2",
     }
+    assert catalogue.lines == ("new: granite, llama", "newly unavailable: old-model, older-model")
     assert cascade.fields == {
         "subscriptions deactivated": "3",
         "key-model links removed": "1",
@@ -131,7 +134,7 @@ def test_sync_reports_new_updated_unavailable_and_the_cascade(world: World) -> N
         "old-model: 2 subscriptions inactive, 1 key links removed, 1 keys deactivated",
         "older-model: 1 subscriptions inactive, 0 key links removed, 0 keys deactivated",
     )
-    assert any("see `drift`" in w for w in result.warnings)
+    assert any("`drift block-inactive`" in w for w in result.warnings)
     assert [p.text for p in progress] == ["the backend is syncing the catalogue from LiteLLM"]
     with psycopg.connect(world.dbs.litemaas_url) as conn:
         rows = conn.execute("SELECT id, availability FROM models ORDER BY id").fetchall()
@@ -142,9 +145,12 @@ def test_sync_reports_new_updated_unavailable_and_the_cascade(world: World) -> N
         ("older-model", "unavailable"),
     ]
 
+    # 0.4.0 counts the two already-unavailable models again; they are not newly marked
     _, again = run(world.env())
-    assert again.ok and again.summary.endswith("0 new, 0 updated, 0 marked unavailable")
+    assert again.ok and again.summary.endswith("0 new, 0 changed, 0 newly marked unavailable")
+    assert again.sections[0].fields["missing from LiteLLM (the backend's count)"] == "2"
     assert again.sections[1].fields["subscriptions deactivated"] == "0"
+    assert not any("drift" in w for w in again.warnings)
 
 
 def test_database_urls_may_come_from_the_litemaas_db_secret(world: World) -> None:
@@ -203,3 +209,33 @@ def test_the_client_reads_config_and_readiness_and_never_shows_the_key(world: Wo
     assert (
         caught.value.status == 0 and "did not answer POST /api/v1/models/sync in time" in caught.value.message
     )
+
+
+@pytest.mark.parametrize("features_order_bug", [True, False], ids=["0.4.0", "fixed"])
+def test_a_model_with_a_capability_is_not_reported_changed_on_every_sync(
+    world: World, features_order_bug: bool
+) -> None:
+    """0.4.0 UPDATEs such a model on every sync (its `features` comparison bug); a fixed backend does not.
+    Either way the operator is told what really changed: nothing."""
+    with psycopg.connect(world.dbs.litellm_url) as conn:
+        seed_data.add_litellm_model(
+            conn,
+            "tools",
+            {"model": "openai/tools", "api_base": "http://v/v1"},
+            model_info={"supports_function_calling": True},
+        )
+    backend = BackendSandbox(
+        litellm_url=world.litellm.url,
+        litellm_master_key=MASTER,
+        database_url=world.dbs.litemaas_url,
+        litellm_database_url=world.dbs.litellm_url,
+        admin_keys=(ADMIN,),
+        features_order_bug=features_order_bug,
+    )
+    with backend:
+        env = world.env(backend_url=backend.url)
+        run(env)
+        _, again = run(env)
+
+    assert again.ok and again.summary.endswith("0 new, 0 changed, 0 newly marked unavailable")
+    assert again.sections[0].fields["updated (the backend's count)"] == ("1" if features_order_bug else "0")

@@ -427,3 +427,36 @@ def test_litellm_client_uses_the_setting_else_the_litellm_secret(sandbox: LiteLL
     finally:
         kube.close()
         kube_sandbox.stop()
+
+
+def test_v1_models_answers_each_kind_of_key_as_the_proxy_does(
+    sandbox: LiteLLMSandbox, litellm_db: str, client: LiteLLMClient
+) -> None:
+    """A virtual key sees its own models; expired (400), blocked and unknown keys (401) are refused
+    without the key in the answer; the master key sees every model."""
+    now = datetime.now(UTC)
+    with psycopg.connect(litellm_db) as conn:
+        for name in ("granite", "llama"):
+            add_litellm_model(conn, name, {"model": f"openai/{name}"})
+        add_litellm_token(conn, key="sk-only-granite-0001", alias="g", expires=None, models=["granite"])
+        add_litellm_token(conn, key="sk-every-model-0002", alias="all", expires=now + timedelta(days=1))
+        add_litellm_token(conn, key="sk-expired-key-0003", alias="old", expires=now - timedelta(hours=1))
+
+    def models(key: str) -> httpx.Response:
+        return httpx.get(f"{sandbox.url}/v1/models", headers={"Authorization": f"Bearer {key}"}, timeout=5)
+
+    def names(reply: httpx.Response) -> list[str]:
+        assert reply.status_code == 200, reply.text
+        return [m["id"] for m in reply.json()["data"]]
+
+    assert names(models(MASTER)) == ["granite", "llama"]
+    assert names(models("sk-only-granite-0001")) == ["granite"]
+    assert names(models("sk-every-model-0002")) == ["granite", "llama"]
+    expired = models("sk-expired-key-0003")
+    assert expired.status_code == 400 and expired.json()["error"]["type"] == "expired_key"
+    assert models("sk-never-made-000004").status_code == 401
+    assert client.block_key("sk-every-model-0002")
+    blocked = models("sk-every-model-0002")
+    assert blocked.status_code == 401 and "Key is blocked" in blocked.json()["error"]["message"]
+    assert all("sk-" not in r.text for r in (expired, blocked))
+    assert client.block_key("sk-never-made-000004") is False

@@ -170,7 +170,7 @@ def test_backend_not_ready_and_a_new_version(backend: BackendSandbox) -> None:
     assert health.status_code == 503
     assert (health.json()["status"], health.json()["checks"]["database"]) == ("unhealthy", "unhealthy")
     assert version == "0.5.0"
-    assert missing.status_code == 404 and missing.json()["statusCode"] == 404
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"
     assert BackendSandbox(version="0.6.1").state.health().version == "0.6.1"
     with pytest.raises(ValueError):
         backend.set_version("bad version!")

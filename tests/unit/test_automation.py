@@ -31,6 +31,13 @@ def test_defaults_are_the_runbook_crontab_and_can_be_overridden_field_by_field(t
     assert config.alerts.watcher("pods").interval_seconds == 30
 
 
+def test_drift_thresholds_name_the_report_kinds_f_included(tmp_path: Path) -> None:
+    config = load_automation(
+        write(tmp_path, "alerts: {channel: C0A, drift_thresholds: {default: 0, a: 10, c: 2, f: 5}}\n")
+    )
+    assert config.alerts.drift_thresholds == {"default": 0, "a": 10, "c": 2, "f": 5}
+
+
 def test_routes_pick_the_first_match_then_the_default_channel(tmp_path: Path) -> None:
     config = load_automation(
         write(
@@ -52,6 +59,8 @@ def test_routes_pick_the_first_match_then_the_default_channel(tmp_path: Path) ->
             "schedules.key-cleanup.cron",
         ),
         ("alerts: {channel: C0A, watchers: {podz: {interval_seconds: 5}}}\n", "unknown watcher 'podz'"),
+        ("alerts: {channel: C0A, drift_thresholds: {g: 3}}\n", "unknown drift kind 'g'"),
+        ("alerts: {channel: C0A, drift_thresholds: {f: -1}}\n", "drift threshold 'f' must be 0 or more"),
         ("alerts: {channel: '#ops'}\n", "alerts.channel"),
         ("alerts: {channel: C0A, renotify_minutes: 0}\n", "alerts.renotify_minutes"),
         ("schedules: {key-cleanup: {cron: '0 2 * * *'}}\n", "has no channel"),
