@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from commands.clients.kube import KubeClient
+    from commands.clients.oci.catalogue import ImageRegistry
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,16 @@ DEFAULT_SCALE_BOUNDS: dict[str, tuple[int, int]] = {
 }
 
 
+@dataclass(frozen=True)
+class FailFast:
+    """When following a rollout stops before the progress deadline, on what new pods show."""
+
+    enabled: bool = True
+    restarts: int = 3  # CrashLoopBackOff once a container restarted this many times
+    pull_errors: int = 2  # 1: at the first ErrImagePull; 2: at ImagePullBackOff (the kubelet retried)
+    log_lines: int = 20  # last lines of the failing container's log shown
+
+
 @dataclass
 class Environment:
     """Everything an operation may touch, for one deployment of LiteMaaS."""
@@ -91,6 +102,8 @@ class Environment:
     backend_admin_key: str | None = None  # None: read from the `backend-secret` Secret when needed
     litellm_redis_url: str | None = None  # LiteLLM's own Redis (cache flush); None: not configured
     schedules: ScheduleBook | None = None  # the bot's schedules (the `schedules` commands); None: none
+    image_registry: ImageRegistry | None = None  # pre-flight, `versions`, updates in `status`; None: off
+    fail_fast: FailFast = field(default_factory=FailFast)
 
     def component(self, name: str) -> Component:
         """The named component; raises KeyError for an unknown one (arguments are validated first)."""

@@ -18,6 +18,7 @@ from commands.clients.rolling import (
     ALL,
     component_of,
     components_in_order,
+    failure_section,
     follow_rollout,
     generation,
     is_paused,
@@ -169,4 +170,11 @@ def _restart_one(
     )
     if final.done:
         return None, section
+    failing = failure_section(env, final)
+    if failing is not None:  # the failing pod's reason and log, under the component's own fields
+        section = Section(
+            title=section.title,
+            fields={**section.fields, **failing.fields},
+            lines=(failing.title, *failing.lines),
+        )
     return f"restarting {name} failed: {rollout_failure(component, final)}", section
