@@ -292,7 +292,7 @@ def upgrade(sb: Any, env: Environment, component: str, tag: str) -> None:
 
 def test_rollback_to_a_named_revision(sb: Any, env: Environment) -> None:
     upgrade(sb, env, "backend", "0.5.0")
-    upgrade(sb, env, "backend", "0.6.0")
+    upgrade(sb, env, "backend", "0.5.1")
 
     with Stepper(sb):
         result = only_result(run(RollbackOperation(), env, RollbackArgs(component="backend", to_revision=1)))
