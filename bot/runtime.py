@@ -27,6 +27,7 @@ from bot.automation import AutomationConfig, load_automation
 from bot.builtins import BUILTINS
 from bot.dedupe import Deduper
 from bot.http import BotWsgiApp, HttpServer
+from bot.image_registry import fail_fast, image_registry
 from bot.leader import LeaderElection
 from bot.locks import LocksUnavailable, TargetLocks, redis_client
 from bot.messenger import Messenger
@@ -233,6 +234,8 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         litellm_master_key=_plain(settings.litellm_master_key),
         backend_admin_key=_plain(settings.backend_admin_key),
         litellm_redis_url=settings.litellm_redis_url.get_secret_value(),
+        image_registry=image_registry(settings),
+        fail_fast=fail_fast(settings),
     )
     runner = JobRunner(workers=settings.worker_threads)
     messenger = Messenger(client, redactor, metrics)

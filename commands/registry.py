@@ -58,6 +58,7 @@ def default_registry() -> Registry:
     from commands.cluster.scale import ScaleOperation
     from commands.cluster.status import StatusOperation
     from commands.cluster.upgrade import UpgradeOperation
+    from commands.cluster.versions import VersionsOperation
     from commands.drift.operation import DriftOperation
     from commands.keys.cleanup import KeysCleanupOperation
     from commands.keys.orphans import KeysOrphansOperation
@@ -78,6 +79,7 @@ def default_registry() -> Registry:
             BackupNowOperation,
             BackupListOperation,
             UpgradeOperation,
+            VersionsOperation,
             RollbackOperation,
             RestartOperation,
             LogsOperation,

@@ -80,7 +80,7 @@ class RegistryClient:
     ) -> None:
         self._mirrors = {k.lower(): v.rstrip("/") for k, v in (mirrors or {}).items()}
         self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=True)
-        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}  # (host, scope, basic auth)
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -147,8 +147,9 @@ class RegistryClient:
         shown: str,
     ) -> httpx.Response:
         host = urlsplit(url).netloc
+        key = (host, scope, credentials.basic_header() if credentials else "")
         try:
-            response = self._http.request(method, url, headers={**headers, **self._cached_auth(host, scope)})
+            response = self._http.request(method, url, headers={**headers, **self._cached_auth(key)})
             if response.status_code == 401:
                 auth = self._answer(
                     parse_challenge(response.headers.get("www-authenticate")), scope, credentials
@@ -156,23 +157,23 @@ class RegistryClient:
                 if auth is not None:
                     response = self._http.request(method, url, headers={**headers, **auth})
                     if "Bearer" in auth.get("Authorization", ""):
-                        self._remember(host, scope, auth["Authorization"])
+                        self._remember(key, auth["Authorization"])
         except httpx.TransportError as exc:
             raise RegistryError(
                 "unreachable", f"{host} could not be reached ({type(exc).__name__})"
             ) from None
         return _checked(response, shown, credentials is not None)
 
-    def _cached_auth(self, host: str, scope: str) -> dict[str, str]:
+    def _cached_auth(self, key: tuple[str, str, str]) -> dict[str, str]:
         with self._lock:
-            token = self._tokens.get((host, scope))
+            token = self._tokens.get(key)
         if token is None or token[1] <= time.monotonic():
             return {}
         return {"Authorization": token[0]}
 
-    def _remember(self, host: str, scope: str, header: str) -> None:
+    def _remember(self, key: tuple[str, str, str], header: str) -> None:
         with self._lock:
-            self._tokens[(host, scope)] = (header, time.monotonic() + DEFAULT_TOKEN_SECONDS - 5)
+            self._tokens[key] = (header, time.monotonic() + DEFAULT_TOKEN_SECONDS - 5)
 
     def _answer(
         self, challenge: Challenge | None, scope: str, credentials: Credentials | None
