@@ -100,6 +100,8 @@ class Kubelet:
     def step(self, pod: dict[str, Any]) -> bool:
         """One step (10 s) of a pod waiting for its images; True once they are all pulled."""
         uid = pod["metadata"]["uid"]
+        if uid not in self._pulls and not self._reason(pod):
+            return True  # a pod that already runs (its image came before it went missing) keeps running
         pull = self._pulls.setdefault(uid, _Pull())
         if pull.wait > 0:
             pull.wait -= 1
