@@ -14,6 +14,7 @@ import pytest
 from commands.clients.kube import STRATEGIC_MERGE, KubeClient
 from commands.clients.oci.catalogue import ImageRegistry
 from commands.clients.oci.client import RegistryClient
+from commands.clients.oci.pull_secrets import PULL_SECRET
 from commands.cluster.status import StatusArgs, StatusOperation
 from commands.cluster.upgrade import UpgradeArgs, UpgradeOperation
 from commands.cluster.versions import VersionsArgs, VersionsOperation
@@ -117,13 +118,13 @@ def test_the_pull_secret_named_by_the_pod_spec_authenticates(
 ) -> None:
     registry.state.private.add("quay.io/rh-aiservices-bu/litemaas-backend")
     auth = base64.b64encode(b"puller:pw").decode()
-    sb.set_secret("quay-pull", {".dockerconfigjson": json.dumps({"auths": {"quay.io": {"auth": auth}}})})
+    sb.set_secret(PULL_SECRET, {".dockerconfigjson": json.dumps({"auths": {"quay.io": {"auth": auth}}})})
     without = UpgradeOperation().plan(env, UpgradeArgs(component="backend", tag="0.5.1"))
     assert any("refused anonymous access" in r for r in without.risks), without.risks
 
     kube.patch_deployment(
         "litellm-backend",
-        {"spec": {"template": {"spec": {"imagePullSecrets": [{"name": "quay-pull"}]}}}},
+        {"spec": {"template": {"spec": {"imagePullSecrets": [{"name": PULL_SECRET}]}}}},
         STRATEGIC_MERGE,
     )
     sb.settle()
@@ -149,7 +150,9 @@ def test_versions_shows_the_running_digest_and_newer_tags_from_the_cache(
     }
     asked = [p for _, p in registry.requests if p.endswith("/tags/list")]
     assert len(asked) == 2  # the anonymous try (401), then with the token
-    with_pre = only_result(list(VersionsOperation().execute(env, VersionsArgs(component="backend", pre=True))))
+    with_pre = only_result(
+        list(VersionsOperation().execute(env, VersionsArgs(component="backend", pre=True)))
+    )
     assert with_pre.sections[0].fields["newer"].startswith("0.6.0-rc.1, 0.5.2")
     assert [p for _, p in registry.requests if p.endswith("/tags/list")] == asked  # cached: no new call
 

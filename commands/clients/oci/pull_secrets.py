@@ -1,7 +1,8 @@
 """Credentials for a Deployment's images: the dockerconfigjson pull secrets its pod spec names.
 
-Only Secrets named in `spec.template.spec.imagePullSecrets` are read (the Role grants `get` on exactly
-those names). A Secret that cannot be read leaves the call anonymous and says why.
+Only Secrets named in `spec.template.spec.imagePullSecrets` are read. deploy/'s Role grants `get` on
+`PULL_SECRET` only (the name to give the LiteMaaS pull secret; grant yours instead if it differs). A
+Secret that cannot be read leaves the call anonymous and says why.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 from commands.clients.kube import KubeClient, KubeError
 from commands.clients.oci.auth import Credentials, dockerconfig_credentials
+
+PULL_SECRET = "litemaas-pull-secret"
 
 
 @dataclass(frozen=True)
