@@ -76,7 +76,9 @@ class FailFast:
 
     enabled: bool = True
     restarts: int = 3  # CrashLoopBackOff once a container restarted this many times
-    pull_errors: int = 2  # 1: at the first ErrImagePull; 2: at ImagePullBackOff (the kubelet retried)
+    # 1: at the first ErrImagePull; 2: at ImagePullBackOff (the kubelet retried), or at an ErrImagePull
+    # that says the image does not exist ("manifest unknown")
+    pull_errors: int = 2
     log_lines: int = 20  # last lines of the failing container's log shown
 
 

@@ -16,6 +16,8 @@ from commands.environment import FailFast
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 PULL_ATTEMPTS = {"ErrImagePull": 1, "ImagePullBackOff": 2}  # ImagePullBackOff: the kubelet already retried
 CONFIG_REASONS = ("CreateContainerConfigError", "CreateContainerError", "InvalidImageName")
+# a pull that failed because the image does not exist (CRI-O, containerd, Docker): no retry will help
+ABSENT_IMAGE = ("manifest unknown", "not found", "NotFound", "does not exist")
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,9 @@ def _container_failure(status: dict[str, Any], pod: str, init: bool, limits: Fai
     def failure(why: str, text: str, previous: bool, has_log: bool = True) -> PodFailure:
         return PodFailure(why, pod, name, init, text, previous, has_log)
 
-    if reason in PULL_ATTEMPTS and PULL_ATTEMPTS[reason] >= limits.pull_errors:
+    if reason in PULL_ATTEMPTS and (
+        PULL_ATTEMPTS[reason] >= limits.pull_errors or any(text in message for text in ABSENT_IMAGE)
+    ):
         return failure(reason, message, False, has_log=False)
     if reason in CONFIG_REASONS:
         return failure(reason, message, False, has_log=False)
