@@ -12,6 +12,7 @@ import pytest
 from commands.clients.oci.auth import Credentials, dockerconfig_credentials
 from commands.clients.oci.client import RegistryClient, RegistryError
 from commands.clients.oci.reference import parse_reference
+from sandbox.console_images import registry_command
 from sandbox.kube import KubeSandbox
 from sandbox.registry import RegistrySandbox, seeded_store
 from tests.sandbox.conftest import KubectlRunner
@@ -173,3 +174,18 @@ def test_a_missing_init_container_image_keeps_the_pod_initializing(
     assert {s["state"]["waiting"]["reason"] for s in pod["status"]["containerStatuses"]} == {
         "PodInitializing"
     }
+
+
+def test_the_consoles_registry_commands(kube_sandbox: KubeSandbox, registry: RegistrySandbox) -> None:
+    image = "quay.io/rh-aiservices-bu/litemaas-frontend:0.5.2"
+    assert "untagged" in registry_command(kube_sandbox, registry, "untag", [image])
+    assert not kube_sandbox.images.has_image(image)
+    assert registry_command(kube_sandbox, registry, "untag", [image]).startswith("! ")
+    assert "pushed (sha256:" in registry_command(kube_sandbox, registry, "push", [image])
+    assert kube_sandbox.images.has_image(image)
+    assert "503" in registry_command(kube_sandbox, registry, "registry", ["down"])
+    assert registry.state.unavailable
+    registry_command(kube_sandbox, registry, "registry", ["up"])
+    assert not registry.state.unavailable
+    assert registry_command(kube_sandbox, registry, "registry", ["sideways"]).startswith("! usage")
+    assert registry_command(kube_sandbox, registry, "push", ["no-tag"]).startswith("! usage")
