@@ -71,7 +71,7 @@ def test_a_tag_the_registry_lacks_fails_at_its_first_err_image_pull(
     failing = next(s for s in result.sections if s.title.startswith("Failing pod"))
     assert failing.fields["reason"] == "ErrImagePull"
     assert failing.fields["init container"] == "run-migrations"  # the init container pulls first
-    assert seconds < 10
+    assert seconds < 20  # the wait ends at the failure, long before the 30 s timeout (loaded CI)
 
 
 def test_crash_loop_past_the_restart_threshold_shows_the_previous_runs_log(
