@@ -60,12 +60,12 @@ def preflight(env: Environment, upgrades: list[ComponentUpgrade]) -> Preflight:
                     raise OperationError(_missing(env, ref, found.credentials)) from None
                 if registry.check == "require":
                     raise OperationError(
-                        f"{ref} could not be checked: {exc.message}. REGISTRY_CHECK=require refuses an "
-                        "upgrade the registry cannot confirm; nothing changed"
+                        f"{exc.message}. REGISTRY_CHECK=require refuses an upgrade the registry cannot "
+                        "confirm; nothing changed"
                     ) from None
                 notes.append(
-                    f"⚠ {ref} could not be checked ({exc.message}): if the tag does not exist the new "
-                    "pods fail with ErrImagePull and the rollout stops with Rollback offered"
+                    f"{exc.message}: the tag could not be checked; if it does not exist the new pods fail "
+                    "with ErrImagePull and the rollout stops with Rollback offered"
                 )
     return Preflight(digests, tuple(dict.fromkeys(notes)))
 
