@@ -129,12 +129,20 @@ def _demo(state_dir: Path) -> int:
     assert world.slack is not None
     users = {user_id: name for name, user_id in DEMO_USERS.items()}
     console = Console(
-        world.slack, server.url, world.signing_secret, channel="C0OPS", users=users, kube=world.kube
+        world.slack,
+        server.url,
+        world.signing_secret,
+        channel="C0OPS",
+        users=users,
+        kube=world.kube,
+        registry=world.registry,
     )
     print(
         "litemaas-chatops demo — a sandboxed LiteMaaS and Slack.\n"
         "Type e.g.  as bob: /maas scale litellm 3   then   as dave: press 1   (help, users, quit)\n"
-        "Alerts go to #ops-alerts: try  break litellm  then  wait 10"
+        "Alerts go to #ops-alerts: try  break litellm  then  wait 10\n"
+        "Upgrades: /maas upgrade backend 0.5.1-typo is refused; registry down, then an approved\n"
+        "/maas upgrade backend 0.9.9 fails fast with ErrImagePull (see README)"
     )
     with contextlib.suppress(KeyboardInterrupt):
         console.run(sys.stdin, prompt="> ")

@@ -27,6 +27,7 @@ from bot.automation import AutomationConfig, load_automation
 from bot.bot_state import BotStateView
 from bot.dedupe import Deduper
 from bot.http import BotWsgiApp, HttpServer
+from bot.image_registry import fail_fast, image_registry
 from bot.leader import LeaderElection
 from bot.locks import LocksUnavailable, TargetLocks, redis_client
 from bot.messenger import Messenger
@@ -247,6 +248,8 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         litellm_redis_url=settings.litellm_redis_url.get_secret_value(),
         schedules=schedules,
         bot=bot_state,
+        image_registry=image_registry(settings),
+        fail_fast=fail_fast(settings),
     )
     runner = JobRunner(workers=settings.worker_threads)
     messenger = Messenger(client, redactor, metrics)

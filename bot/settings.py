@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     leader_lease_name: str = "litemaas-chatops-leader"
     leader_lease_seconds: float = Field(default=15, ge=2, le=300)
     pod_name: str | None = None  # this replica's identity in the Lease (downward API); default host-pid
+    # images: the registry pre-flight of upgrades and `versions`; when following a rollout gives up early
+    registry_check: Literal["require", "warn", "off"] = "warn"
+    registry_mirrors: dict[str, str] = Field(default_factory=dict)  # registry host -> http(s) URL[/prefix]
+    registry_cache_seconds: float = Field(default=3600, ge=0, le=86400)
+    rollout_fail_fast: bool = True
+    rollout_fail_restarts: int = Field(default=3, ge=1, le=100)
+    rollout_fail_pull_errors: int = Field(default=2, ge=1, le=2)
+    rollout_fail_log_lines: int = Field(default=20, ge=0, le=200)
 
     @field_validator("slack_bot_token", "slack_signing_secret", "bot_database_url")
     @classmethod
@@ -98,6 +106,14 @@ class Settings(BaseSettings):
     def _operated_database_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and urlsplit(value.get_secret_value()).scheme not in ("postgresql", "postgres"):
             raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("registry_mirrors")
+    @classmethod
+    def _mirrors(cls, value: dict[str, str]) -> dict[str, str]:
+        for host, url in value.items():
+            if not host.strip() or not re.match(r"^https?://[^/\s]+", url):
+                raise ValueError("must map registry hosts to http(s) URLs")
         return value
 
     @field_validator("slack_api_url")

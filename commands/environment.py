@@ -20,6 +20,7 @@ from commands.text import shown
 if TYPE_CHECKING:
     from commands.bot_state import BotState, ScheduleBook
     from commands.clients.kube import KubeClient
+    from commands.clients.oci.catalogue import ImageRegistry
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,18 @@ DEFAULT_SCALE_BOUNDS: dict[str, tuple[int, int]] = {
 }
 
 
+@dataclass(frozen=True)
+class FailFast:
+    """When following a rollout stops before the progress deadline, on what new pods show."""
+
+    enabled: bool = True
+    restarts: int = 3  # CrashLoopBackOff once a container restarted this many times
+    # 1: at the first ErrImagePull; 2: at ImagePullBackOff (the kubelet retried), or at an ErrImagePull
+    # that says the image does not exist ("manifest unknown")
+    pull_errors: int = 2
+    log_lines: int = 20  # last lines of the failing container's log shown
+
+
 @dataclass
 class Environment:
     """Everything an operation may touch, for one deployment of LiteMaaS."""
@@ -110,6 +123,8 @@ class Environment:
     litellm_redis_url: str | None = None  # LiteLLM's own Redis (cache flush); None: not configured
     schedules: ScheduleBook | None = None  # the bot's schedules (the `schedules` commands); None: none
     bot: BotState | None = None  # the bot's own state (help, whoami, audit, approvals, locks); None: none
+    image_registry: ImageRegistry | None = None  # pre-flight, `versions`, updates in `status`; None: off
+    fail_fast: FailFast = field(default_factory=FailFast)
 
     def component(self, name: str) -> Component:
         """The named component, or an OperationError listing the known ones."""

@@ -63,6 +63,7 @@ def default_registry() -> Registry:
     from commands.cluster.scale import ScaleOperation
     from commands.cluster.status import StatusOperation
     from commands.cluster.upgrade import UpgradeOperation
+    from commands.cluster.versions import VersionsOperation
     from commands.drift.block import DriftBlockInactiveOperation
     from commands.drift.operation import DriftOperation
     from commands.keys.cleanup import KeysCleanupOperation
@@ -90,6 +91,7 @@ def default_registry() -> Registry:
             BackupNowOperation,
             BackupListOperation,
             UpgradeOperation,
+            VersionsOperation,
             RollbackOperation,
             RestartOperation,
             LogsOperation,

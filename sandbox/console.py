@@ -19,7 +19,9 @@ from typing import Any, TextIO
 
 import httpx
 
+from sandbox.console_images import registry_command
 from sandbox.kube import KubeSandbox
+from sandbox.registry import RegistrySandbox
 from sandbox.slack import SlackCall, SlackSandbox, block_actions_body, sign, slash_command_body
 from sandbox.slack.workspace import BOT_NAME
 
@@ -35,6 +37,8 @@ commands:
   as dave: press 1  |  press 1 as dave   click button [1] as dave
   wait [SECONDS]                         show what the bot posts for a while (default 5)
   break litellm  |  heal litellm         crash-loop a Deployment's pods (alerts follow) / let them recover
+  registry down  |  registry up          a registry outage: the pre-flight cannot check (the card says so)
+  untag IMAGE  |  push IMAGE             delete / add a tag in the sandbox registry
   users                                  who is who
   help                                   this text
   quit                                   leave"""
@@ -294,9 +298,11 @@ class Console:
         *,
         settle_timeout: float = SETTLE_TIMEOUT,
         kube: KubeSandbox | None = None,
+        registry: RegistrySandbox | None = None,
     ) -> None:
         self.slack = slack
         self.kube = kube
+        self.registry = registry
         self.bot_url = bot_url.rstrip("/")
         self.channel = slack.workspace.resolve_channel(channel) or channel
         self.users: dict[str, str] = dict(users if users is not None else slack.workspace.users)
@@ -391,6 +397,9 @@ class Console:
             return
         if word in ("break", "heal"):
             self._break_or_heal(word, line.split()[1:])
+            return
+        if word in ("registry", "untag", "push"):
+            self._write(registry_command(self.kube, self.registry, word, line.split()[1:]))
             return
         match = _ACTION.match(line)
         assert match is not None  # the pattern matches any line

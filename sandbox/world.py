@@ -8,6 +8,7 @@ setting `serve` needs to run against it (`litemaas-bot serve --env-file FILE`).
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from psycopg import sql
 from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox
+from sandbox.registry import RegistrySandbox
 from sandbox.schemas import TemplateDatabases, drop_database
 from sandbox.seed_data import seed_demo
 from sandbox.slack import SlackSandbox
@@ -81,6 +83,8 @@ class SandboxWorld:
     slack: SlackSandbox | None = None
     litellm: LiteLLMSandbox | None = None
     backend: BackendSandbox | None = None
+    registry: RegistrySandbox | None = None
+    progress_deadline_steps: int = 60  # ten-second steps: Kubernetes' default 600 s progress deadline
 
     def start(self) -> SandboxWorld:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -92,8 +96,14 @@ class SandboxWorld:
             "litemaas-db": {"DATABASE_URL": litemaas_url, "LITELLM_DATABASE_URL": litellm_url},
             "litellm-secret": {"LITELLM_MASTER_KEY": self.master_key},
         }
+        self.registry = RegistrySandbox().start()
         self.kube = KubeSandbox(
-            namespace=self.namespace, seed=True, auto_progress=self.auto_progress, secrets=planted
+            namespace=self.namespace,
+            seed=True,
+            auto_progress=self.auto_progress,
+            secrets=planted,
+            images=self.registry.store,  # the kubelet pulls from the registry the bot checks
+            progress_deadline_steps=self.progress_deadline_steps,
         ).start()
         self.slack = SlackSandbox(bot_token=self.bot_token).start()
         self.litellm = LiteLLMSandbox(master_key=self.master_key, database_url=litellm_url).start()
@@ -158,7 +168,7 @@ class SandboxWorld:
 
     def settings(self) -> dict[str, str]:
         """Every setting the bot needs to run against this sandbox."""
-        assert self.kube and self.slack and self.litellm and self.backend, "start() first"
+        assert self.kube and self.slack and self.litellm and self.backend and self.registry, "start() first"
         return {
             "SLACK_BOT_TOKEN": self.bot_token,
             "SLACK_SIGNING_SECRET": self.signing_secret,
@@ -180,6 +190,7 @@ class SandboxWorld:
             "AUTOMATION_CONFIG": str(self.automation_path),
             "ALERTMANAGER_TOKEN": self.alertmanager_token,
             "LEADER_LEASE_SECONDS": "5",
+            "REGISTRY_MIRRORS": json.dumps(self.registry.mirrors()),
         }
 
     def write_env(self, path: Path) -> Path:
@@ -192,6 +203,6 @@ class SandboxWorld:
         return path
 
     def stop(self) -> None:
-        for server in (self.slack, self.kube, self.litellm, self.backend):
+        for server in (self.slack, self.kube, self.litellm, self.backend, self.registry):
             if server is not None:
                 server.stop()

@@ -17,6 +17,7 @@ from commands.autosync.state import (
 )
 from commands.clients.kube import STRATEGIC_MERGE, KubeError
 from commands.clients.rolling import (
+    failure_section,
     follow_rollout,
     is_paused,
     kube_problem,
@@ -113,7 +114,7 @@ class AutosyncChange(Operation[Any]):
             yield Result(
                 ok=False,
                 summary=f"{summary_of(after)} in the template, but {rollout_failure(component, final)}",
-                sections=(section,),
+                sections=tuple(s for s in (section, failure_section(env, final)) if s is not None),
                 follow_ups=(rollback(component.name),),
             )
             return

@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from pydantic import ValidationError
 
+from commands.clients.kube_stream import list_lines, parse_event
 from commands.contract import OperationError
 
 STRATEGIC_MERGE = "application/strategic-merge-patch+json"  # what `kubectl set image|env` sends
@@ -237,41 +238,39 @@ class KubeClient:
 
         An `ERROR` event (e.g. 410 Expired) raises KubeError. Closing the generator closes the stream.
         """
+        return self._watch(
+            self._apps.list_namespaced_deployment,
+            resource_version,
+            timeout_seconds,
+            field_selector=f"metadata.name={name}",
+        )
+
+    def _watch(
+        self, lister: Callable[..., Any], resource_version: str, timeout_seconds: int, **selectors: str
+    ) -> Iterator[dict[str, Any]]:
         timeout_seconds = max(1, int(timeout_seconds))
         raw: Any = _guarded(
-            lambda: self._apps.list_namespaced_deployment(
+            lambda: lister(
                 self.namespace,
-                field_selector=f"metadata.name={name}",
                 resource_version=resource_version,
                 timeout_seconds=timeout_seconds,
                 allow_watch_bookmarks=False,
                 watch=True,
                 _preload_content=False,
                 _request_timeout=(REQUEST_TIMEOUT[0], timeout_seconds + WATCH_READ_SLACK),
+                **selectors,
             )
         )
-        lines = list_lines(raw)
-        try:
-            while (line := _guarded(lambda: next(lines, None))) is not None:
-                event = _parse_event(line)
-                if event is None:
-                    continue
-                kind, obj = event
-                if kind == "ERROR":
-                    code = int(obj.get("code") or 0)
-                    raise KubeError(code, str(obj.get("reason") or "Error"), str(obj.get("message") or ""))
-                if kind in ("ADDED", "MODIFIED", "DELETED"):
-                    yield obj
-        finally:
-            # The server may still be streaming: close the connection rather than hand it back to the
-            # pool, where the next request would read the rest of this watch as its response.
-            raw.close()
-            raw.release_conn()
+        return _watched_objects(raw)
 
     # -- pods --------------------------------------------------------------------------------------
 
     def list_pods(self, label_selector: str) -> list[dict[str, Any]]:
         """Pods of the namespace matching `label_selector` (e.g. "app=litellm")."""
+        return self.list_pods_versioned(label_selector)[0]
+
+    def list_pods_versioned(self, label_selector: str) -> tuple[list[dict[str, Any]], str]:
+        """Pods matching `label_selector` and the list's resourceVersion (to watch from)."""
         raw: Any = _guarded(
             lambda: self._core.list_namespaced_pod(
                 self.namespace,
@@ -281,7 +280,16 @@ class KubeClient:
             )
         )
         served = _guarded(lambda: _read_json(raw))
-        return list(served.get("items") or [])
+        version = str((served.get("metadata") or {}).get("resourceVersion") or "")
+        return list(served.get("items") or []), version
+
+    def watch_pods(
+        self, label_selector: str, resource_version: str, timeout_seconds: int
+    ) -> Iterator[dict[str, Any]]:
+        """Pod objects of watch events after `resource_version` (as `watch_deployment`)."""
+        return self._watch(
+            self._core.list_namespaced_pod, resource_version, timeout_seconds, label_selector=label_selector
+        )
 
     def read_pod_log(
         self, pod: str, container: str, tail_lines: int | None = None, previous: bool = False
@@ -395,25 +403,25 @@ class KubeClient:
         self._api_client.close()  # type: ignore[no-untyped-call]
 
 
-def list_lines(response: Any) -> Iterator[str]:
-    """The lines of a streamed (chunked) response, as they arrive."""
-    pending = b""
-    for chunk in response.stream(amt=None, decode_content=False):
-        pending += chunk
-        while b"\n" in pending:
-            line, pending = pending.split(b"\n", 1)
-            yield line.decode("utf-8", "replace")
-    if pending.strip():
-        yield pending.decode("utf-8", "replace")
-
-
-def _parse_event(line: str) -> tuple[str, dict[str, Any]] | None:
-    if not line.strip():
-        return None
+def _watched_objects(raw: Any) -> Iterator[dict[str, Any]]:
+    """The objects of a watch stream's ADDED/MODIFIED/DELETED events; an ERROR event raises KubeError."""
+    lines = list_lines(raw)
     try:
-        event = json.loads(line)
-    except ValueError:
-        raise KubeError(0, "BadResponse", "the watch stream sent a line that is not JSON") from None
-    if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
-        return None
-    return str(event.get("type") or ""), event["object"]
+        while (line := _guarded(lambda: next(lines, None))) is not None:
+            try:
+                event = parse_event(line)
+            except ValueError:
+                raise KubeError(0, "BadResponse", "the watch stream sent a line that is not JSON") from None
+            if event is None:
+                continue
+            kind, obj = event
+            if kind == "ERROR":
+                code = int(obj.get("code") or 0)
+                raise KubeError(code, str(obj.get("reason") or "Error"), str(obj.get("message") or ""))
+            if kind in ("ADDED", "MODIFIED", "DELETED"):
+                yield obj
+    finally:
+        # The server may still be streaming: close the connection rather than hand it back to the
+        # pool, where the next request would read the rest of this watch as its response.
+        raw.close()
+        raw.release_conn()

@@ -13,9 +13,10 @@ import re
 from collections.abc import Generator
 from typing import Any
 
+from commands.clients.following import follow_rollout_failing_fast
 from commands.clients.kube import KubeError
-from commands.clients.rollout import RolloutStatus, iter_rollout
-from commands.contract import OperationError, Progress
+from commands.clients.rollout import RolloutStatus
+from commands.contract import OperationError, Progress, Section
 from commands.environment import Component, Environment
 
 SHOWN_INPUT_LIMIT = 40  # characters of a bad argument echoed back
@@ -66,10 +67,13 @@ def is_paused(deployment: dict[str, Any]) -> bool:
 
 
 def follow_rollout(env: Environment, component: Component) -> Generator[Progress, None, RolloutStatus]:
-    """Follow the component's rollout until done, failed or `env.rollout_timeout`; yields a Progress per
-    new state and returns the final status. Raises KubeError when the Deployment cannot be watched."""
+    """Follow the component's rollout until done, failed (also: a new pod failed for good, see
+    `env.fail_fast`) or `env.rollout_timeout`; yields a Progress per new state and returns the final
+    status. Raises KubeError when the Deployment cannot be watched."""
     final: RolloutStatus | None = None
-    for status in iter_rollout(env.kube, component.deployment, env.rollout_timeout):
+    for status in follow_rollout_failing_fast(
+        env.kube, component.deployment, env.rollout_timeout, env.fail_fast
+    ):
         final = status
         if not (status.done or status.failed):
             yield Progress(f"{component.name}: {status.message}", done=status.available, total=status.desired)
@@ -79,12 +83,44 @@ def follow_rollout(env: Environment, component: Component) -> Generator[Progress
 
 def rollout_failure(component: Component, status: RolloutStatus) -> str:
     """Why a rollout did not finish, for a user who did not watch it."""
+    if status.failure is not None:
+        return f"{scrub(status.failure.describe())}; the previous pods keep serving"
     if "exceeded its progress deadline" in status.message:
         return (
             f"{status.message}: the new pods of {component.name} did not become available "
             f"({status.available} of {status.desired} available); the previous pods keep serving"
         )
     return status.message
+
+
+def failure_section(env: Environment, status: RolloutStatus) -> Section | None:
+    """The failing pod of an early-ended rollout: reason, pod, container, the kubelet's message and
+    the last lines of the failing container's log (secrets scrubbed); None when no pod failed."""
+    failure = status.failure
+    if failure is None:
+        return None
+    fields = {
+        "reason": failure.reason,
+        "pod": failure.pod,
+        ("init container" if failure.init else "container"): failure.container,
+    }
+    if failure.message:
+        fields["message"] = scrub(failure.message)
+    if not failure.has_log:
+        return Section(title=f"Failing pod {failure.pod}", fields=fields)
+    try:
+        text = env.kube.read_pod_log(
+            failure.pod, failure.container, tail_lines=env.fail_fast.log_lines, previous=failure.previous_log
+        )
+        lines = tuple(scrub(line) for line in text.splitlines()[-env.fail_fast.log_lines :]) or (
+            "(empty log)",
+        )
+    except KubeError as exc:
+        lines = (f"the log could not be read: {kube_problem(exc)}",)
+    run = "previous run" if failure.previous_log else "log"
+    return Section(
+        title=f"Failing pod {failure.pod} ({failure.container}, {run})", fields=fields, lines=lines
+    )
 
 
 _URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^/\s@]+@")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from commands.clients.kube import KubeClient, KubeError
+from commands.clients.pod_failures import PodFailure
 
 TIMED_OUT_REASON = "ProgressDeadlineExceeded"
 MAX_WATCH_SECONDS = 300  # one watch request never stays open longer than this; it is re-opened
@@ -30,6 +31,7 @@ class RolloutStatus:
     updated: int
     desired: int
     available: int
+    failure: PodFailure | None = None  # a new pod failed for good (the follower stopped early)
 
 
 def _int(value: Any) -> int:
@@ -85,11 +87,19 @@ def _resource_version(deployment: dict[str, Any]) -> str:
     return str((deployment.get("metadata") or {}).get("resourceVersion") or "")
 
 
-def iter_rollout(kube: KubeClient, name: str, timeout: float) -> Iterator[RolloutStatus]:
+def iter_rollout(
+    kube: KubeClient,
+    name: str,
+    timeout: float,
+    *,
+    watch_seconds: int = MAX_WATCH_SECONDS,
+    stopped: Callable[[], bool] = lambda: False,
+) -> Iterator[RolloutStatus]:
     """Each new rollout status of Deployment `name`, the last one final (done, failed or timed out).
 
     GETs the Deployment, then watches from its resourceVersion, re-opening the watch when the server
-    ends it and re-reading the object when the server says the resourceVersion expired (410).
+    ends it (each watch asks for at most `watch_seconds`) and re-reading the object when the server
+    says the resourceVersion expired (410). Ends quietly once `stopped()` is true.
     Raises KubeError when the Deployment cannot be read.
     """
     deadline = time.monotonic() + max(0.0, timeout)
@@ -100,7 +110,9 @@ def iter_rollout(kube: KubeClient, name: str, timeout: float) -> Iterator[Rollou
         return
     version = _resource_version(deployment)
     while (remaining := deadline - time.monotonic()) > 0:
-        seconds = max(1, min(MAX_WATCH_SECONDS, math.ceil(remaining)))
+        if stopped():
+            return
+        seconds = max(1, min(watch_seconds, math.ceil(remaining)))
         try:
             for obj in kube.watch_deployment(name, version, seconds):
                 version = _resource_version(obj) or version
@@ -110,7 +122,7 @@ def iter_rollout(kube: KubeClient, name: str, timeout: float) -> Iterator[Rollou
                     yield current
                     if current.done or current.failed:
                         return
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= deadline or stopped():
                     break
         except KubeError as exc:
             if exc.status != 410:

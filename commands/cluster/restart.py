@@ -16,6 +16,7 @@ from pydantic import Field
 from commands import targets
 from commands.clients.kube import STRATEGIC_MERGE, KubeError
 from commands.clients.rolling import (
+    failure_section,
     follow_rollout,
     generation,
     is_paused,
@@ -162,4 +163,11 @@ def _restart_one(
     )
     if final.done:
         return None, section
+    failing = failure_section(env, final)
+    if failing is not None:  # the failing pod's reason and log, under the component's own fields
+        section = Section(
+            title=section.title,
+            fields={**section.fields, **failing.fields},
+            lines=(failing.title, *failing.lines),
+        )
     return f"restarting {name} failed: {rollout_failure(component, final)}", section

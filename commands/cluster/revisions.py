@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from commands.clients.kube import KubeClient
+from commands.clients.selectors import selector_string
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -27,23 +28,6 @@ ANNOTATIONS_TO_SKIP = frozenset(
         "deprecated.deployment.rollback.to",
     }
 )
-
-
-def selector_string(selector: dict[str, Any]) -> str:
-    """A LabelSelector object as the `labelSelector` query string (matchLabels and matchExpressions)."""
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        key, op = str(expr.get("key")), str(expr.get("operator"))
-        values = ",".join(str(v) for v in expr.get("values") or [])
-        if op == "In":
-            parts.append(f"{key} in ({values})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({values})")
-        elif op == "Exists":
-            parts.append(key)
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts)
 
 
 def revision_of(obj: dict[str, Any]) -> int | None:

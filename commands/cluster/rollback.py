@@ -16,6 +16,7 @@ from pydantic import Field
 
 from commands.clients.kube import KubeError
 from commands.clients.rolling import (
+    failure_section,
     follow_rollout,
     generation,
     is_paused,
@@ -219,4 +220,6 @@ class RollbackOperation(Operation[RollbackArgs]):
             summary = f"rolling {component.name} back to revision {undo.revision} failed: " + rollout_failure(
                 component, final
             )
-        yield Result(ok=final.done, summary=summary, sections=(section,))
+        failing = failure_section(env, final)
+        sections = (section,) if failing is None else (section, failing)
+        yield Result(ok=final.done, summary=summary, sections=sections)

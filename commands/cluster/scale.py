@@ -11,8 +11,10 @@ from typing import Any
 
 from pydantic import Field
 
+from commands.clients.following import follow_rollout_failing_fast
 from commands.clients.kube import KubeError
-from commands.clients.rollout import RolloutStatus, iter_rollout
+from commands.clients.rolling import failure_section, rollout_failure
+from commands.clients.rollout import RolloutStatus
 from commands.cluster.status import redis_answers
 from commands.contract import Args, Change, Event, Operation, OperationError, Plan, Progress, Result, Section
 from commands.environment import ComponentName, Environment
@@ -124,7 +126,9 @@ class ScaleOperation(Operation[ScaleArgs]):
 
         final: RolloutStatus | None = None
         try:
-            for status in iter_rollout(env.kube, component.deployment, env.rollout_timeout):
+            for status in follow_rollout_failing_fast(
+                env.kube, component.deployment, env.rollout_timeout, env.fail_fast
+            ):
                 final = status
                 if not (status.done or status.failed):
                     yield Progress(status.message, done=status.available, total=status.desired)
@@ -141,8 +145,14 @@ class ScaleOperation(Operation[ScaleArgs]):
             title=target,
             fields={"replicas": f"{final.available}/{final.desired} available", "rollout": final.message},
         )
+        failing = failure_section(env, final)
         if final.done:
             summary = f"{component.name} scaled from {before} to {wanted} replicas; rollout complete"
+        elif final.failure is not None:
+            summary = f"{component.name} scaled from {before} to {wanted} replicas, but " + rollout_failure(
+                component, final
+            )
         else:
             summary = f"{component.name} scaled from {before} to {wanted} replicas; {final.message}"
-        yield Result(ok=final.done, summary=summary, sections=(section,))
+        sections = (section,) if failing is None else (section, failing)
+        yield Result(ok=final.done, summary=summary, sections=sections)

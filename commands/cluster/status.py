@@ -18,6 +18,7 @@ from commands.clients import health
 from commands.clients.kube import KubeClient, KubeError
 from commands.clients.rollout import rollout_status
 from commands.cluster.images import container_images, image_tag, same_image_mismatches
+from commands.cluster.updates import updates_available
 from commands.contract import Args, Event, Operation, Plan, Result, Section
 from commands.environment import Component, Environment
 
@@ -412,6 +413,7 @@ class StatusOperation(Operation[StatusArgs]):
         sections: list[Section] = []
         orphans: dict[str, str] = {}
         rolled_out = 0
+        updates = updates_available(env, served)
         for component in env.components.values():
             component_probes = [probes[c.name] for c in checks.get(component.name, [])]
             deployment = served.get(component.deployment)
@@ -433,6 +435,8 @@ class StatusOperation(Operation[StatusArgs]):
                 fields["pods"] = "unknown"
             for probe in component_probes:
                 fields[HEALTH_FIELD.get(probe.name, probe.name)] = probe.detail
+            if component.name in updates:
+                fields["update available"] = updates[component.name]
             sections.extend(split_section(Section(title=base.title, fields=fields, lines=lines)))
 
             rolled_out += rollout_status(deployment).done

@@ -11,12 +11,9 @@ lines of a new pod's log in the result.
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -24,15 +21,16 @@ from commands import targets
 from commands.clients.kube import STRATEGIC_MERGE, KubeError
 from commands.clients.rolling import (
     SHOWN_INPUT_LIMIT,
+    failure_section,
     follow_rollout,
     generation,
     kube_problem,
-    read_deployment,
     rollout_failure,
-    scrub,
 )
-from commands.cluster.images import container_images, image_repository, image_tag, with_tag
-from commands.cluster.revisions import HASH_LABEL, current_replicaset, selector_string
+from commands.cluster.images import container_images, image_tag
+from commands.cluster.litellm_upgrade import backup_before_upgrade, migration_report
+from commands.cluster.preflight import preflight, short_digest
+from commands.cluster.upgrade_plan import ComponentUpgrade, ContainerChange, plan_component
 from commands.contract import (
     Args,
     Change,
@@ -51,9 +49,7 @@ from commands.environment import ALL, Component, ComponentOrAll, Environment
 
 TAG_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 ALL_ORDER = ("backend", "frontend")  # LiteMaaS's own components, in upgrade order
-MIGRATION_LINE = re.compile(r"migrat", re.IGNORECASE)
-ERROR_LINE = re.compile(r"error|fail", re.IGNORECASE)
-MAX_MIGRATION_LINES = 50
+__all__ = ["ComponentUpgrade", "ContainerChange", "UpgradeArgs", "UpgradeOperation", "plan_component"]
 
 
 class UpgradeArgs(Args):
@@ -75,71 +71,6 @@ class UpgradeArgs(Args):
                 "(not first), at most 128 characters"
             )
         return value
-
-
-@dataclass(frozen=True)
-class ContainerChange:
-    """One container whose image changes."""
-
-    name: str
-    init: bool
-    before: str
-    after: str
-
-
-@dataclass(frozen=True)
-class ComponentUpgrade:
-    """What upgrading one component changes, read from its Deployment."""
-
-    component: Component
-    deployment: dict[str, Any]
-    changes: tuple[ContainerChange, ...]
-    notes: tuple[str, ...]
-
-    def patch(self) -> dict[str, Any]:
-        """The strategic-merge patch `kubectl set image` sends, with `$setElementOrder` for each list."""
-        spec: dict[str, Any] = {}
-        for key, init in (("containers", False), ("initContainers", True)):
-            changed = [c for c in self.changes if c.init == init]
-            if not changed:
-                continue
-            order = [{"name": name} for name in container_images(self.deployment, init=init)]
-            spec[f"$setElementOrder/{key}"] = order
-            spec[key] = [{"image": c.after, "name": c.name} for c in changed]
-        return {"spec": {"template": {"spec": spec}}}
-
-
-def plan_component(env: Environment, component: Component, tag: str) -> ComponentUpgrade:
-    """Read the component's Deployment and work out which containers change to `tag`."""
-    deployment = read_deployment(env, component.deployment)
-    mains = container_images(deployment, init=False)
-    main = mains.get(component.container)
-    if main is None:
-        raise OperationError(
-            f"deployment/{component.deployment} has no container {component.container!r} "
-            f"(it has: {', '.join(mains) or 'none'}); nothing changed"
-        )
-    repository = image_repository(main)
-    changes: list[ContainerChange] = []
-    notes: list[str] = []
-    if main != with_tag(main, tag):
-        changes.append(ContainerChange(component.container, False, main, with_tag(main, tag)))
-    inits = container_images(deployment, init=True)
-    for name in component.init_containers:
-        image = inits.get(name)
-        if image is None:
-            notes.append(
-                f"{component.name}: init container {name} is not in the Deployment; only "
-                f"{component.container} changes"
-            )
-        elif image_repository(image) != repository:
-            notes.append(
-                f"{component.name}: init container {name} runs {image_repository(image)}, not "
-                f"{repository}: it is left unchanged"
-            )
-        elif image != with_tag(image, tag):
-            changes.append(ContainerChange(name, True, image, with_tag(image, tag)))
-    return ComponentUpgrade(component, deployment, tuple(changes), tuple(notes))
 
 
 def _targets(env: Environment, args: UpgradeArgs) -> list[Component]:
@@ -166,6 +97,12 @@ def _risks(component: Component) -> list[str]:
     return []
 
 
+def _shown_after(change: ContainerChange, digests: dict[str, str]) -> str:
+    """The new tag, with the digest that will run when the registry told it."""
+    digest = digests.get(change.after)
+    return f"{image_tag(change.after)} ({short_digest(digest)})" if digest else image_tag(change.after)
+
+
 class UpgradeOperation(Operation[UpgradeArgs]):
     """Set a new image tag on a component (main and same-image init containers) and follow the rollout."""
 
@@ -179,20 +116,21 @@ class UpgradeOperation(Operation[UpgradeArgs]):
         """One Change per container whose image changes; a refusal when everything is at the tag."""
         target = _lock(env, args)
         upgrades = [plan_component(env, c, args.tag) for c in _targets(env, args)]
+        if not any(u.changes for u in upgrades):
+            names = " and ".join(u.component.name for u in upgrades)
+            raise OperationError(f"{names} {'is' if len(upgrades) == 1 else 'are'} already at {args.tag}")
+        checked = preflight(env, upgrades)
         changes = tuple(
             Change(
                 f"deployment/{u.component.deployment}",
                 f"image ({c.name})",
                 image_tag(c.before),
-                image_tag(c.after),
+                _shown_after(c, checked.digests),
             )
             for u in upgrades
             for c in u.changes
         )
-        if not changes:
-            names = " and ".join(u.component.name for u in upgrades)
-            raise OperationError(f"{names} {'is' if len(upgrades) == 1 else 'are'} already at {args.tag}")
-        risks = [risk for u in upgrades if u.changes for risk in _risks(u.component)]
+        risks = [*checked.notes, *(risk for u in upgrades if u.changes for risk in _risks(u.component))]
         risks.extend(note for u in upgrades for note in u.notes)
         observed = {
             u.component.deployment: {
@@ -266,7 +204,8 @@ class Outcome:
 
 
 def _upgrade_one(env: Environment, component: Component, tag: str) -> Generator[Progress, None, Outcome]:
-    """Backup (LiteLLM), patch, follow the rollout, read migrations (LiteLLM)."""
+    """Backup (LiteLLM), patch, follow the rollout (ending early on a failed new pod), then read the
+    migrations (LiteLLM): a failed migration fails the upgrade, with Rollback and the backup's id."""
     name = component.name
     try:
         upgrade = plan_component(env, component, tag)
@@ -277,9 +216,10 @@ def _upgrade_one(env: Environment, component: Component, tag: str) -> Generator[
         return Outcome(ok=True, changed=False)
 
     sections: list[Section] = []
+    backup_note = ""
     if name == "litellm":
         try:
-            backup = yield from _backup(env)
+            backup = yield from backup_before_upgrade(env)
         except OperationError as exc:
             return Outcome(
                 ok=False,
@@ -287,6 +227,7 @@ def _upgrade_one(env: Environment, component: Component, tag: str) -> Generator[
                 summary=f"the database backup failed, so {name} was not upgraded (nothing changed): {exc}",
             )
         sections.append(backup)
+        backup_note = f"; the pre-upgrade database backup is {backup.fields.get('backup', '?')}"
 
     offer_rollback = (rollback(name),)
     shown = ", ".join(f"{c.name} → {image_tag(c.after)}" for c in upgrade.changes)
@@ -307,104 +248,40 @@ def _upgrade_one(env: Environment, component: Component, tag: str) -> Generator[
         return Outcome(
             ok=False,
             changed=True,
-            summary=f"{name}'s image was set to {tag}, but following the rollout failed: {kube_problem(exc)}",
+            summary=f"{name}'s image was set to {tag}, but following the rollout failed: "
+            f"{kube_problem(exc)}{backup_note}",
             sections=tuple(sections),
             follow_ups=offer_rollback,
         )
 
     warnings: list[str] = []
-    if name == "litellm":
-        migrations, migration_warnings = _migration_lines(env, component)
-        sections.append(migrations)
-        warnings.extend(migration_warnings)
+    failure = (
+        f"upgrading {name} to {tag} failed: {rollout_failure(component, final)}" if not final.done else ""
+    )
+    if name == "litellm" and final.done:
+        report = migration_report(env, component)
+        sections.append(report.section)
+        warnings.extend(report.warnings)
+        if report.failed:
+            failure = (
+                f"upgrading {name} to {tag} failed: the new pod reports a failed migration "
+                f"({report.failures[0]})"
+            )
     target = f"deployment/{component.deployment}"
     fields = {f"image ({c.name})": f"{image_tag(c.before)} → {image_tag(c.after)}" for c in upgrade.changes}
     fields["replicas"] = f"{final.available}/{final.desired} available"
     fields["rollout"] = final.message
     sections.insert(0, Section(title=f"{name} ({target})", fields=fields))
-    if not final.done:
+    failing_pod = failure_section(env, final)
+    if failing_pod is not None:
+        sections.insert(1, failing_pod)
+    if failure:
         return Outcome(
             ok=False,
             changed=True,
-            summary=f"upgrading {name} to {tag} failed: {rollout_failure(component, final)}",
+            summary=failure + backup_note,
             sections=tuple(sections),
             warnings=tuple(warnings),
             follow_ups=offer_rollback,
         )
     return Outcome(ok=True, changed=True, sections=tuple(sections), warnings=tuple(warnings))
-
-
-def _backup(env: Environment) -> Generator[Progress, None, Section]:
-    """Run `commands.backup.run_backup` in a thread, relaying its progress; raises OperationError."""
-    yield Progress("litellm: backing up the database before the upgrade")
-    try:
-        from commands.backup import run_backup  # imported late: backups are a feature of their own
-    except ImportError:
-        raise OperationError("backups are not available in this version of the bot") from None
-    events: queue.Queue[Progress | tuple[str, Any]] = queue.Queue()
-
-    def work() -> None:
-        try:
-            manifest = run_backup(env, on_progress=events.put)
-        except OperationError as exc:
-            events.put(("error", str(exc)))
-        except Exception as exc:  # a bug or an I/O failure: say what kind, never the text (may hold a URL)
-            events.put(("error", f"{type(exc).__name__} while writing the backup"))
-        else:
-            events.put(("done", manifest))
-
-    thread = threading.Thread(target=work, name="upgrade-backup", daemon=True)
-    thread.start()
-    while True:
-        event = events.get()
-        if isinstance(event, Progress):
-            yield event
-            continue
-        kind, value = event
-        thread.join(timeout=5)
-        if kind == "error":
-            raise OperationError(str(value))
-        files = [f"{f.database}: {f.path.name} ({f.size:,} bytes)" for f in value.files]
-        return Section(title="Database backup", fields={"backup": str(value.id)}, lines=tuple(files))
-
-
-def _migration_lines(env: Environment, component: Component) -> tuple[Section, list[str]]:
-    """The lines mentioning migrations in the log of a pod of the new ReplicaSet; errors flagged ❌."""
-    try:
-        deployment = env.kube.get_deployment(component.deployment)
-        replicaset = current_replicaset(env.kube, deployment)
-        if replicaset is None:
-            return Section("Migrations", lines=("the new ReplicaSet was not found",)), []
-        labels = ((replicaset.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels")
-        pod_hash = str((labels or {}).get(HASH_LABEL) or "")
-        selector = selector_string((deployment.get("spec") or {}).get("selector") or {})
-        pods = env.kube.list_pods(f"{selector},{HASH_LABEL}={pod_hash}" if selector else "")
-        if not pods:
-            return Section("Migrations", lines=("no pod of the new version was found",)), []
-        pods.sort(key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or ""))
-        pod = str(pods[-1]["metadata"]["name"])
-        text = env.kube.read_pod_log(pod, component.container)
-    except KubeError as exc:
-        warning = f"the migration lines of the new LiteLLM pod could not be read: {kube_problem(exc)}"
-        return Section("Migrations", lines=("not read",)), [warning]
-
-    lines: list[str] = []
-    failed = 0
-    for line in text.splitlines():
-        if not MIGRATION_LINE.search(line):
-            continue
-        line = scrub(line.strip())
-        if ERROR_LINE.search(line):
-            failed += 1
-            line = f"❌ {line}"
-        lines.append(line)
-    if not lines:
-        lines = [f"no line of pod {pod} mentions a migration"]
-    elif len(lines) > MAX_MIGRATION_LINES:
-        lines = [*lines[:MAX_MIGRATION_LINES], f"… {len(lines) - MAX_MIGRATION_LINES} more"]
-    warnings = (
-        [f"{failed} migration line(s) of pod {pod} report an error: check the database before relying on it"]
-        if failed
-        else []
-    )
-    return Section("Migrations", fields={"pod": pod}, lines=tuple(lines)), warnings

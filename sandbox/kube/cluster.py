@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from sandbox.kube import lease_spec, secret_data
-from sandbox.kube.controller import DeploymentController
+from sandbox.kube.controller import PROGRESS_DEADLINE_STEPS, DeploymentController
 from sandbox.kube.errors import ApiError, success_status
+from sandbox.kube.kubelet import ImageSource
 from sandbox.kube.logs import LogBook
 from sandbox.kube.objects import is_owned_by, new_uid, now, safe_suffix
 from sandbox.kube.patching import apply_patch
@@ -59,11 +60,16 @@ class Cluster:
     `openshift`: whether OpenShift's API groups (`route.openshift.io`) are served at all.
     """
 
-    def __init__(self, openshift: bool = True) -> None:
+    def __init__(
+        self,
+        openshift: bool = True,
+        images: ImageSource | None = None,
+        progress_deadline_steps: int = PROGRESS_DEADLINE_STEPS,
+    ) -> None:
         self.openshift = openshift
         self.store = ObjectStore()
         self.logs = LogBook()
-        self.controller = DeploymentController(self.store, self.logs)
+        self.controller = DeploymentController(self.store, self.logs, images, progress_deadline_steps)
 
     # -- errors --------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.kube.kubelet import ERR_IMAGE_PULL, ImageSource, Kubelet
 from sandbox.kube.logs import LogBook
 from sandbox.kube.objects import (
     HASH_LABEL,
@@ -53,14 +54,23 @@ class _Failing:
 
     reason: str
     steps: int = 0
+    pulling: bool = False  # the kubelet's own image-pull failure (the registry lacks an image), not scripted
 
 
 class DeploymentController:
     """Reconciles Deployments into ReplicaSets and Pods, advancing only when stepped."""
 
-    def __init__(self, store: ObjectStore, logs: LogBook | None = None) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        logs: LogBook | None = None,
+        images: ImageSource | None = None,
+        progress_deadline_steps: int = PROGRESS_DEADLINE_STEPS,
+    ) -> None:
         self.store = store
         self.logs = logs if logs is not None else LogBook()
+        self.kubelet = Kubelet(images)
+        self.progress_deadline_steps = progress_deadline_steps
         self._in_progress: set[Key] = set()
         self._fail_next: set[Key] = set()
         self._failed: set[Key] = set()
@@ -242,6 +252,10 @@ class DeploymentController:
             previous is None or previous["metadata"]["uid"] != rs["metadata"]["uid"]
         ):
             self._failing[rs["metadata"]["uid"]] = _Failing(self._fail_pods_next.pop(key))
+        elif rs["metadata"]["uid"] not in self._failing and self.kubelet.missing(
+            rs["spec"]["template"]["spec"]
+        ):
+            self._failing[rs["metadata"]["uid"]] = _Failing(ERR_IMAGE_PULL, pulling=True)
         rs["spec"]["replicas"] = deployment["spec"].get("replicas", 1)
         rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = str(
             rs["spec"]["replicas"]
@@ -331,11 +345,18 @@ class DeploymentController:
         if not new_pods:
             self.create_pod(rs, ready=False)
             return True
+        if failing.pulling:
+            pulled = [self.kubelet.step(pod) for pod in new_pods]
+            for pod in new_pods:
+                self.store.put("pods", pod)
+            if all(pulled):  # the images appeared: the rollout goes on as usual
+                del self._failing[rs["metadata"]["uid"]]
+                return True
         for pod in new_pods:
             if crash_again(pod):
                 self.store.put("pods", pod)
         failing.steps += 1
-        if failing.steps >= PROGRESS_DEADLINE_STEPS:
+        if failing.steps >= self.progress_deadline_steps:
             self._failed.add(key)
             self._in_progress.discard(key)
             set_condition(
@@ -370,7 +391,10 @@ class DeploymentController:
             if container in containers:
                 self.logs.set(pod_name, container, lines)
         failing = self._failing.get(owner["metadata"]["uid"])
-        if failing is not None:
+        self.kubelet.record_digests(pod)
+        if failing is not None and failing.pulling:
+            self.kubelet.start_pod(pod)
+        elif failing is not None:
             make_failing(pod, failing.reason)
             if failing.reason == CRASH_LOOP:
                 for c in pod["spec"].get("containers") or []:

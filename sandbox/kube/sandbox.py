@@ -20,12 +20,14 @@ import yaml
 
 from sandbox.kube import resources, secret_data, seed
 from sandbox.kube.cluster import Cluster
+from sandbox.kube.controller import PROGRESS_DEADLINE_STEPS
 from sandbox.kube.errors import ApiError
 from sandbox.kube.logs import litellm_startup_lines
 from sandbox.kube.objects import template_hash
 from sandbox.kube.pods import record_oom_kill, set_container_state
 from sandbox.kube.recording import RecordedRequest, RequestLog
 from sandbox.kube.server import SandboxHTTPServer
+from sandbox.registry import ImageStore, seeded_store
 
 Names = list[str]
 
@@ -37,6 +39,10 @@ class KubeSandbox:
 
     `secrets` overrides or extends the seeded Secrets' plain data by Secret name (a new name creates
     an Opaque Secret); `openshift=False` plays plain Kubernetes: `route.openshift.io` is not served.
+    `images` is the registry content the kubelet pulls from (default: the seeded sandbox registry's): a
+    pod whose image is not there waits in ErrImagePull / ImagePullBackOff (`sandbox.kube.kubelet`).
+    `progress_deadline_steps`: steps a rollout whose new pods never become ready gets before
+    ProgressDeadlineExceeded (each step stands for ten seconds; 60 ≈ Kubernetes' default 600 s).
     """
 
     def __init__(
@@ -47,6 +53,8 @@ class KubeSandbox:
         *,
         secrets: Mapping[str, Mapping[str, str]] | None = None,
         openshift: bool = True,
+        images: ImageStore | None = None,
+        progress_deadline_steps: int = PROGRESS_DEADLINE_STEPS,
     ) -> None:
         if auto_progress is not None and auto_progress <= 0:
             raise ValueError(
@@ -54,7 +62,8 @@ class KubeSandbox:
             )
         self.namespace = namespace
         self.openshift = openshift
-        self.cluster = Cluster(openshift=openshift)
+        self.images = images if images is not None else seeded_store()
+        self.cluster = Cluster(openshift, self.images, progress_deadline_steps)
         self._requests = RequestLog()
         self._auto_progress = auto_progress
         self._server: SandboxHTTPServer | None = None

@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from bot.access import load_access_config
 from bot.automation import load_automation
 from bot.settings import DEFAULT_SECRETS_DIR, Settings, load_settings
+from commands.clients.oci.pull_secrets import PULL_SECRET
 from commands.registry import default_registry
 from tests.deploy.manifests import (
     BASE,
@@ -248,7 +249,9 @@ def test_role_is_namespaced_explicit_and_reads_only_the_litemaas_secrets(overlay
     assert secret_rules, "the bot reads the LiteMaaS Secrets"
     for rule in secret_rules:
         assert rule.resources == ("secrets",) and rule.verbs == ("get",)
-        assert set(rule.resource_names) == OPERATED_SECRETS
+    named_secrets = {name for r in secret_rules for name in r.resource_names}
+    assert all(r.resource_names for r in secret_rules), "every Secret is granted by name"
+    assert named_secrets == {*OPERATED_SECRETS, PULL_SECRET}
     lease_rules = [r for r in rules if "leases" in r.resources]
     named = {name for r in lease_rules for name in r.resource_names}
     assert named == {Settings.model_fields["leader_lease_name"].default}

@@ -18,13 +18,14 @@ import pytest
 from bot.settings import Settings
 from commands.clients.databases import SECRET_NAME as DATABASES_SECRET
 from commands.clients.kube import STRATEGIC_MERGE, KubeClient, KubeError, LeaseSpec
+from commands.clients.oci.pull_secrets import PULL_SECRET
 from sandbox.kube import KubeSandbox
 from tests.deploy.manifests import OPENSHIFT_OVERLAY, KubectlMissing, by_kind, render
 from tests.deploy.rbac import RequestAttributes, allowed, grants, request_attributes, role_rules
 
 NAMESPACE = "litellm-rhpds"
 LEASE = str(Settings.model_fields["leader_lease_name"].default)
-SECRETS = ("litellm-secret", "backend-secret", DATABASES_SECRET)  # credentials.py, backup/databases.py
+SECRETS = ("litellm-secret", "backend-secret", DATABASES_SECRET, PULL_SECRET)  # credentials, databases, oci
 
 
 def _lease_spec(holder: str) -> LeaseSpec:
@@ -38,6 +39,19 @@ def _watch_one(kube: KubeClient) -> None:
     events = kube.watch_deployment("litellm", version, timeout_seconds=2)
     try:
         assert list(itertools.islice(events, 1)), "the change made before the watch is delivered"
+    finally:
+        events.close()  # type: ignore[attr-defined]
+
+
+def _watch_pods(kube: KubeClient) -> None:
+    pods, version = kube.list_pods_versioned("app=litellm")
+    assert pods and version
+    kube.patch_deployment(
+        "litellm", {"spec": {"template": {"metadata": {"labels": {"probe": "w"}}}}}, STRATEGIC_MERGE
+    )
+    events = kube.watch_pods("app=litellm", version, timeout_seconds=1)
+    try:
+        list(itertools.islice(events, 1))
     finally:
         events.close()  # type: ignore[attr-defined]
 
@@ -65,6 +79,8 @@ CALLS: dict[str, Callable[[KubeClient], object]] = {
     ),
     "watch_deployment": _watch_one,
     "list_pods": lambda kube: kube.list_pods("app=litellm"),
+    "list_pods_versioned": _watch_pods,
+    "watch_pods": _watch_pods,
     "read_pod_log": _read_a_log,
     "list_replicasets": lambda kube: kube.list_replicasets("app=litellm"),
     "read_secret": lambda kube: [kube.read_secret(name) for name in SECRETS],
@@ -82,6 +98,7 @@ def kube(tmp_path: Path) -> Iterator[tuple[KubeSandbox, KubeClient]]:
     client = KubeClient.from_kubeconfig(sandbox.write_kubeconfig(tmp_path / "kubeconfig"), NAMESPACE)
     try:
         sandbox.settle()
+        sandbox.set_secret(PULL_SECRET, {".dockerconfigjson": '{"auths": {}}'})
         yield sandbox, client
     finally:
         client.close()

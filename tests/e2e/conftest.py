@@ -20,6 +20,7 @@ from bot.settings import load_settings
 from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox
+from sandbox.registry import RegistrySandbox
 from sandbox.slack import SlackSandbox
 from sandbox.world import DEMO_ACCESS_FILE
 from tests.e2e.harness import BOT_TOKEN, SIGNING_SECRET, BotHarness
@@ -33,6 +34,14 @@ def kube() -> Iterator[KubeSandbox]:
 
 
 SECRET_SHAPES = re.compile(r"sk-[A-Za-z0-9_-]{6,}|ltm_admin_\w+|xox[abpr]-[A-Za-z0-9-]+|hunter2")
+
+
+@pytest.fixture
+def registry(kube: KubeSandbox) -> Iterator[RegistrySandbox]:
+    """The sandbox registry over the images the kubelet pulls from (the bot's pre-flight asks it)."""
+    sb = RegistrySandbox(kube.images).start()
+    yield sb
+    sb.stop()
 
 
 @pytest.fixture
@@ -89,6 +98,7 @@ def settings_for(
     litellm: LiteLLMSandbox,
     backend: BackendSandbox,
     access_file: Path,
+    registry: RegistrySandbox,
 ) -> Callable[..., dict[str, Any]]:
     kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig", namespace="litellm-rhpds")
 
@@ -110,6 +120,7 @@ def settings_for(
             "litemaas_database_url": pg_url,
             "litellm_database_url": pg_url,
             "backup_dir": tmp_path / "backups",
+            "registry_mirrors": registry.mirrors(),
         }
         values.update(overrides)
         return values

@@ -6,6 +6,7 @@ command-line tests and the several-replicas tests.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -37,8 +38,13 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def write_env_file(settings: Mapping[str, object], path: Path) -> Path:
-    """Write `settings` (names as `load_settings` takes them, any case) as an env file `serve` reads."""
-    lines = [f"{name.upper()}={value}" for name, value in settings.items() if value is not None]
+    """Write `settings` (names as `load_settings` takes them, any case) as an env file `serve` reads;
+    maps and lists as JSON, as pydantic-settings reads them."""
+    lines = [
+        f"{name.upper()}={json.dumps(value) if isinstance(value, dict | list) else value}"
+        for name, value in settings.items()
+        if value is not None
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.registry import RegistrySandbox
 from tests.e2e.harness import BotHarness, operation_id_of, wait_until
 
 
@@ -41,14 +42,14 @@ def test_upgrade_frontend_moves_main_and_init_container_together(harness: BotHar
 def test_stuck_rollout_offers_rollback_that_goes_through_approval(harness: BotHarness) -> None:
     before = images(harness, "litellm-frontend")
     harness.kube.fail_new_pods("litellm-frontend", "ImagePullBackOff")
-    harness.command("alice", "upgrade frontend 0.6.0")
+    harness.command("alice", "upgrade frontend 0.5.1")
     approve_latest_card(harness)
     failed = wait_until(
         lambda: [m for m in harness.slack.messages("C0OPS") if "Rollback" in str(m.get("blocks"))],
         timeout=30,
         what="a failed result with a Rollback button",
     )[-1]
-    assert "progress deadline" in str(failed).lower()
+    assert "failed: ImagePullBackOff" in str(failed)  # the new pod's failure ends the wait
     button = follow_up_button(failed, "Rollback")
 
     # an operator may not roll back (admin only): refused, nothing runs
@@ -63,6 +64,38 @@ def test_stuck_rollout_offers_rollback_that_goes_through_approval(harness: BotHa
     approve_latest_card(harness)
     wait_until(lambda: ("rollback", "succeeded") in harness.operations(), timeout=30, what="the rollback")
     assert images(harness, "litellm-frontend") == before
+
+
+def test_a_typo_is_refused_before_approval(harness: BotHarness) -> None:
+    _, key = harness.command("alice", "upgrade backend 0.5.1-typo")
+    refusal = harness.wait_reply(key)
+    assert (
+        "0.5.1-typo is not in quay.io/rh-aiservices-bu/litemaas-backend; nearest: 0.5.1, 0.5.0, 0.4.1"
+        in refusal
+    )
+    assert harness.cards() == [] and harness.mutations() == []
+
+    harness.command("alice", "upgrade frontend 0.5.2")
+    card = harness.wait_card()
+    digest = harness.kube.images.digest("quay.io/rh-aiservices-bu/litemaas-frontend:0.5.2") or ""
+    assert digest[:19] in str(card["blocks"]), "the card shows the digest that will run"
+
+
+def test_a_bad_tag_approved_during_a_registry_outage_fails_fast(
+    harness: BotHarness, registry: RegistrySandbox
+) -> None:
+    registry.set_unavailable()
+    harness.command("alice", "upgrade backend 0.9.9")
+    card = harness.wait_card()
+    assert "could not be checked" in str(card["blocks"]), "the card says the registry did not answer"
+    harness.click("dave", "approval.approve", operation_id_of(card), message_ts=card["ts"])
+    failed = wait_until(
+        lambda: [m for m in harness.slack.messages("C0OPS") if "failed: ErrImagePull" in str(m)],
+        timeout=30,
+        what="the ErrImagePull result",
+    )[-1]
+    assert "Rollback" in str(failed.get("blocks"))
+    assert "manifest unknown" in str(failed)
 
 
 def test_long_logs_arrive_as_a_redacted_file(harness: BotHarness) -> None:

@@ -23,6 +23,7 @@ import redis
 from sandbox.kube import KubeSandbox
 from sandbox.slack import SlackSandbox, block_actions_body, sign, slash_command_body
 from tests.e2e.harness import SIGNING_SECRET, operation_id_of, wait_until
+from tests.e2e.processes import write_env_file
 from tests.e2e.test_cli import BOT, clean_env
 
 pytestmark = pytest.mark.slow
@@ -104,8 +105,7 @@ def serve_with(
     def start(**overrides: Any) -> Serve:
         settings = settings_for(lock_ttl_seconds=3, shutdown_grace_seconds=2, rollout_timeout_seconds=300)
         settings.update(overrides)
-        env_file = tmp_path / "serve.env"
-        env_file.write_text("".join(f"{name.upper()}={value}\n" for name, value in settings.items()))
+        env_file = write_env_file(settings, tmp_path / "serve.env")
         serve = Serve(env_file, tmp_path / "serve.log", slack)
         started.append(serve)
         return serve

@@ -16,6 +16,7 @@ import pytest
 
 from sandbox.kube import KubeSandbox
 from sandbox.slack import SlackSandbox
+from tests.e2e import processes
 from tests.e2e.harness import operation_id_of, wait_until
 from tests.e2e.test_cli import BOT, clean_env
 
@@ -23,9 +24,8 @@ APP_TOKEN = "xapp-sandbox"  # the app-level token the e2e Slack fake accepts
 
 
 def write_env_file(path: Path, settings: dict[str, Any]) -> Path:
-    """The settings as the dotenv file `serve --env-file` reads (names upper-cased)."""
-    path.write_text("".join(f"{name.upper()}={value}\n" for name, value in settings.items()))
-    return path
+    """The settings as the dotenv file `serve --env-file` reads (names upper-cased, maps as JSON)."""
+    return processes.write_env_file(settings, path)
 
 
 @pytest.fixture

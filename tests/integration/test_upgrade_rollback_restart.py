@@ -28,6 +28,7 @@ from commands.contract import Args, Event, Operation, OperationError, Progress, 
 from commands.contract import rollback as offered_rollback
 from commands.environment import DEFAULT_COMPONENTS, Environment
 from commands.registry import default_registry
+from sandbox.kube import litellm_startup_lines
 from tests.integration.conftest import NAMESPACE, only_result
 
 STEP_INTERVAL = 0.02
@@ -292,7 +293,7 @@ def upgrade(sb: Any, env: Environment, component: str, tag: str) -> None:
 
 def test_rollback_to_a_named_revision(sb: Any, env: Environment) -> None:
     upgrade(sb, env, "backend", "0.5.0")
-    upgrade(sb, env, "backend", "0.6.0")
+    upgrade(sb, env, "backend", "0.5.1")
 
     with Stepper(sb):
         result = only_result(run(RollbackOperation(), env, RollbackArgs(component="backend", to_revision=1)))
@@ -514,7 +515,7 @@ def script_new_litellm_pods(sb: Any, old_pods: set[str]) -> Callable[[], None]:
     return action
 
 
-def test_upgrade_litellm_backs_up_then_reports_the_new_pods_migrations(
+def test_a_failed_litellm_migration_fails_the_upgrade_with_rollback_and_the_backup_id(
     sb: Any, env: Environment, pg_url: str, tmp_path: Path
 ) -> None:
     env.litemaas_database_url = pg_url
@@ -527,7 +528,7 @@ def test_upgrade_litellm_backs_up_then_reports_the_new_pods_migrations(
         events = list(op.execute(env, args, plan))
 
     result = only_result(events)
-    assert result.ok, result
+    assert not result.ok, result
     texts = [e.text for e in events if isinstance(e, Progress)]
     assert texts[0] == "litellm: backing up the database before the upgrade"
     assert texts.index("litellm: backing up the database before the upgrade") < next(
@@ -536,7 +537,13 @@ def test_upgrade_litellm_backs_up_then_reports_the_new_pods_migrations(
     dumps = list((tmp_path / "backups").rglob("*.sql.gz"))
     assert dumps and gzip.decompress(dumps[0].read_bytes())
     sections = {s.title: s for s in result.sections}
-    assert "Database backup" in sections
+    backup_id = sections["Database backup"].fields["backup"]
+    assert result.summary.startswith(
+        "upgrading litellm to main-v1.82.0-stable failed: the new pod reports a failed migration "
+        "(Migration 20260602_key_alias FAILED: relation exists"
+    )
+    assert result.summary.endswith(f"the pre-upgrade database backup is {backup_id}")
+    assert result.follow_ups == (offered_rollback("litellm"),)
     migrations = sections["Migrations"]
     assert migrations.fields["pod"] not in old_pods
     assert migrations.lines == (
@@ -544,9 +551,46 @@ def test_upgrade_litellm_backs_up_then_reports_the_new_pods_migrations(
         "Applying migration `20260601_add_budget_table`",
         "❌ Migration 20260602_key_alias FAILED: relation exists (postgresql://llm:***@db:5432/litellm)",
     )
-    assert any("report an error" in w for w in result.warnings)
     assert "hunter2" not in json.dumps(result.to_json())
     assert images(sb, "litellm")["litellm"].endswith(":main-v1.82.0-stable")
+
+
+@pytest.mark.parametrize(
+    ("log", "ok"),
+    [
+        (litellm_startup_lines(), True),
+        (litellm_startup_lines(failed_migration="20250326162113_baseline"), False),  # Prisma P3009
+        (
+            [
+                "prisma db error: Error: P3018 A migration failed to apply. Migration name: 20250801_x "
+                "Database error: column already exists",
+                "Resolving migration 20250801_x that failed due to existing schema objects",
+                "✅ Migration resolved.",
+            ],
+            True,
+        ),
+        (["❌ Migration 20250801_x failed due to insufficient permissions. Please check privileges."], False),
+    ],
+    ids=["clean", "p3009", "p3018-resolved", "permissions"],
+)
+def test_litellm_migration_verdicts_from_the_new_pods_log(
+    sb: Any, env: Environment, pg_url: str, log: list[str], ok: bool
+) -> None:
+    env.litemaas_database_url = pg_url
+    env.litellm_database_url = pg_url
+    sb.set_startup_logs("litellm", "litellm", log)
+    op, args = UpgradeOperation(), UpgradeArgs(component="litellm", tag="main-v1.82.0-stable")
+
+    with Stepper(sb):
+        result = only_result(list(op.execute(env, args, op.plan(env, args))))
+
+    assert result.ok is ok, result
+    assert (result.follow_ups == (offered_rollback("litellm"),)) is not ok
+    lines = {s.title: s for s in result.sections}["Migrations"].lines
+    flagged = [line for line in lines if line.startswith("❌")]
+    assert bool(flagged) is (log != litellm_startup_lines())  # a recovered failure is still shown
+    if flagged and ok:
+        assert any("recovered" in w for w in result.warnings)
 
 
 def test_a_failing_backup_stops_the_litellm_upgrade_before_any_patch(

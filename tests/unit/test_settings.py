@@ -154,3 +154,37 @@ def test_secret_values_cover_tokens_and_url_passwords_only() -> None:
     values = settings.secret_values()
     assert {"xoxb-env-token", "signing-secret-env", "xapp-1-abcdef", DB_PASSWORD} <= set(values)
     assert "redis://127.0.0.1:6379/0" not in values  # a URL without a password is not a secret
+
+
+@pytest.mark.usefixtures("required_env")
+def test_image_settings_default_and_parse_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.registry_check, settings.registry_mirrors, settings.registry_cache_seconds) == (
+        "warn",
+        {},
+        3600,
+    )
+    assert (settings.rollout_fail_restarts, settings.rollout_fail_pull_errors) == (3, 2)
+    monkeypatch.setenv("REGISTRY_CHECK", "require")
+    monkeypatch.setenv("REGISTRY_MIRRORS", '{"quay.io": "http://127.0.0.1:5000/quay.io"}')
+    settings = load_settings()
+    assert settings.registry_check == "require"
+    assert settings.registry_mirrors == {"quay.io": "http://127.0.0.1:5000/quay.io"}
+
+
+@pytest.mark.usefixtures("required_env")
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("REGISTRY_CHECK", "sometimes"),
+        ("REGISTRY_MIRRORS", '{"quay.io": "ftp://mirror"}'),
+        ("REGISTRY_MIRRORS", "not json"),
+        ("ROLLOUT_FAIL_PULL_ERRORS", "3"),
+    ],
+)
+def test_bad_image_settings_stop_start_up_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings()
