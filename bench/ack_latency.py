@@ -1,19 +1,29 @@
-"""Ack latency of signed slash commands in HTTP mode, against a bare Bolt app in the same run.
+"""Ack latency and CPU per command of signed slash commands in HTTP mode, against a bare Bolt app.
 
-    .venv/bin/python bench/ack_latency.py [--requests 2000] [--concurrency 20]
+    .venv/bin/python bench/ack_latency.py [--requests 2000] [--concurrency 20] [--cpu-commands 1000]
 
 The bot (`litemaas-bot serve`) and the baseline (bench/bare_bolt_app.py: a Bolt app that only acks,
-on the same HTTP stack) run as their own processes; the sandbox and the load generator run here.
-Prints p50/p99/max of the bot for `/maas help` and `/maas scale litellm 3`, the same for the
-baseline, their ratios, and the RSS of the bot process.
-Targets (issue 2): p50 ratio <= 1.5, no ack slower than 1 s, idle RSS < 150 MB.
-Needs the local PostgreSQL and Redis (`.ci/services`).
+built like the bot's app, on the same HTTP stack) run as their own processes; the sandbox and the
+load generator run here.
+
+1. CPU per 1,000 commands of each kind (`help`, `status`, `scale litellm 3`, which is a plan and an
+   approval request), read from /proc/PID/stat of the bot after every answer of the batch has arrived
+   on its response_url, minus the bot's idle CPU over the same time; kinds alternate over `--cpu-rounds`.
+   The RSS of the bot idle (before any command) and after the first `--cpu-commands` statuses.
+   Targets (issue 17): status <= 10 ms of CPU per command and <= 6x a help; RSS after the status load
+   within 10 % of idle.
+2. Ack latency: p50/p99/max of the bot for `help` and `scale litellm 3`, the same for the baseline,
+   their ratios. The baseline's listener must have run once per request sent to it (checked).
+   Targets (issue 2): p50 ratio <= 1.5, no ack slower than 1 s, idle RSS < 150 MB.
+Needs the local PostgreSQL and Redis (`.ci/services`). CPU figures are robust to the machine's load
+(the bot's own CPU time); latencies are not: run it twice and note `uptime`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -22,23 +32,41 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from _common import cpu_seconds, describe, free_port, percentile, rss_mb, start_server, stop_server
+from _common import (
+    OPERATOR,
+    VIEWER,
+    cpu_seconds,
+    describe,
+    free_port,
+    percentile,
+    rss_mb,
+    start_server,
+    stop_server,
+)
 
-from sandbox.slack import sign, slash_command_body
+from sandbox.slack import SlackSandbox, sign, slash_command_body
 from sandbox.world import SandboxWorld
 
+CPU_KINDS = {
+    "help": (VIEWER, "help"),
+    "status": (VIEWER, "status"),
+    "scale plan": (OPERATOR, "scale litellm 3"),
+}
 
-def measure(url: str, secret: str, texts: list[str], response_url: str, concurrency: int) -> list[float]:
+
+def measure(
+    url: str, secret: str, texts: list[str], response_urls: list[str], concurrency: int, user: str = OPERATOR
+) -> list[float]:
     """Send every text as a signed slash command; returns each ack's latency in seconds."""
     bodies = [
         slash_command_body(
             text=text,
-            user_id="U0BOB",
+            user_id=user,
             channel_id="C0OPS",
             response_url=response_url,
             trigger_id=uuid.uuid4().hex,
         )
-        for text in texts
+        for text, response_url in zip(texts, response_urls, strict=True)
     ]
     client = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=concurrency))
 
@@ -57,6 +85,51 @@ def measure(url: str, secret: str, texts: list[str], response_url: str, concurre
     return latencies
 
 
+def listener_calls(base_port: int) -> int:
+    """How many times the baseline's listener ran (bench/bare_bolt_app.py reports it on /readyz)."""
+    return int(httpx.get(f"http://127.0.0.1:{base_port}/readyz", timeout=5).json()["listener_calls"])
+
+
+def wait_answered(slack: SlackSandbox, keys: list[str], timeout: float = 300) -> None:
+    """Until every response_url of `keys` has an answer; raises when one is missing after `timeout`."""
+    deadline = time.monotonic() + timeout
+    waiting = keys
+    while waiting:
+        waiting = [k for k in waiting if not slack.responses(k)]
+        if waiting and time.monotonic() > deadline:
+            raise RuntimeError(f"{len(waiting)} commands unanswered after {timeout:.0f} s")
+        time.sleep(0.02)
+
+
+def idle_cpu_rate(pid: int, seconds: float = 5.0) -> float:
+    """CPU seconds per second the bot spends doing nothing asked of it (threads, timers, watchers)."""
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / seconds
+
+
+def cpu_batch(
+    pid: int, url: str, world: SandboxWorld, kind: str, count: int, concurrency: int, idle_rate: float
+) -> float:
+    """CPU seconds of the bot per command of `kind`, from the first send to the last answer."""
+    assert world.slack is not None
+    user, text = CPU_KINDS[kind]
+    keys = [f"cpu-{kind.replace(' ', '-')}-{uuid.uuid4().hex[:10]}" for _ in range(count)]
+    before, started = cpu_seconds(pid), time.monotonic()
+    measure(
+        url,
+        world.signing_secret,
+        [text] * count,
+        [world.slack.response_url(k) for k in keys],
+        concurrency,
+        user,
+    )
+    wait_answered(world.slack, keys)
+    time.sleep(0.2)  # the answering thread finishes its bookkeeping after the POST
+    used = cpu_seconds(pid) - before - idle_rate * (time.monotonic() - started)
+    return used / count
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
@@ -64,6 +137,8 @@ def main() -> int:
     parser.add_argument(
         "--rounds", type=int, default=4, help="alternating rounds the requests are split into"
     )
+    parser.add_argument("--cpu-commands", type=int, default=1000, help="commands per kind and CPU round")
+    parser.add_argument("--cpu-rounds", type=int, default=2)
     args = parser.parse_args()
 
     state = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -105,21 +180,32 @@ def main() -> int:
             world.signing_secret,
             "--slack-api-url",
             world.slack.api_url,
+            "--bot-token",
+            world.bot_token,
         ],
         base_port,
     )
     time.sleep(2)
     idle_rss = rss_mb(bot.pid)
-    idle_cpu = cpu_seconds(bot.pid)
-    response_url = world.slack.response_url("bench")
     n, c = args.requests, args.concurrency
     bot_url, base_url = (
         f"http://127.0.0.1:{bot_port}/slack/events",
         f"http://127.0.0.1:{base_port}/slack/events",
     )
+    response_url = world.slack.response_url("bench")
+    cpu: dict[str, list[float]] = {kind: [] for kind in CPU_KINDS}
     try:
-        measure(base_url, world.signing_secret, ["help"] * 50, response_url, c)  # warm-up
-        measure(bot_url, world.signing_secret, ["help"] * 50, response_url, c)
+        idle_rate = idle_cpu_rate(bot.pid)
+        status_rss: list[float] = []
+        for _ in range(args.cpu_rounds):
+            for kind in ("status", "help", "scale plan"):  # status first: its RSS is compared with idle
+                cpu[kind].append(cpu_batch(bot.pid, bot_url, world, kind, args.cpu_commands, c, idle_rate))
+                if kind == "status":
+                    status_rss.append(rss_mb(bot.pid))
+
+        warm = 50
+        measure(base_url, world.signing_secret, ["help"] * warm, [response_url] * warm, c)
+        measure(bot_url, world.signing_secret, ["help"] * warm, [response_url] * warm, c)
         cases = {
             "bare bolt ack": (base_url, "help"),
             "bot /maas help": (bot_url, "help"),
@@ -131,15 +217,44 @@ def main() -> int:
         per_round = max(1, n // args.rounds)
         for _ in range(args.rounds):
             for name, (url, text) in cases.items():
-                results[name] += measure(url, world.signing_secret, [text] * per_round, response_url, c)
+                urls = [response_url] * per_round
+                results[name] += measure(url, world.signing_secret, [text] * per_round, urls, c)
         busy_rss = rss_mb(bot.pid)
-        bot_cpu = cpu_seconds(bot.pid) - idle_cpu
+        calls, sent = listener_calls(base_port), warm + len(results["bare bolt ack"])
     finally:
         for proc in (bot, baseline):
             stop_server(proc)
+    world.stop()
+
     print(
-        f"{n} signed slash commands per case in {args.rounds} alternating rounds, concurrency {c}, "
+        f"CPU of litemaas-bot serve per command kind: {args.cpu_commands} commands per kind and round, "
+        f"{args.cpu_rounds} alternating rounds, concurrency {c}; idle {idle_rate * 1000:.1f} ms/s subtracted"
+    )
+    for kind, values in cpu.items():
+        rounds = ", ".join(f"{v * 1000:.2f}" for v in values)
+        print(
+            f"  {kind:<11} {statistics.median(values) * 1000:6.2f} ms per command"
+            f" = {statistics.median(values) * 1000:5.1f} s per 1,000   (rounds: {rounds} ms)"
+        )
+    status_ms, help_ms = statistics.median(cpu["status"]) * 1000, statistics.median(cpu["help"]) * 1000
+    print(
+        f"  status: {status_ms:.2f} ms (target <= 10 ms {'OK' if status_ms <= 10 else 'MISSED'}), "
+        f"{status_ms / help_ms:.1f}x a help (target <= 6x {'OK' if status_ms <= 6 * help_ms else 'MISSED'})"
+    )
+    grown = max(status_rss) / idle_rss - 1
+    print(
+        f"  RSS: idle {idle_rss:.1f} MB, after each status load "
+        f"{', '.join(f'{r:.1f}' for r in status_rss)} MB: +{grown:.0%} "
+        f"(target <= +10 % {'OK' if grown <= 0.10 else 'MISSED'})"
+    )
+
+    print(
+        f"\n{n} signed slash commands per case in {args.rounds} alternating rounds, concurrency {c}, "
         "HTTP mode on loopback, separate processes"
+    )
+    print(
+        f"bare Bolt listener ran {calls} times for {sent} requests "
+        f"({'OK' if calls == sent else 'BROKEN BASELINE'})"
     )
     for name, values in results.items():
         print(describe(name, values))
@@ -149,10 +264,7 @@ def main() -> int:
     slowest = max(max(v) for k, v in results.items() if k.startswith("bot"))
     print(f"slowest bot ack {slowest * 1000:.1f} ms (target < 1000 ms)")
     print(f"RSS of litemaas-bot serve: idle {idle_rss:.1f} MB (target < 150 MB), loaded {busy_rss:.1f} MB")
-    handled = sum(len(v) for k, v in results.items() if k.startswith("bot")) + 50
-    print(f"CPU of litemaas-bot serve: {1000 * bot_cpu / handled:.2f} ms per command (acks and answers)")
-    world.stop()
-    return 0
+    return 0 if calls == sent else 1
 
 
 if __name__ == "__main__":

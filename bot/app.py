@@ -14,6 +14,8 @@ from bot.listeners import register_listeners
 from bot.messenger import Messenger
 from bot.service import CommandService
 
+LISTENER_THREADS = 16  # Bolt's listener pool (the bench's bare Bolt baseline uses the same number)
+
 
 def build_app(
     *,
@@ -24,7 +26,7 @@ def build_app(
     deduper: Deduper,
     slash_command: str,
     alert_pipeline: AlertPipeline | None = None,
-    listener_threads: int = 16,
+    listener_threads: int = LISTENER_THREADS,
 ) -> App:
     """A single-workspace Bolt app; the token is checked lazily so a Slack outage never stops start-up."""
     app = App(

@@ -78,6 +78,7 @@ class Bot:
     app: App
     runner: JobRunner
     kube: KubeClient
+    env: Environment  # its long-lived HTTP clients and probe pool are shared by every command
     automation: AutomationConfig
     alerts: AlertPipeline
     scheduler: Scheduler
@@ -183,6 +184,7 @@ class Bot:
                     "could not mark running operations interrupted: %s", self.redactor.redact(str(exc))
                 )
         self.runner.shutdown(wait=False)
+        self.env.close()
         self.kube.close()
         self.db.close()
         self.redis.close()
@@ -296,6 +298,7 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         app=app,
         runner=runner,
         kube=kube,
+        env=env,
         automation=automation,
         alerts=alerts,
         scheduler=scheduler,

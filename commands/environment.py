@@ -1,17 +1,23 @@
 """The target of operations: one LiteMaaS deployment (namespace, clients, component names).
 
 Operations get everything from an `Environment` handed to them, never from module-level settings,
-so several environments (dev / stage / prod) can be served by one bot later.
+so several environments (dev / stage / prod) can be served by one bot later. What its commands share
+instead of building per command (HTTP clients, the probes' threads) is the environment's
+`ServiceClients`, closed with it.
 """
 
 from __future__ import annotations
 
 import difflib
+import ssl
+import threading
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import httpx
 from pydantic import AfterValidator, ValidationInfo
 
 from commands.contract import OperationError
@@ -100,6 +106,62 @@ class FailFast:
     log_lines: int = 20  # last lines of the failing container's log shown
 
 
+PROBE_THREADS = 64  # upper bound; threads start only when every started one is busy (a hanging endpoint)
+
+
+class ServiceClients:
+    """One environment's long-lived HTTP clients, one per operated service URL (keep-alive, one SSL
+    context for all), and the thread pool its probes run on. Built lazily, thread-safe; `close()` once
+    at shutdown (the bot closes its environments). Requests give their own timeout and headers, so
+    every caller (status probes, watchers, LiteLLM and backend clients) can share one client."""
+
+    def __init__(self, *, probe_threads: int = PROBE_THREADS) -> None:
+        self._lock = threading.Lock()
+        self._clients: dict[str, httpx.Client] = {}
+        self._ssl: ssl.SSLContext | None = None
+        self._probe_threads = probe_threads
+        self._executor: ThreadPoolExecutor | None = None
+        self._closed = False
+
+    def http(self, base_url: str) -> httpx.Client:
+        """The client of the service at `base_url` (created on first use; the same one afterwards)."""
+        key = base_url.rstrip("/")
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the environment's clients are closed")
+            if key not in self._clients:
+                if self._ssl is None:
+                    self._ssl = httpx.create_ssl_context()
+                self._clients[key] = httpx.Client(
+                    base_url=key, verify=self._ssl, timeout=httpx.Timeout(10.0, connect=5.0)
+                )
+            return self._clients[key]
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The pool health probes run on (commands.clients.health), shared by every status and watcher."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the environment's clients are closed")
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._probe_threads, thread_name_prefix="probe")
+            return self._executor
+
+    def close(self) -> None:
+        """Close every client and stop the probe threads (queued probes are cancelled); idempotent."""
+        with self._lock:
+            self._closed = True
+            clients, self._clients = list(self._clients.values()), {}
+            executor, self._executor = self._executor, None
+        for client in clients:
+            client.close()
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
 @dataclass
 class Environment:
     """Everything an operation may touch, for one deployment of LiteMaaS."""
@@ -125,6 +187,7 @@ class Environment:
     bot: BotState | None = None  # the bot's own state (help, whoami, audit, approvals, locks); None: none
     image_registry: ImageRegistry | None = None  # pre-flight, `versions`, updates in `status`; None: off
     fail_fast: FailFast = field(default_factory=FailFast)
+    services: ServiceClients = field(default_factory=ServiceClients, repr=False, compare=False)
 
     def component(self, name: str) -> Component:
         """The named component, or an OperationError listing the known ones."""
@@ -137,3 +200,7 @@ class Environment:
     def components_in_order(self, order: Collection[str]) -> list[Component]:
         """The named components that this environment has, in the given order."""
         return [self.components[name] for name in order if name in self.components]
+
+    def close(self) -> None:
+        """Release what the environment's commands share (HTTP clients, probe threads)."""
+        self.services.close()

@@ -6,6 +6,8 @@ every handler disables it; every method is routed to one `_dispatch()`.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,10 +15,36 @@ from typing import Any
 
 
 class QuietThreadingServer(ThreadingHTTPServer):
-    """Daemon handler threads (stopping never waits on a watch); hung-up clients are not errors."""
+    """Daemon handler threads (stopping never waits on a watch); hung-up clients are not errors.
+
+    Closing the server also closes the connections it holds open (keep-alive, watches), as a stopped
+    process does: a client's pooled connection must not keep reaching a server that was stopped."""
 
     daemon_threads = True
     allow_reuse_address = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._open_lock:
+            held, self._open = list(self._open), set()
+        for connection in held:
+            with contextlib.suppress(OSError):  # already gone
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):

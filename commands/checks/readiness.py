@@ -1,6 +1,7 @@
 """The "readiness" check: LiteLLM's `/health/readiness` and the backend's `/api/v1/health/ready`.
 
-Both are probed concurrently under one deadline (`commands.clients.health`). A service that answers "not
+Both are probed concurrently under one deadline (`commands.clients.health`), through the environment's
+long-lived clients and probe pool. A service that answers "not
 ready" and one the bot cannot reach are both findings: inside the cluster, a Service whose pods are
 all unready refuses connections, so "unreachable" is how "nothing is ready" usually looks.
 """
@@ -17,12 +18,13 @@ SERVICES = (("litellm", "LiteLLM"), ("backend", "the backend"))
 
 def readiness_check(env: Environment) -> list[Finding]:
     """One critical finding per service whose readiness probe fails, with the probe's short reason."""
-    litellm, backend = env.litellm_url, env.backend_url
+    litellm, backend, services = env.litellm_url, env.backend_url, env.services
     probes = health.run_probes(
         [
-            health.Check("litellm", lambda: health.litellm_readiness(litellm)),
-            health.Check("backend", lambda: health.backend_readiness(backend)),
-        ]
+            health.Check("litellm", lambda: health.litellm_readiness(services, litellm)),
+            health.Check("backend", lambda: health.backend_readiness(services, backend)),
+        ],
+        services.executor,
     )
     findings: list[Finding] = []
     for (component, shown), probe in zip(SERVICES, probes, strict=True):

@@ -114,20 +114,21 @@ class BackendClient:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        http: httpx.Client | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {admin_key}", "Accept": "application/json"},
-            timeout=timeout,
-            transport=transport,
-        )
+        self._headers = {"Authorization": f"Bearer {admin_key}", "Accept": "application/json"}
+        self._timeout = httpx.Timeout(timeout)
+        self._owned = http is None
+        self._http = http or httpx.Client(base_url=self.base_url, transport=transport)
 
     def __repr__(self) -> str:
         return f"BackendClient({self.base_url!r})"
 
     def close(self) -> None:
-        self._http.close()
+        """Close the HTTP client when it is this client's own (a borrowed one stays open)."""
+        if self._owned:
+            self._http.close()
 
     def __enter__(self) -> BackendClient:
         return self
@@ -140,7 +141,14 @@ class BackendClient:
     def _send(self, method: str, path: str, *, json: Any = None, attempts: int = 1) -> httpx.Response:
         for attempt in range(attempts):
             try:
-                return self._http.request(method, path, json=json)
+                return self._http.request(
+                    method,
+                    path,
+                    json=json,
+                    headers=self._headers,
+                    timeout=self._timeout,
+                    follow_redirects=False,
+                )
             except httpx.TimeoutException:
                 if attempt + 1 == attempts:
                     raise BackendError(
@@ -209,4 +217,5 @@ def backend_client(env: Environment, *, timeout: float = 30.0) -> BackendClient:
 
     Raises OperationError (from `credentials`) when no key can be found.
     """
-    return BackendClient(env.backend_url, backend_admin_key(env), timeout=timeout)
+    key = backend_admin_key(env)
+    return BackendClient(env.backend_url, key, timeout=timeout, http=env.services.http(env.backend_url))

@@ -3,7 +3,9 @@
 Every probe returns a `Probe` and never raises: a failure is a short line a user can read
 ("503 database not connected", "unreachable (connection refused)"). Probes carry no URL, no
 password and no body longer than a few words. `run_probes` runs them concurrently under one deadline,
-so a hanging endpoint costs at most that deadline, not the sum of every timeout.
+so a hanging endpoint costs at most that deadline, not the sum of every timeout. HTTP probes use the
+environment's long-lived client per service and all probes its shared pool (`ServiceClients`): a
+status builds no client, no SSL context and no thread pool.
 
 Facts: LiteLLM serves `/health/readiness` (`{"status": "healthy", "db": "connected"}`) and
 `/health/liveliness` (`/health/livenessz` does not exist); the LiteMaaS backend serves
@@ -18,6 +20,7 @@ import dataclasses
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,7 @@ import httpx
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from commands.environment import ServiceClients
 from commands.text import clip
 
 HTTP_TIMEOUT = 2.5  # seconds, per connect / read / write phase of one probe request
@@ -33,6 +37,7 @@ PROBE_DEADLINE = 4.0  # seconds for all probes together
 DETAIL_LIMIT = 120
 
 _URL_CREDENTIALS = re.compile(r"://[^/@\s]*@")
+_ACCEPT_JSON = {"Accept": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -116,17 +121,22 @@ def describe_http_error(exc: httpx.HTTPError) -> str:
     return f"failed ({type(exc).__name__})"
 
 
-def _get(base_url: str, path: str, timeout: float) -> httpx.Response:
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-        return client.get(base_url.rstrip("/") + path, headers={"Accept": "application/json"})
-
-
 def _http_probe(
-    name: str, base_url: str, path: str, timeout: float, judge: Callable[[httpx.Response], tuple[bool, str]]
+    name: str,
+    services: ServiceClients,
+    base_url: str,
+    path: str,
+    timeout: float,
+    judge: Callable[[httpx.Response], tuple[bool, str]],
 ) -> Probe:
-    """GET `path`; a non-2xx status is failing with "STATUS reason"; a 2xx answer is judged by `judge`."""
+    """GET `path`; a non-2xx status is failing with "STATUS reason"; a 2xx answer is judged by `judge`.
+
+    Through the environment's long-lived client of `base_url` (keep-alive: no connection, no SSL
+    context per probe); no redirect is followed."""
     try:
-        response = _get(base_url, path, timeout)
+        response = services.http(base_url).get(
+            path, headers=_ACCEPT_JSON, timeout=timeout, follow_redirects=False
+        )
     except httpx.HTTPError as exc:
         return Probe(name, False, describe_http_error(exc))
     except (ValueError, TypeError):
@@ -154,15 +164,17 @@ def _judge_litellm_readiness(response: httpx.Response) -> tuple[bool, str]:
     return True, f"healthy (db {db})" if isinstance(db, str) else "healthy"
 
 
-def litellm_readiness(base_url: str, timeout: float = HTTP_TIMEOUT) -> Probe:
+def litellm_readiness(services: ServiceClients, base_url: str, timeout: float = HTTP_TIMEOUT) -> Probe:
     """`GET /health/readiness`: ready when `status` is "healthy" and `db` (when given) "connected"."""
-    return _http_probe("LiteLLM readiness", base_url, "/health/readiness", timeout, _judge_litellm_readiness)
+    return _http_probe(
+        "LiteLLM readiness", services, base_url, "/health/readiness", timeout, _judge_litellm_readiness
+    )
 
 
-def litellm_liveliness(base_url: str, timeout: float = HTTP_TIMEOUT) -> Probe:
+def litellm_liveliness(services: ServiceClients, base_url: str, timeout: float = HTTP_TIMEOUT) -> Probe:
     """`GET /health/liveliness`: alive on any 2xx answer."""
     return _http_probe(
-        "LiteLLM liveliness", base_url, "/health/liveliness", timeout, lambda _response: (True, "alive")
+        "LiteLLM liveliness", services, base_url, "/health/liveliness", timeout, lambda _r: (True, "alive")
     )
 
 
@@ -178,9 +190,11 @@ def _judge_backend_ready(response: httpx.Response) -> tuple[bool, str]:
     return False, f"{response.status_code} but no `ready` in the answer"
 
 
-def backend_readiness(base_url: str, timeout: float = HTTP_TIMEOUT) -> Probe:
+def backend_readiness(services: ServiceClients, base_url: str, timeout: float = HTTP_TIMEOUT) -> Probe:
     """`GET /api/v1/health/ready`: ready when it answers `{"ready": true}` (database and auth checks)."""
-    return _http_probe("backend readiness", base_url, "/api/v1/health/ready", timeout, _judge_backend_ready)
+    return _http_probe(
+        "backend readiness", services, base_url, "/api/v1/health/ready", timeout, _judge_backend_ready
+    )
 
 
 def _judge_backend_version(response: httpx.Response) -> tuple[bool, str]:
@@ -191,9 +205,11 @@ def _judge_backend_version(response: httpx.Response) -> tuple[bool, str]:
     return False, "no version in the answer"
 
 
-def backend_version(base_url: str, timeout: float = HTTP_TIMEOUT) -> Probe:
+def backend_version(services: ServiceClients, base_url: str, timeout: float = HTTP_TIMEOUT) -> Probe:
     """`GET /api/v1/config` `.version`: the release the backend runs (what the portal's footer shows)."""
-    return _http_probe("backend version", base_url, "/api/v1/config", timeout, _judge_backend_version)
+    return _http_probe(
+        "backend version", services, base_url, "/api/v1/config", timeout, _judge_backend_version
+    )
 
 
 # -- PostgreSQL and Redis --------------------------------------------------------------------------
@@ -275,20 +291,19 @@ class Check:
 
 
 class ProbeRun:
-    """Probes started at once on a small thread pool; `results()` waits until the shared deadline.
+    """Probes started at once on the environment's shared probe pool; `results()` waits until the
+    shared deadline.
 
     Start it before other slow work (Kubernetes reads) so both overlap. A probe still running at the
-    deadline is reported as "no answer within N s"; its thread ends on its own timeout and is not waited.
+    deadline is reported as "no answer within N s"; its thread ends on its own timeout and is not waited
+    (the pool starts another thread when all are busy, up to its bound).
     """
 
-    def __init__(self, checks: Sequence[Check], deadline: float = PROBE_DEADLINE) -> None:
+    def __init__(self, checks: Sequence[Check], executor: Executor, deadline: float = PROBE_DEADLINE) -> None:
         self._checks = list(checks)
         self._deadline = deadline
         self._started = time.monotonic()
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, len(self._checks)), thread_name_prefix="status-probe"
-        )
-        self._futures = [self._pool.submit(_guarded, c.name, c.run) for c in self._checks]
+        self._futures = [executor.submit(_guarded, c.name, c.run) for c in self._checks]
 
     def results(self) -> list[Probe]:
         """The probes in the order given, named as their checks, each finished or timed out; call once."""
@@ -296,14 +311,14 @@ class ProbeRun:
         concurrent.futures.wait(self._futures, timeout=remaining)
         probes: list[Probe] = []
         for check, future in zip(self._checks, self._futures, strict=True):
-            if future.done():
+            if future.done() and not future.cancelled():
                 probes.append(dataclasses.replace(future.result(), name=check.name))
             else:
+                future.cancel()  # not started yet: it never will
                 probes.append(Probe(check.name, False, f"no answer within {self._deadline:g} s"))
-        self._pool.shutdown(wait=False, cancel_futures=True)
         return probes
 
 
-def run_probes(checks: Sequence[Check], deadline: float = PROBE_DEADLINE) -> list[Probe]:
-    """Run `checks` concurrently; every result within `deadline` seconds (see `ProbeRun`)."""
-    return ProbeRun(checks, deadline).results()
+def run_probes(checks: Sequence[Check], executor: Executor, deadline: float = PROBE_DEADLINE) -> list[Probe]:
+    """Run `checks` concurrently on `executor`; every result within `deadline` seconds (see `ProbeRun`)."""
+    return ProbeRun(checks, executor, deadline).results()

@@ -95,7 +95,11 @@ def _detail(response: httpx.Response) -> str:
 
 
 class LiteLLMClient:
-    """The admin API with the master key. Thread-safe (one httpx client); close() when done."""
+    """The admin API with the master key. Thread-safe (one httpx client); close() when done.
+
+    With `http` (the environment's long-lived client of this URL) it borrows that client: no
+    connection, SSL context or pool of its own, and close() leaves it open. The key and the timeout go
+    with each request, so a borrowed client carries neither."""
 
     def __init__(
         self,
@@ -106,16 +110,14 @@ class LiteLLMClient:
         transport: httpx.BaseTransport | None = None,
         retries: int = 2,
         backoff: float = 0.25,
+        http: httpx.Client | None = None,
     ) -> None:
         self._retries = max(0, retries)
         self._backoff = backoff
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {master_key}"},
-            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._headers = {"Authorization": f"Bearer {master_key}"}
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
+        self._owned = http is None
+        self._http = http or httpx.Client(base_url=base_url.rstrip("/"), transport=transport)
 
     def __repr__(self) -> str:
         return f"LiteLLMClient({str(self._http.base_url)!r})"
@@ -137,7 +139,15 @@ class LiteLLMClient:
         attempt = 0
         while True:
             try:
-                response = self._http.request(method, path, params=params, json=json)
+                response = self._http.request(
+                    method,
+                    path,
+                    params=params,
+                    json=json,
+                    headers=self._headers,
+                    timeout=self._timeout,
+                    follow_redirects=False,
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing was sent: repeating is safe for any method.
                 failure = LiteLLMError(0, f"LiteLLM is unreachable ({type(exc).__name__}: {exc})")
@@ -324,7 +334,9 @@ class LiteLLMClient:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._http.close()
+        """Close the HTTP client when it is this client's own (a borrowed one stays open)."""
+        if self._owned:
+            self._http.close()
 
     def __enter__(self) -> LiteLLMClient:
         return self
@@ -336,8 +348,10 @@ class LiteLLMClient:
 
 
 def litellm_client(env: Environment, *, timeout: float = 10.0) -> LiteLLMClient:
-    """A client for `env`: URL from settings, master key from settings else `litellm-secret`.
+    """A client for `env`: URL from settings, master key from settings else `litellm-secret` (read per
+    command, so a rotated key is used at once), on the environment's long-lived HTTP client.
 
     Raises OperationError (from `credentials`) when the key can be found nowhere.
     """
-    return LiteLLMClient(env.litellm_url, litellm_master_key(env), timeout=timeout)
+    key = litellm_master_key(env)
+    return LiteLLMClient(env.litellm_url, key, timeout=timeout, http=env.services.http(env.litellm_url))

@@ -335,15 +335,15 @@ def routes_section(env: Environment) -> Section | None:
 
 def _checks(env: Environment) -> dict[str, list[health.Check]]:
     """The probes to run, by the component whose section shows them."""
-    litellm, backend = env.litellm_url, env.backend_url
+    litellm, backend, services = env.litellm_url, env.backend_url, env.services
     return {
         "litellm": [
-            health.Check("LiteLLM readiness", lambda: health.litellm_readiness(litellm)),
-            health.Check("LiteLLM liveliness", lambda: health.litellm_liveliness(litellm)),
+            health.Check("LiteLLM readiness", lambda: health.litellm_readiness(services, litellm)),
+            health.Check("LiteLLM liveliness", lambda: health.litellm_liveliness(services, litellm)),
         ],
         "backend": [
-            health.Check("backend readiness", lambda: health.backend_readiness(backend)),
-            health.Check("backend version", lambda: health.backend_version(backend)),
+            health.Check("backend readiness", lambda: health.backend_readiness(services, backend)),
+            health.Check("backend version", lambda: health.backend_version(services, backend)),
             health.Check(
                 "PostgreSQL (LiteMaaS)", lambda: health.postgres_reachable(env.litemaas_database_url)
             ),
@@ -385,7 +385,7 @@ class StatusOperation(Operation[StatusArgs]):
     def execute(self, env: Environment, args: StatusArgs, plan: Plan | None = None) -> Iterator[Event]:
         """One Result: a section per Deployment found (with its pods and health), the Routes, warnings."""
         checks = _checks(env)
-        run = health.ProbeRun([c for group in checks.values() for c in group])
+        run = health.ProbeRun([c for group in checks.values() for c in group], env.services.executor)
         try:
             served = {_name(d): d for d in env.kube.list_deployments()}
         except KubeError as exc:

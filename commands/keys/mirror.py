@@ -1,7 +1,7 @@
 """LiteLLM's keys as seen from the LiteMaaS database: the real table, or a session-local copy.
 
 Orphan detection (`keys orphans`, `keys cleanup`) compares `api_keys` with `"LiteLLM_VerificationToken"`
-(`drift` copies only the buckets that differ instead: `commands.drift.keys`). In one shared database that
+(`drift` pairs the keys through their indexes instead: `commands.drift.keys`). In one shared database that
 is a join. In two databases, `(token, key_alias)` of every LiteLLM key is streamed with COPY from
 LiteLLM's database into a temporary table of the LiteMaaS connection (bytes passed through, nothing
 held in memory), analysed, and the same SQL runs against it — never one query per key.

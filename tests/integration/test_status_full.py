@@ -19,9 +19,11 @@ import pytest
 
 import sandbox.kube as sandbox_kube
 from commands.clients.kube import KubeClient
+from commands.clients.litellm import litellm_client
 from commands.cluster.status import StatusArgs, StatusOperation
 from commands.contract import Result, Section
 from commands.environment import Environment
+from sandbox.litellm import LiteLLMSandbox
 from tests.integration.conftest import NAMESPACE, make_env, redis_ping
 
 DOWN = "http://127.0.0.1:1"
@@ -215,6 +217,34 @@ def test_status_answers_within_five_seconds_when_everything_hangs(
         assert value.startswith("no answer within"), value
     assert api.fields["database"].startswith(("unreachable (", "no answer within")), api.fields["database"]
     assert section(result, "redis").fields["PING"] in {"does not answer PING", "no answer within 4 s"}
+
+
+def test_statuses_share_the_environment_s_clients_through_a_restart_of_litellm(
+    kube: KubeClient, litellm: Any, backend: Any, pg_url: str, redis_url: str
+) -> None:
+    """The long-lived client of a service is the same for every status and command of the environment;
+    a command closing its LiteLLM client leaves it open, and a restarted LiteLLM (its kept-alive
+    connections gone) is seen healthy again, not as a dead connection."""
+    env = healthy_env(kube, litellm, backend, pg_url, redis_url)
+    try:
+        assert section(status(env), "litellm").fields["readiness"] == "healthy (db connected)"
+        shared = env.services.http(litellm.url)
+        with litellm_client(env) as command_client:
+            command_client.readiness()
+        assert env.services.http(litellm.url + "/") is shared and not shared.is_closed
+
+        port = int(litellm.url.rsplit(":", 1)[1])
+        litellm.stop()
+        assert section(status(env), "litellm").fields["readiness"] == "unreachable (connection refused)"
+        restarted = LiteLLMSandbox().start(port=port)
+        try:
+            llm = section(status(env), "litellm")
+        finally:
+            restarted.stop()
+        assert (llm.fields["readiness"], llm.fields["liveliness"]) == ("healthy (db connected)", "alive")
+    finally:
+        env.close()
+    assert shared.is_closed
 
 
 # -- pods ------------------------------------------------------------------------------------------
