@@ -51,6 +51,8 @@ def default_registry() -> Registry:
     from commands.autosync.on import AutosyncOnOperation
     from commands.autosync.status import AutosyncStatusOperation
     from commands.backup.operations import BackupListOperation, BackupNowOperation
+    from commands.backup.restore.operation import BackupRestoreOperation
+    from commands.backup.verifying import BackupVerifyOperation
     from commands.cache.flush import CacheFlushOperation
     from commands.cluster.logs import LogsOperation
     from commands.cluster.restart import RestartOperation
@@ -77,6 +79,8 @@ def default_registry() -> Registry:
             ScaleOperation,
             BackupNowOperation,
             BackupListOperation,
+            BackupVerifyOperation,
+            BackupRestoreOperation,
             UpgradeOperation,
             RollbackOperation,
             RestartOperation,

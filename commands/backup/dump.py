@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import psycopg
-from psycopg.conninfo import make_conninfo
-
 from commands.clients.databases import DatabaseTarget, last_meaningful_line, redact
 from commands.contract import OperationError
 
@@ -70,17 +67,25 @@ def pg_dump_path() -> str:
     return found
 
 
-def pg_dump_command(executable: str, target: DatabaseTarget) -> list[str]:
-    """The argument vector: connection without password, plain format, no owners or privileges."""
+def pg_dump_command(executable: str, target: DatabaseTarget, snapshot: str | None = None) -> list[str]:
+    """The argument vector: connection without password, plain format, no owners or privileges, and
+    the exported `snapshot` to dump when one is given."""
     command = [executable, "--format=plain", "--no-owner", "--no-privileges"]
+    if snapshot:
+        command.append(f"--snapshot={snapshot}")
+    return command + connection_arguments(target)
+
+
+def connection_arguments(target: DatabaseTarget) -> list[str]:
+    """libpq client arguments (pg_dump, psql) naming `target` without its password."""
+    arguments: list[str] = []
     if target.host:
-        command += ["--host", target.host]
+        arguments += ["--host", target.host]
     if target.port:
-        command += ["--port", target.port]
+        arguments += ["--port", target.port]
     if target.user:
-        command += ["--username", target.user]
-    command += ["--no-password", "--dbname", target.dbname_conninfo()]
-    return command
+        arguments += ["--username", target.user]
+    return [*arguments, "--no-password", "--dbname", target.dbname_conninfo()]
 
 
 def child_environment(target: DatabaseTarget) -> dict[str, str]:
@@ -91,19 +96,6 @@ def child_environment(target: DatabaseTarget) -> dict[str, str]:
     if "connect_timeout" not in target.options:
         environment["PGCONNECT_TIMEOUT"] = "10"
     return environment
-
-
-def server_version(target: DatabaseTarget) -> str:
-    """`SHOW server_version` of the target; OperationError (redacted) when it cannot be reached."""
-    try:
-        with psycopg.connect(make_conninfo("", **target.connect_kwargs()), autocommit=True) as conn:
-            row = conn.execute("SHOW server_version").fetchone()
-    except psycopg.Error as exc:
-        reason = last_meaningful_line(redact(str(exc), [target.password]))
-        raise OperationError(
-            f"cannot connect to the {target.name} database ({target.where}): {reason}"
-        ) from None
-    return str(row[0]) if row else "unknown"
 
 
 def _failure_reason(stderr: IO[bytes], target: DatabaseTarget) -> str:
@@ -119,11 +111,15 @@ def dump_database(
     *,
     timeout: float = DEFAULT_DUMP_TIMEOUT,
     executable: str | None = None,
+    snapshot: str | None = None,
 ) -> DumpOutcome:
-    """Dump `target` into `directory/<name>.sql.gz`. Raises OperationError; leaves no partial file."""
+    """Dump `target` (as of the exported `snapshot` when given) into `directory/<name>.sql.gz`.
+
+    Raises OperationError; leaves no partial file.
+    """
     final = directory / f"{target.name}.sql.gz"
     partial = directory / f"{target.name}.sql.gz.partial"
-    command = pg_dump_command(executable or pg_dump_path(), target)
+    command = pg_dump_command(executable or pg_dump_path(), target, snapshot)
     expired = threading.Event()
 
     with tempfile.TemporaryFile() as stderr:

@@ -6,24 +6,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from commands.backup import newest_backup_time
+from commands.backup.report import duration_text
 from commands.checks.finding import Check, Finding
 from commands.contract import FollowUp, OperationError
 from commands.environment import Environment
 
 NewestBackup = Callable[[Environment], datetime | None]
 BACK_UP_NOW = FollowUp("Back up now", "backup now")
-
-
-def duration_text(span: timedelta) -> str:
-    """A span in the two largest units: "3 days 4 h", "5 h 12 min", "12 min"."""
-    minutes = max(0, int(span.total_seconds() // 60))
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days} day{'s' if days != 1 else ''}" + (f" {hours} h" if hours else "")
-    if hours:
-        return f"{hours} h" + (f" {minutes} min" if minutes else "")
-    return f"{minutes} min"
 
 
 def backup_age_check(
