@@ -33,8 +33,10 @@ FROM pg_attribute a
 WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
 """
+# A CHECK's expression is not compared: PostgreSQL deparses it differently once dumped and restored
+# (`IN (…)` becomes `= ANY (ARRAY[…])` with other casts), so only its name and kind are recorded.
 _CONSTRAINTS = """
-SELECT conrelid, conname, pg_get_constraintdef(oid)
+SELECT conrelid, conname, CASE WHEN contype = 'c' THEN 'CHECK' ELSE pg_get_constraintdef(oid) END
 FROM pg_constraint
 WHERE conrelid = ANY(%s) AND contype <> 'n'
 ORDER BY conrelid, conname
