@@ -111,6 +111,9 @@ def record_everywhere(
 def local_copy(env: Environment, located: LocatedBackup) -> Iterator[BackupManifest]:
     """The backup with its files readable here: in place for a directory, else downloaded into a
     temporary folder of the local backup directory, removed on the way out. Raises OperationError."""
+    if isinstance(located.place, DirectoryTarget):
+        yield located.place.fetch(located.id, located.place.root)
+        return
     staging = Path(env.backup_dir)
     try:
         staging.mkdir(parents=True, exist_ok=True)

@@ -179,7 +179,9 @@ def test_a_schema_difference_names_the_table_and_the_column(
         manifest.path,
         "litemaas",
         lambda text: text.replace(
-            "CREATE TABLE public.api_key_models (\n", "CREATE TABLE public.api_key_models (\n    planted text,\n", 1
+            "CREATE TABLE public.api_key_models (\n",
+            "CREATE TABLE public.api_key_models (\n    planted text,\n",
+            1,
         ),
     )
 

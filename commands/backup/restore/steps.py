@@ -174,8 +174,8 @@ def run_restore(env: Environment, setup: RestoreSetup) -> Generator[Event, None,
     warnings: list[str] = []
     finished = False
     try:
+        yield log.begin("check the backup")
         with local_copy(env, setup.located) as manifest:
-            yield log.begin("check the backup")
             files = {f.database: f for f in manifest.files}
             for swap in setup.swaps:
                 verify_file(files[swap.file.database])
