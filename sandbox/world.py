@@ -52,6 +52,7 @@ alerts:
 schedules:
   key-cleanup: {cron: "0 2 * * *", channel: C0OPS}
   backup: {cron: "0 3 1 * *", channel: C0OPS}
+  backup-verify: {cron: "0 4 * * 0", channel: C0OPS}
   drift: {cron: "0 6 * * *", channel: C0OPS}
 """
 
