@@ -16,8 +16,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from commands.backup import list_targets, run_backup
+from commands.backup import BackupNowOperation, list_targets, run_backup
 from commands.backup.manifest import BackupManifest
+from commands.backup.operations import BackupNowArgs
 from commands.backup.restore.operation import BackupRestoreArgs, BackupRestoreOperation
 from commands.clients.kube import KubeClient
 from commands.contract import Plan, Progress, Result
@@ -209,6 +210,31 @@ def test_only_the_named_database_is_restored(sb: KubeSandbox, env: Environment, 
     assert database_oid(dbname_of(seeded.litemaas_url)) == litemaas_oid  # untouched
     assert rows_of(seeded.litemaas_url)[SAFE_TABLE] == 0
     assert rows_of(seeded.litellm_url)["public.LiteLLM_ProxyModelTable"] > 0
+
+
+def test_a_backup_kept_in_s3_is_downloaded_checked_and_restored(
+    sb: KubeSandbox, env: Environment, seeded: DatabasePair, s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    env.backup_targets = (f"s3://{bucket}/prod",)
+    op = BackupNowOperation()
+    _p, stored = run(op.execute(env, BackupNowArgs(), op.plan(env, BackupNowArgs())))
+    assert stored.ok, stored.summary
+    [contents] = list_targets(env)
+    assert contents.listing is not None
+    backup_id = contents.listing.backups[0].id
+    change_live_data(seeded)
+
+    plan, progress, result = restore(env, backup_id)
+
+    assert result.ok, result.summary
+    assert f"from s3://{bucket}/prod" in plan.summary
+    assert rows_of(seeded.litemaas_url)[SAFE_TABLE] > 0
+    assert any(
+        p.text == f"Copying the safety backup {p.text.split()[-3]} to s3://{bucket}/prod" for p in progress
+    )
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="prod/")["Contents"]]
+    assert len({k.split("/")[1] for k in keys}) == 2  # the backup and the safety backup
+    assert [p.name for p in env.backup_dir.iterdir()] == []  # no download or staging copy left
 
 
 # -- failures before the swap: the live database untouched, the replicas as they were -----------------

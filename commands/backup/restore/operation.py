@@ -60,10 +60,6 @@ class BackupRestoreOperation(Operation[BackupRestoreArgs]):
         """The backups' lock; the plan's `targets` names the whole set (writers, databases)."""
         return BACKUP_LOCK
 
-    def needs_approval(self, args: BackupRestoreArgs) -> bool:
-        """A restore, or dropping what restores kept, is never run without approval."""
-        return True
-
     def plan(self, env: Environment, args: BackupRestoreArgs) -> Plan:
         """The card; refuses (OperationError) a backup that is missing, of the other layout, already
         restored and kept, or a setup without pg_dump/psql."""
