@@ -50,7 +50,7 @@ class BackupRestoreOperation(Operation[BackupRestoreArgs]):
 
     name = "backup restore"
     args_model = BackupRestoreArgs
-    usage = "backup restore <id> [--database litemaas|litellm] [--dry-run] | backup restore --cleanup [<id>]"
+    usage = "backup restore <id> [--database litemaas|litellm] [--cleanup] [--dry-run]"
     mutating = True
     default_role = "admin"
     default_approval = True

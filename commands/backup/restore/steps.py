@@ -10,7 +10,8 @@ does the same clean-up on its way out, without waiting for the rollouts.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from commands.backup.census import compare, total_rows
@@ -87,14 +88,19 @@ def _drop_created(progressed: Progressed) -> list[str]:
 
 def _restore_all(
     setup: RestoreSetup, files: dict[str, BackupFile], progressed: Progressed
-) -> Iterator[Progress]:
-    """Load each dump into its new database (a leftover of that name from an earlier attempt is ours)."""
+) -> Generator[Progress, None, list[str]]:
+    """Load each dump into its new database (a leftover of that name from an earlier attempt is ours);
+    returns "name (time)" per database."""
+    loaded: list[str] = []
     for swap in setup.swaps:
         drop_database(swap.live, swap.new_name)
         create_database(swap.live, swap.new_name, like=swap.live.dbname)
         progressed.created.append((swap, swap.new_name))
         yield Progress(f"Restoring {swap.file.database} into {swap.new_name} on {where_server(swap.live)}")
+        started = time.monotonic()
         load_dump(files[swap.file.database].path, on_database(swap.live, swap.new_name))
+        loaded.append(f"{swap.new_name} ({time.monotonic() - started:.1f} s)")
+    return loaded
 
 
 def _verify_all(setup: RestoreSetup) -> tuple[list[str], int, int]:
@@ -192,8 +198,8 @@ def run_restore(env: Environment, setup: RestoreSetup) -> Generator[Event, None,
             log.done(f"{stopped or 'none was running'}; their pods are gone")
 
             yield log.begin("restore into new databases")
-            yield from _restore_all(setup, files, progressed)
-            log.done(", ".join(s.new_name for s in setup.swaps))
+            loaded = yield from _restore_all(setup, files, progressed)
+            log.done(", ".join(loaded))
 
         yield log.begin("verify against the manifest")
         differences, tables, rows = _verify_all(setup)
