@@ -14,18 +14,16 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from commands.clients.databases import DatabaseTarget, last_meaningful_line, redact
+from commands.backup.client_process import client_process, connection_arguments
+from commands.clients.databases import DatabaseTarget
 from commands.contract import OperationError
 
 CHUNK_SIZE = 64 * 1024
 DEFAULT_DUMP_TIMEOUT = 30 * 60.0  # seconds per database
-STDERR_LIMIT = 64 * 1024  # bytes of pg_dump's stderr read for the error message
 
 
 @dataclass(frozen=True)
@@ -76,35 +74,6 @@ def pg_dump_command(executable: str, target: DatabaseTarget, snapshot: str | Non
     return command + connection_arguments(target)
 
 
-def connection_arguments(target: DatabaseTarget) -> list[str]:
-    """libpq client arguments (pg_dump, psql) naming `target` without its password."""
-    arguments: list[str] = []
-    if target.host:
-        arguments += ["--host", target.host]
-    if target.port:
-        arguments += ["--port", target.port]
-    if target.user:
-        arguments += ["--username", target.user]
-    return [*arguments, "--no-password", "--dbname", target.dbname_conninfo()]
-
-
-def child_environment(target: DatabaseTarget) -> dict[str, str]:
-    """The bot's environment without its own PG* variables, plus PGPASSWORD and a connect timeout."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    if target.password:
-        environment["PGPASSWORD"] = target.password
-    if "connect_timeout" not in target.options:
-        environment["PGCONNECT_TIMEOUT"] = "10"
-    return environment
-
-
-def _failure_reason(stderr: IO[bytes], target: DatabaseTarget) -> str:
-    stderr.seek(0)
-    text = stderr.read(STDERR_LIMIT).decode("utf-8", errors="replace")
-    line = last_meaningful_line(redact(text, [target.password]), prefix="pg_dump: ")
-    return line or "no error message"
-
-
 def dump_database(
     target: DatabaseTarget,
     directory: Path,
@@ -120,45 +89,27 @@ def dump_database(
     final = directory / f"{target.name}.sql.gz"
     partial = directory / f"{target.name}.sql.gz.partial"
     command = pg_dump_command(executable or pg_dump_path(), target, snapshot)
-    expired = threading.Event()
-
-    with tempfile.TemporaryFile() as stderr:
+    with client_process(
+        "pg_dump", command, target, timeout=timeout, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+    ) as child:
         try:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=child_environment(target),
-            )
-        except OSError as exc:
-            raise OperationError(f"cannot run pg_dump: {exc.strerror or exc}") from None
-
-        def expire() -> None:
-            expired.set()
-            process.kill()
-
-        timer = threading.Timer(timeout, expire)
-        timer.daemon = True
-        timer.start()
-        try:
-            assert process.stdout is not None
+            stdout = child.process.stdout
+            assert stdout is not None
             with partial.open("xb") as raw:
                 sink = _HashingWriter(raw)
                 with gzip.GzipFile(filename="", mode="wb", fileobj=sink, compresslevel=6) as compressed:
-                    while chunk := process.stdout.read(CHUNK_SIZE):
+                    while chunk := stdout.read(CHUNK_SIZE):
                         compressed.write(chunk)
                 raw.flush()
                 os.fsync(raw.fileno())
-            code = process.wait()
-            if expired.is_set():
+            code = child.process.wait()
+            if child.expired.is_set():
                 raise OperationError(
                     f"pg_dump of the {target.name} database ({target.where}) timed out after {timeout:g} s"
                 )
             if code != 0:
                 raise OperationError(
-                    f"pg_dump of the {target.name} database ({target.where}) failed: "
-                    f"{_failure_reason(stderr, target)}"
+                    f"pg_dump of the {target.name} database ({target.where}) failed: {child.failure()}"
                 )
             os.replace(partial, final)
         except OSError as exc:
@@ -169,11 +120,4 @@ def dump_database(
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        finally:
-            timer.cancel()
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
     return DumpOutcome(path=final, size=sink.size, sha256=sink.hexdigest)

@@ -7,18 +7,16 @@ psql's stderr is redacted before it becomes a message. A timeout or an interrupt
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import shutil
 import subprocess
-import tempfile
-import threading
 import zlib
 from pathlib import Path
 from typing import IO
 
-from commands.backup.dump import DEFAULT_DUMP_TIMEOUT, STDERR_LIMIT, child_environment, connection_arguments
-from commands.clients.databases import DatabaseTarget, last_meaningful_line, redact
+from commands.backup.client_process import client_process, connection_arguments
+from commands.backup.dump import DEFAULT_DUMP_TIMEOUT
+from commands.clients.databases import DatabaseTarget
 from commands.contract import OperationError
 
 CHUNK_SIZE = 256 * 1024
@@ -45,12 +43,6 @@ def psql_command(executable: str, target: DatabaseTarget) -> list[str]:
     ]
 
 
-def _reason(stderr: IO[bytes], target: DatabaseTarget) -> str:
-    stderr.seek(0)
-    text = stderr.read(STDERR_LIMIT).decode("utf-8", errors="replace")
-    return last_meaningful_line(redact(text, [target.password]), prefix="psql: ") or "no error message"
-
-
 def _feed(dump: Path, stdin: IO[bytes]) -> bool:
     """Inflate `dump` into psql's stdin; False when psql stopped reading (it failed: its exit says why)."""
     try:
@@ -72,42 +64,17 @@ def load_dump(
 ) -> None:
     """Load the gzip'd plain dump `dump` into the (empty) database of `target`. Raises OperationError."""
     command = psql_command(executable or psql_path(), target)
-    expired = threading.Event()
     what = f"loading {dump.name} into {target.where}"
-    with tempfile.TemporaryFile() as stderr:
+    with client_process(
+        "psql", command, target, timeout=timeout, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+    ) as child:
         try:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                env=child_environment(target),
-            )
-        except OSError as exc:
-            raise OperationError(f"cannot run psql: {exc.strerror or exc}") from None
-
-        def expire() -> None:
-            expired.set()
-            process.kill()
-
-        timer = threading.Timer(timeout, expire)
-        timer.daemon = True
-        timer.start()
-        try:
-            assert process.stdin is not None
-            _feed(dump, process.stdin)
-            code = process.wait()
+            assert child.process.stdin is not None
+            _feed(dump, child.process.stdin)
+            code = child.process.wait()
         except (OSError, EOFError, zlib.error) as exc:
             raise OperationError(f"{what} failed: the dump cannot be read ({exc})") from None
-        finally:
-            timer.cancel()
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            if process.stdin is not None and not process.stdin.closed:
-                with contextlib.suppress(OSError):
-                    process.stdin.close()
-        if expired.is_set():
+        if child.expired.is_set():
             raise OperationError(f"{what} timed out after {timeout:g} s")
         if code != 0:
-            raise OperationError(f"{what} failed: {_reason(stderr, target)}")
+            raise OperationError(f"{what} failed: {child.failure()}")

@@ -42,6 +42,8 @@ from tests.integration.backup_peers import (
 from tests.integration.conftest import NAMESPACE, dbname_of
 from tests.integration.cutting_proxy import CuttingProxy
 
+pytestmark = pytest.mark.slow  # each restore: a backup, a safety backup, loads, rollouts
+
 LOCKS = (
     "backup",
     "deployments/litemaas",
@@ -359,40 +361,32 @@ def pg_proxy() -> Iterator[CuttingProxy]:
     proxy.close()
 
 
-def test_a_connection_cut_during_the_load_stops_the_restore(
-    sb: KubeSandbox, env: Environment, seeded: DatabasePair, pg_proxy: CuttingProxy
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(lambda proxy: proxy.cut_streams_over(64 * 1024), id="the load cut"),  # queries are small
+        pytest.param(lambda proxy: proxy.sever(), id="the server gone"),
+    ],
+)
+def test_postgresql_failing_during_the_load_stops_the_restore(
+    sb: KubeSandbox,
+    env: Environment,
+    seeded: DatabasePair,
+    pg_proxy: CuttingProxy,
+    fault: Callable[[CuttingProxy], None],
 ) -> None:
     env.litemaas_database_url = with_password(through_proxy(seeded.litemaas_url, pg_proxy))
     env.litellm_database_url = with_password(through_proxy(seeded.litellm_url, pg_proxy))
     manifest = run_backup(env)
     before = live_state(seeded)
 
-    def cut_the_load(event: Progress) -> None:
+    def at_the_load(event: Progress) -> None:
         if event.text.startswith("Step 4/8"):
-            pg_proxy.cut_streams_over(64 * 1024)  # queries are small; a dump's load is not
+            fault(pg_proxy)
 
-    _plan, _progress, result = restore(env, manifest.id, on_progress=cut_the_load)
-
-    assert pg_proxy.cuts >= 1
-    assert_untouched(sb, seeded, before, result, "restore into new databases")
-
-
-def test_a_server_gone_during_the_restore_leaves_the_writers_back(
-    sb: KubeSandbox, env: Environment, seeded: DatabasePair, pg_proxy: CuttingProxy
-) -> None:
-    env.litemaas_database_url = with_password(through_proxy(seeded.litemaas_url, pg_proxy))
-    env.litellm_database_url = with_password(through_proxy(seeded.litellm_url, pg_proxy))
-    manifest = run_backup(env)
-    before = live_state(seeded)
-
-    def server_away(event: Progress) -> None:
-        if event.text.startswith("Step 4/8"):
-            pg_proxy.sever()
-
-    _plan, _progress, result = restore(env, manifest.id, on_progress=server_away)
+    _plan, _progress, result = restore(env, manifest.id, on_progress=at_the_load)
 
     assert_untouched(sb, seeded, before, result, "restore into new databases")
-    assert "cannot connect" in result.summary or "connection" in result.summary
 
 
 def test_a_name_taken_at_the_swap_rolls_the_swap_back(
