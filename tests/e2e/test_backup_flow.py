@@ -5,6 +5,7 @@ uuid-named LiteMaaS and LiteLLM databases with the demo data), real pg_dump and 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,11 @@ def test_take_verify_and_restore_a_backup_from_slack(
 
     harness.command("bob", "backup verify")
     wait_until(lambda: messages_with(harness, f"Backup {backup_id} verified"), 60, "the verify")
+    with psycopg.connect(harness.pg_url) as conn:
+        audited = conn.execute(
+            "SELECT detail FROM chatops.audit WHERE command = 'backup verify' AND outcome = 'succeeded'"
+        ).fetchall()
+    assert [str(d).startswith(f"Backup {backup_id} verified") for (d,) in audited] == [True]
     _, listed = harness.command("carol", "backup list")
     assert f"{backup_id} · " in reply(harness, listed) and " · verified " in reply(harness, listed)
 
@@ -92,3 +98,59 @@ def test_take_verify_and_restore_a_backup_from_slack(
     wait_until(lambda: ("backup restore", "succeeded") in harness.operations(), what="the restore succeeded")
     outcomes = [o for _, c, o in harness.audit_outcomes() if c == "backup restore"]
     assert outcomes[-3:] == ["requested", "approved", "succeeded"]
+
+
+class FakeClock:
+    """The scheduler's clock, moved by the test."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+AUTOMATION = """\
+alerts:
+  channel: C0ALERTS
+schedules:
+  key-cleanup: {enabled: false}
+  backup: {enabled: false}
+  drift: {enabled: false}
+"""
+
+
+@pytest.mark.slow
+def test_the_weekly_verify_of_a_damaged_backup_alerts_and_a_good_one_resolves_it(
+    start_bot: Callable[..., BotHarness], demo_databases: DatabasePair, tmp_path: Path
+) -> None:
+    automation = tmp_path / "automation.yaml"
+    automation.write_text(AUTOMATION)
+    harness = start_bot(
+        litemaas_database_url=demo_databases.litemaas_url,
+        litellm_database_url=demo_databases.litellm_url,
+        backup_dir=tmp_path / "backups",
+        automation_config=automation,
+    )
+    clock = FakeClock(datetime(2026, 11, 28, 12, 0, tzinfo=UTC))  # a Saturday
+    harness.bot.scheduler.clock = clock
+    assert harness.bot.scheduler.tick() == []
+
+    harness.command("bob", "backup now")
+    wait_until(lambda: messages_with(harness, " done: litemaas and litellm"), 60, "the backup")
+    [dump] = (tmp_path / "backups").glob("*/litellm.sql.gz")
+    damaged = bytearray(dump.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    dump.write_bytes(bytes(damaged))
+
+    clock.now = datetime(2026, 11, 29, 4, 0, 10, tzinfo=UTC)  # Sunday 04:00: the default weekly verify
+    assert harness.bot.scheduler.tick() == ["backup-verify"]
+    [alert] = [m for m in harness.slack.messages("C0ALERTS") if "Scheduled job" in m["text"]]
+    assert "Scheduled job backup-verify failed: Backup " in alert["text"]
+    assert "failed verify: the dump litellm.sql.gz changed after it was written" in alert["text"]
+
+    harness.command("bob", "backup now")  # a new, good backup: the next verify takes the newest
+    wait_until(lambda: len(messages_with(harness, " done: litemaas and litellm")) == 2, 60, "a backup")
+    clock.now = datetime(2026, 12, 6, 4, 0, 10, tzinfo=UTC)
+    assert harness.bot.scheduler.tick() == ["backup-verify"]
+    assert harness.slack.message("C0ALERTS", alert["ts"])["text"].startswith("✅ Resolved")
