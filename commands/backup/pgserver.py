@@ -65,8 +65,15 @@ def check_name(name: str) -> str:
 
 
 def database_exists(target: DatabaseTarget, name: str) -> bool:
-    with maintenance(target) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+    """Whether the server of `target` has a database `name`; OperationError when it cannot be asked."""
+    try:
+        with maintenance(target) as conn:
+            row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    except psycopg.Error as exc:
+        raise OperationError(
+            f"cannot list the databases on {where_server(target)}: {reason_of(exc, target)}"
+        ) from None
+    return row is not None
 
 
 def databases_like(target: DatabaseTarget, prefix: str) -> list[tuple[str, int]]:
