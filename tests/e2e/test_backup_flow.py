@@ -67,11 +67,16 @@ def test_take_verify_and_restore_a_backup_from_slack(
 
     harness.command("bob", "backup verify")
     wait_until(lambda: messages_with(harness, f"Backup {backup_id} verified"), 60, "the verify")
-    with psycopg.connect(harness.pg_url) as conn:
-        audited = conn.execute(
-            "SELECT detail FROM chatops.audit WHERE command = 'backup verify' AND outcome = 'succeeded'"
-        ).fetchall()
-    assert [str(d).startswith(f"Backup {backup_id} verified") for (d,) in audited] == [True]
+
+    def audited() -> list[str]:  # the audit row follows the result message
+        with psycopg.connect(harness.pg_url) as conn:
+            rows = conn.execute(
+                "SELECT detail FROM chatops.audit WHERE command = 'backup verify' AND outcome = 'succeeded'"
+            ).fetchall()
+        return [str(detail) for (detail,) in rows]
+
+    [detail] = wait_until(audited, what="the verify's audit row")
+    assert detail.startswith(f"Backup {backup_id} verified")
     _, listed = harness.command("carol", "backup list")
     assert f"{backup_id} · " in reply(harness, listed) and " · verified " in reply(harness, listed)
 

@@ -42,7 +42,9 @@ from tests.integration.restore.peers import (
     through_proxy,
 )
 
-pytestmark = pytest.mark.slow  # each restore: a backup, a safety backup, loads, rollouts
+# each restore: a backup, a safety backup, loads, rollouts. The faults run on two databases (the layout
+# with more to undo); test_restore.py runs both layouts.
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("seeded", ["separate"], indirect=True)]
 
 
 # -- failures before the swap: the live database untouched, the replicas as they were -----------------
