@@ -109,6 +109,7 @@ class Schedule(_Strict):
 DEFAULT_SCHEDULES: dict[str, Schedule] = {
     "key-cleanup": Schedule(cron="0 2 * * *", command="keys cleanup"),
     "backup": Schedule(cron="0 3 1 * *", command="backup now"),
+    "backup-verify": Schedule(cron="0 4 * * 0", command="backup verify"),  # weekly: the newest backup
     "drift": Schedule(cron="0 6 * * *", command="drift"),
 }
 

@@ -245,6 +245,7 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         backup_dir=settings.backup_dir,
         backup_targets=tuple(settings.backup_targets),
         backup_keep=settings.backup_keep,
+        backup_verify_database_url=_plain(settings.backup_verify_database_url),
         litellm_master_key=_plain(settings.litellm_master_key),
         backend_admin_key=_plain(settings.backend_admin_key),
         litellm_redis_url=settings.litellm_redis_url.get_secret_value(),

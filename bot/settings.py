@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # empty: the local BACKUP_DIR only
     backup_targets: list[str] = Field(default_factory=list)
     backup_keep: int = Field(default=12, ge=1, le=1000)
+    # `backup verify` restores into scratch databases on this server (a URL of a database there);
+    # unset: on the server of each dumped database
+    backup_verify_database_url: SecretStr | None = None
     # alerts and schedules: the automation file, the Alertmanager receiver's token, leader election
     automation_config: Path | None = None
     alertmanager_token: SecretStr | None = None  # POST /alerts/alertmanager answers 401 without it

@@ -116,6 +116,9 @@ class Plan:
 
     `observed` is the state the plan was computed from; at approval the plan is computed again and
     a different `fingerprint` means the target changed since the request.
+
+    `target` is the lock the bot takes today; `targets`, when not empty, is every lock the run needs
+    (all to be held at once, `target` among them): see `lock_targets`.
     """
 
     summary: str
@@ -124,6 +127,12 @@ class Plan:
     risks: tuple[str, ...] = ()
     noop: bool = False
     observed: dict[str, Any] = field(default_factory=dict)
+    targets: tuple[str, ...] = ()
+
+    @property
+    def lock_targets(self) -> tuple[str, ...]:
+        """Every lock this run needs: `targets` when given, else `target` alone."""
+        return self.targets or ((self.target,) if self.target else ())
 
     @property
     def fingerprint(self) -> str:
@@ -138,6 +147,7 @@ class Plan:
             "risks": list(self.risks),
             "noop": self.noop,
             "observed": self.observed,
+            **({"targets": list(self.targets)} if self.targets else {}),
         }
 
     @classmethod
@@ -149,6 +159,7 @@ class Plan:
             risks=tuple(data.get("risks", [])),
             noop=bool(data.get("noop", False)),
             observed=dict(data.get("observed", {})),
+            targets=tuple(str(t) for t in data.get("targets") or ()),
         )
 
 
@@ -284,6 +295,8 @@ class Operation(Generic[A]):
     mutating: ClassVar[bool] = False
     default_role: ClassVar[Role] = "viewer"
     default_approval: ClassVar[bool] = False
+    # distinct approvers (never the requester) a run needs when approval applies; the bot enforces it
+    approvals_required: ClassVar[int] = 1
     modal: ClassVar[bool] = False  # typed without arguments, the bot asks for them in a form
     everyone: ClassVar[bool] = False  # anyone may run it, even without a role (help, whoami)
     bot_state: ClassVar[bool] = False  # reads only the bot's own state: answered at once, as a note

@@ -180,6 +180,7 @@ class Environment:
     backup_dir: Path = Path("backups")
     backup_targets: tuple[str, ...] = ()  # "dir:///path" | "s3://bucket/prefix"; empty: backup_dir only
     backup_keep: int = 12  # newest N complete backups kept per target
+    backup_verify_database_url: str | None = None  # scratch databases' server; None: each database's own
     litellm_master_key: str | None = None  # None: read from the `litellm-secret` Secret when needed
     backend_admin_key: str | None = None  # None: read from the `backend-secret` Secret when needed
     litellm_redis_url: str | None = None  # LiteLLM's own Redis (cache flush); None: not configured

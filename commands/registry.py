@@ -51,6 +51,8 @@ def default_registry() -> Registry:
     from commands.autosync.on import AutosyncOnOperation
     from commands.autosync.status import AutosyncStatusOperation
     from commands.backup.operations import BackupListOperation, BackupNowOperation
+    from commands.backup.restore.operation import BackupRestoreOperation
+    from commands.backup.verifying import BackupVerifyOperation
     from commands.builtin.approvals import ApprovalsCommand
     from commands.builtin.audit import AuditCommand, AuditShowCommand
     from commands.builtin.help import HelpCommand
@@ -90,6 +92,8 @@ def default_registry() -> Registry:
             ScaleOperation,
             BackupNowOperation,
             BackupListOperation,
+            BackupVerifyOperation,
+            BackupRestoreOperation,
             UpgradeOperation,
             VersionsOperation,
             RollbackOperation,

@@ -19,6 +19,11 @@ def deployment(name: str) -> str:
     return f"deployment/{name}"
 
 
+def database(name: str) -> str:
+    """The lock of one operated database (`litemaas`, `litellm`): backup restore."""
+    return f"database/{name}"
+
+
 def schedule(name: str) -> str:
     """The lock of one schedule (its runs, pause, resume)."""
     return f"schedule/{name}"

@@ -54,6 +54,7 @@ alerts:
 schedules:
   key-cleanup: {cron: "0 2 * * *", channel: C0OPS}
   backup: {cron: "0 3 1 * *", channel: C0OPS}
+  backup-verify: {cron: "0 4 * * 0", channel: C0OPS}
   drift: {cron: "0 6 * * *", channel: C0OPS}
 """
 
@@ -145,9 +146,21 @@ class SandboxWorld:
         """The LiteMaaS and LiteLLM databases, recreated from the real schemas (templates, built once)."""
         templates = TemplateDatabases(self.pg_admin_url)
         for layout, name in (("litemaas", self.litemaas_database), ("litellm", self.litellm_database)):
+            for leftover in self._named_after(name):  # kept by a restore in an earlier demo
+                drop_database(self.pg_admin_url, leftover)
             drop_database(self.pg_admin_url, name)
             templates.clone(layout, name)  # type: ignore[arg-type]
         return self._url(self.litemaas_database), self._url(self.litellm_database)
+
+    def _named_after(self, name: str) -> list[str]:
+        """What `backup restore` leaves next to `name`: `<name>_before_<id>`, `<name>_restore_<id>`."""
+        escaped = name.replace("_", "\\_")
+        with psycopg.connect(self.pg_admin_url, autocommit=True, connect_timeout=5) as conn:
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s OR datname LIKE %s",
+                (f"{escaped}\\_before\\_%", f"{escaped}\\_restore\\_%"),
+            ).fetchall()
+        return [str(row[0]) for row in rows]
 
     def _forget_bot_state(self) -> None:
         """A fresh world has a fresh Slack: the bot's Redis state (alert messages, locks) of an earlier

@@ -6,6 +6,7 @@ the newest `keep` complete backups and never deletes the one just stored.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,12 @@ class TargetOutcome:
 def already_there(target: BackupTarget, manifest: BackupManifest) -> bool:
     """True when the local backup already lives in `target` (the local backup directory)."""
     return isinstance(target, DirectoryTarget) and target.is_home_of(manifest)
+
+
+def discard_local_copy(manifest: BackupManifest) -> None:
+    """Remove the staged backup (manifest first, so it is never listed half-removed)."""
+    manifest.path.unlink(missing_ok=True)
+    shutil.rmtree(manifest.directory, ignore_errors=True)
 
 
 def ids_in(targets: Sequence[BackupTarget]) -> set[str]:

@@ -14,21 +14,16 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import psycopg
-from psycopg.conninfo import make_conninfo
-
-from commands.clients.databases import DatabaseTarget, last_meaningful_line, redact
+from commands.backup.client_process import client_process, connection_arguments
+from commands.clients.databases import DatabaseTarget
 from commands.contract import OperationError
 
 CHUNK_SIZE = 64 * 1024
 DEFAULT_DUMP_TIMEOUT = 30 * 60.0  # seconds per database
-STDERR_LIMIT = 64 * 1024  # bytes of pg_dump's stderr read for the error message
 
 
 @dataclass(frozen=True)
@@ -70,47 +65,13 @@ def pg_dump_path() -> str:
     return found
 
 
-def pg_dump_command(executable: str, target: DatabaseTarget) -> list[str]:
-    """The argument vector: connection without password, plain format, no owners or privileges."""
+def pg_dump_command(executable: str, target: DatabaseTarget, snapshot: str | None = None) -> list[str]:
+    """The argument vector: connection without password, plain format, no owners or privileges, and
+    the exported `snapshot` to dump when one is given."""
     command = [executable, "--format=plain", "--no-owner", "--no-privileges"]
-    if target.host:
-        command += ["--host", target.host]
-    if target.port:
-        command += ["--port", target.port]
-    if target.user:
-        command += ["--username", target.user]
-    command += ["--no-password", "--dbname", target.dbname_conninfo()]
-    return command
-
-
-def child_environment(target: DatabaseTarget) -> dict[str, str]:
-    """The bot's environment without its own PG* variables, plus PGPASSWORD and a connect timeout."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    if target.password:
-        environment["PGPASSWORD"] = target.password
-    if "connect_timeout" not in target.options:
-        environment["PGCONNECT_TIMEOUT"] = "10"
-    return environment
-
-
-def server_version(target: DatabaseTarget) -> str:
-    """`SHOW server_version` of the target; OperationError (redacted) when it cannot be reached."""
-    try:
-        with psycopg.connect(make_conninfo("", **target.connect_kwargs()), autocommit=True) as conn:
-            row = conn.execute("SHOW server_version").fetchone()
-    except psycopg.Error as exc:
-        reason = last_meaningful_line(redact(str(exc), [target.password]))
-        raise OperationError(
-            f"cannot connect to the {target.name} database ({target.where}): {reason}"
-        ) from None
-    return str(row[0]) if row else "unknown"
-
-
-def _failure_reason(stderr: IO[bytes], target: DatabaseTarget) -> str:
-    stderr.seek(0)
-    text = stderr.read(STDERR_LIMIT).decode("utf-8", errors="replace")
-    line = last_meaningful_line(redact(text, [target.password]), prefix="pg_dump: ")
-    return line or "no error message"
+    if snapshot:
+        command.append(f"--snapshot={snapshot}")
+    return command + connection_arguments(target)
 
 
 def dump_database(
@@ -119,50 +80,36 @@ def dump_database(
     *,
     timeout: float = DEFAULT_DUMP_TIMEOUT,
     executable: str | None = None,
+    snapshot: str | None = None,
 ) -> DumpOutcome:
-    """Dump `target` into `directory/<name>.sql.gz`. Raises OperationError; leaves no partial file."""
+    """Dump `target` (as of the exported `snapshot` when given) into `directory/<name>.sql.gz`.
+
+    Raises OperationError; leaves no partial file.
+    """
     final = directory / f"{target.name}.sql.gz"
     partial = directory / f"{target.name}.sql.gz.partial"
-    command = pg_dump_command(executable or pg_dump_path(), target)
-    expired = threading.Event()
-
-    with tempfile.TemporaryFile() as stderr:
+    command = pg_dump_command(executable or pg_dump_path(), target, snapshot)
+    with client_process(
+        "pg_dump", command, target, timeout=timeout, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+    ) as child:
         try:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=child_environment(target),
-            )
-        except OSError as exc:
-            raise OperationError(f"cannot run pg_dump: {exc.strerror or exc}") from None
-
-        def expire() -> None:
-            expired.set()
-            process.kill()
-
-        timer = threading.Timer(timeout, expire)
-        timer.daemon = True
-        timer.start()
-        try:
-            assert process.stdout is not None
+            stdout = child.process.stdout
+            assert stdout is not None
             with partial.open("xb") as raw:
                 sink = _HashingWriter(raw)
                 with gzip.GzipFile(filename="", mode="wb", fileobj=sink, compresslevel=6) as compressed:
-                    while chunk := process.stdout.read(CHUNK_SIZE):
+                    while chunk := stdout.read(CHUNK_SIZE):
                         compressed.write(chunk)
                 raw.flush()
                 os.fsync(raw.fileno())
-            code = process.wait()
-            if expired.is_set():
+            code = child.process.wait()
+            if child.expired.is_set():
                 raise OperationError(
                     f"pg_dump of the {target.name} database ({target.where}) timed out after {timeout:g} s"
                 )
             if code != 0:
                 raise OperationError(
-                    f"pg_dump of the {target.name} database ({target.where}) failed: "
-                    f"{_failure_reason(stderr, target)}"
+                    f"pg_dump of the {target.name} database ({target.where}) failed: {child.failure()}"
                 )
             os.replace(partial, final)
         except OSError as exc:
@@ -173,11 +120,4 @@ def dump_database(
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        finally:
-            timer.cancel()
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
     return DumpOutcome(path=final, size=sink.size, sha256=sink.hexdigest)

@@ -1,10 +1,12 @@
-"""Reading every target at once: `backup list` and the alerts watcher's "newest backup" question."""
+"""Reading every target at once: `backup list` and the alerts watcher's questions (the newest backup,
+the last verify)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from commands.backup.manifest import Verification
 from commands.backup.targets import TargetListing, configured_targets
 from commands.contract import OperationError
 from commands.environment import Environment
@@ -31,6 +33,18 @@ def list_targets(env: Environment) -> list[TargetContents]:
         except OperationError as exc:
             contents.append(TargetContents(target.name, None, str(exc)))
     return contents
+
+
+def last_verification(env: Environment) -> tuple[str, Verification] | None:
+    """(backup id, its verify) of the most recent verify of any backup in any readable target; None
+    when no backup was ever verified. OperationError only when the target configuration is invalid."""
+    found: tuple[str, Verification] | None = None
+    for contents in list_targets(env):
+        for backup in contents.listing.backups if contents.listing else ():
+            verification = backup.verification
+            if verification is not None and (found is None or verification.at > found[1].at):
+                found = (backup.id, verification)
+    return found
 
 
 def newest_backup_time(env: Environment) -> datetime | None:

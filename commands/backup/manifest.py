@@ -3,32 +3,74 @@
 Layout: `<backup_dir>/<id>/<database>.sql.gz` plus `<backup_dir>/<id>/manifest.json`, written last
 (temp file + rename), so a directory without a manifest is a backup in progress or a failed one and
 is never listed. Ids are UTC timestamps (`20260618T020000Z`): sorting them sorts by time.
+
+Version 2 of the manifest adds, per database, the census taken in the dump's own snapshot (each
+table's rows, columns and constraints) and, per backup, the outcome of its last `backup verify`.
+Version 1 manifests are still read (no census: a verify then only proves that the dump restores).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from commands.backup.census import TableCensus
+
 MANIFEST_NAME = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 ID_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
 @dataclass(frozen=True)
 class BackupFile:
-    """One dumped database: the gzip file, its size and sha256 (of the file on disk), server version."""
+    """One dumped database: the gzip file, its size and sha256 (of the file on disk), server version,
+    and the census taken in the dump's snapshot (None: an older backup that has none)."""
 
     database: str
     path: Path
     size: int
     sha256: str
     server_version: str
+    tables: tuple[TableCensus, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The last `backup verify` of a backup: when, whether it passed, its summary and a line per database."""
+
+    at: datetime
+    ok: bool
+    summary: str
+    databases: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.astimezone(UTC).isoformat(),
+            "ok": self.ok,
+            "summary": self.summary,
+            "databases": list(self.databases),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Verification | None:
+        """The record, or None when `data` is absent or not one (a bad record never hides a backup)."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            at = datetime.fromisoformat(str(data["at"]))
+        except (KeyError, ValueError):
+            return None
+        return cls(
+            at=at if at.tzinfo is not None else at.replace(tzinfo=UTC),
+            ok=data.get("ok") is True,
+            summary=str(data.get("summary") or ""),
+            databases=tuple(str(d) for d in data.get("databases") or ()),
+        )
 
 
 @dataclass(frozen=True)
@@ -39,6 +81,7 @@ class BackupManifest:
     created_at: datetime
     files: tuple[BackupFile, ...]
     path: Path
+    verification: Verification | None = None
 
     @property
     def directory(self) -> Path:
@@ -79,9 +122,14 @@ def new_backup_directory(backup_dir: Path, now: datetime, taken: Collection[str]
     raise OSError(f"cannot claim a backup directory for {base} in {backup_dir}")
 
 
-def write_manifest(directory: Path, backup_id: str, created_at: datetime, files: list[BackupFile]) -> Path:
-    """Write `manifest.json` atomically (temp file, fsync, rename) and return its path."""
-    data = {
+def manifest_text(
+    backup_id: str,
+    created_at: datetime,
+    files: Sequence[BackupFile],
+    verification: Verification | None = None,
+) -> str:
+    """The manifest as stored (JSON, version MANIFEST_VERSION)."""
+    data: dict[str, Any] = {
         "version": MANIFEST_VERSION,
         "id": backup_id,
         "created_at": created_at.astimezone(UTC).isoformat(),
@@ -92,18 +140,37 @@ def write_manifest(directory: Path, backup_id: str, created_at: datetime, files:
                 "size": f.size,
                 "sha256": f.sha256,
                 "server_version": f.server_version,
+                **({"tables": [t.to_json() for t in f.tables]} if f.tables is not None else {}),
             }
             for f in files
         ],
     }
-    final = directory / MANIFEST_NAME
-    temporary = directory / f".{MANIFEST_NAME}.tmp"
+    if verification is not None:
+        data["verification"] = verification.to_json()
+    return json.dumps(data, indent=2) + "\n"
+
+
+def text_of(manifest: BackupManifest) -> str:
+    """The stored text of `manifest` (e.g. after a new verification was recorded in it)."""
+    return manifest_text(manifest.id, manifest.created_at, manifest.files, manifest.verification)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write `path` through a temp file beside it, fsync and rename: readers see the old or the new."""
+    temporary = path.parent / f".{path.name}.tmp"
     with temporary.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-        handle.write("\n")
+        handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(temporary, final)
+    os.replace(temporary, path)
+
+
+def write_manifest(
+    directory: Path, backup_id: str, created_at: datetime, files: Sequence[BackupFile]
+) -> Path:
+    """Write `manifest.json` atomically (temp file, fsync, rename) and return its path."""
+    final = directory / MANIFEST_NAME
+    write_text_atomically(final, manifest_text(backup_id, created_at, files))
     return final
 
 
@@ -116,12 +183,16 @@ def _file_entry(directory: Path, entry: Any) -> BackupFile:
     size = entry["size"]
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise ValueError("size is not a count of bytes")
+    tables = entry.get("tables")
+    if tables is not None and not isinstance(tables, list):
+        raise ValueError("tables is not a list")
     return BackupFile(
         database=str(entry["database"]),
         path=directory / filename,
         size=size,
         sha256=str(entry["sha256"]),
         server_version=str(entry.get("server_version") or ""),
+        tables=None if tables is None else tuple(TableCensus.from_json(t) for t in tables),
     )
 
 
@@ -143,7 +214,13 @@ def parse_manifest(text: str, path: Path) -> BackupManifest:
         raise ValueError(f"manifest lacks a field: {exc}") from None
     if created_at.tzinfo is None:
         created_at = created_at.replace(tzinfo=UTC)
-    return BackupManifest(id=backup_id, created_at=created_at, files=files, path=path)
+    return BackupManifest(
+        id=backup_id,
+        created_at=created_at,
+        files=files,
+        path=path,
+        verification=Verification.from_json(data.get("verification")),
+    )
 
 
 def scan_backups(backup_dir: Path) -> tuple[list[BackupManifest], int]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from commands.backup.distribute import already_there, apply_retention, ids_in, store_everywhere
+from commands.backup.distribute import (
+    already_there,
+    apply_retention,
+    discard_local_copy,
+    ids_in,
+    store_everywhere,
+)
 from commands.backup.dump import pg_dump_path
 from commands.backup.listing import list_targets
 from commands.backup.manifest import BackupManifest
@@ -55,12 +60,6 @@ def _retention_changes(
         changes.append(Change(target.name, "complete backups", str(count), after))
         observed[target.name] = count
     return changes, risks, observed, doomed_total
-
-
-def _discard_local_copy(manifest: BackupManifest) -> None:
-    """Remove the staged backup (manifest first, so it is never listed half-removed)."""
-    manifest.path.unlink(missing_ok=True)
-    shutil.rmtree(manifest.directory, ignore_errors=True)
 
 
 class BackupNowOperation(Operation[BackupNowArgs]):
@@ -128,7 +127,7 @@ class BackupNowOperation(Operation[BackupNowArgs]):
             f"retention in {o.target} stopped: {o.retention_error}" for o in outcomes if o.retention_error
         ]
         if not local and ok:
-            _discard_local_copy(manifest)
+            discard_local_copy(manifest)
         elif not local:
             warnings.append(f"the backup is kept in {manifest.directory} since a target failed")
         if not local:  # the staging directory keeps pre-upgrade backups and failed copies: the same rule

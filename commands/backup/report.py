@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from commands.backup.distribute import TargetOutcome
 from commands.backup.listing import TargetContents
-from commands.backup.manifest import BackupManifest, human_size
+from commands.backup.manifest import BackupManifest, Verification, human_size
 from commands.contract import Section
 
 LIST_LIMIT = 20  # backups shown per target by `backup list`; older ones are counted
@@ -16,6 +16,18 @@ LIST_LIMIT = 20  # backups shown per target by `backup list`; older ones are cou
 def when(moment: datetime) -> str:
     """A backup's time as shown: `2026-06-18 02:00:00 UTC`."""
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration_text(span: timedelta) -> str:
+    """A span in the two largest units: "3 days 4 h", "5 h 12 min", "12 min"."""
+    minutes = max(0, int(span.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''}" + (f" {hours} h" if hours else "")
+    if hours:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    return f"{minutes} min"
 
 
 def plural(count: int, noun: str) -> str:
@@ -63,9 +75,28 @@ def backup_summary(manifest: BackupManifest, outcomes: Sequence[TargetOutcome]) 
     )
 
 
-def backup_line(backup_id: str, created_at: datetime, size: int, databases: Sequence[str]) -> str:
-    """One backup in a list: id, time, size, databases."""
-    return f"{backup_id} · {when(created_at)} · {human_size(size)} · {', '.join(databases) or 'no files'}"
+def verification_text(verification: Verification | None) -> str:
+    """A backup's last verify as listed: `never verified`, `verified 2026-… UTC`, `verify FAILED …: why`."""
+    if verification is None:
+        return "never verified"
+    if verification.ok:
+        return f"verified {when(verification.at)}"
+    reason = verification.summary.split(" failed verify: ", 1)[-1]
+    return f"verify FAILED {when(verification.at)}: {reason}"
+
+
+def backup_line(
+    backup_id: str,
+    created_at: datetime,
+    size: int,
+    databases: Sequence[str],
+    verification: Verification | None = None,
+) -> str:
+    """One backup in a list: id, time, size, databases, last verify."""
+    return (
+        f"{backup_id} · {when(created_at)} · {human_size(size)} · {', '.join(databases) or 'no files'}"
+        f" · {verification_text(verification)}"
+    )
 
 
 def contents_section(contents: TargetContents) -> Section:
@@ -77,7 +108,8 @@ def contents_section(contents: TargetContents) -> Section:
     if contents.listing.skipped:
         fields["unreadable manifests"] = f"{contents.listing.skipped} (skipped)"
     lines = [
-        backup_line(b.id, b.created_at, b.total_size, [d for d, _ in b.files]) for b in backups[:LIST_LIMIT]
+        backup_line(b.id, b.created_at, b.total_size, [d for d, _ in b.files], b.verification)
+        for b in backups[:LIST_LIMIT]
     ]
     if len(backups) > LIST_LIMIT:
         lines.append(f"… and {plural(len(backups) - LIST_LIMIT, 'older backup')}")

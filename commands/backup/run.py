@@ -1,6 +1,8 @@
 """A whole backup: every database of the environment dumped into a new directory, then the manifest.
 
-`iter_backup` yields Progress as it goes and returns the manifest (operations yield the progress);
+Each database is dumped as of a snapshot exported by a transaction that, once pg_dump is done, counts
+every table in that same snapshot: the manifest records what the dump holds. `iter_backup` yields
+Progress as it goes and returns the manifest (operations yield the progress);
 `run_backup` is the same with a callback, for callers such as `upgrade litellm`: it writes to the local
 backup directory only (`backup now` then copies to the configured targets). Each dump is verified
 (size, sha256, whole gzip stream) before the manifest is written. A failed backup removes its own
@@ -10,11 +12,13 @@ directory: nothing of it remains, under a final name or otherwise.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable, Collection, Generator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from commands.backup.dump import DEFAULT_DUMP_TIMEOUT, dump_database, pg_dump_path, server_version
+from commands.backup.census import total_rows
+from commands.backup.dump import DEFAULT_DUMP_TIMEOUT, dump_database, pg_dump_path
 from commands.backup.manifest import (
     BackupFile,
     BackupManifest,
@@ -23,6 +27,7 @@ from commands.backup.manifest import (
     scan_backups,
     write_manifest,
 )
+from commands.backup.snapshot import exported_snapshot
 from commands.backup.verify import verify_file
 from commands.clients.databases import database_targets
 from commands.contract import OperationError, Progress
@@ -53,11 +58,22 @@ def iter_backup(
     try:
         for index, target in enumerate(targets):
             yield Progress(f"Dumping the {target.name} database ({target.where})", done=index, total=total)
-            version = server_version(target)
-            outcome = dump_database(target, directory, timeout=timeout, executable=executable)
-            files.append(BackupFile(target.name, outcome.path, outcome.size, outcome.sha256, version))
+            started = time.monotonic()
+            with exported_snapshot(target) as snapshot:
+                outcome = dump_database(
+                    target, directory, timeout=timeout, executable=executable, snapshot=snapshot.snapshot
+                )
+                tables = snapshot.census(timeout - (time.monotonic() - started))
+            files.append(
+                BackupFile(
+                    target.name, outcome.path, outcome.size, outcome.sha256, snapshot.server_version, tables
+                )
+            )
             yield Progress(
-                f"Dumped the {target.name} database: {human_size(outcome.size)}", done=index + 1, total=total
+                f"Dumped the {target.name} database: {human_size(outcome.size)}, "
+                f"{len(tables)} tables, {total_rows(tables):,} rows",
+                done=index + 1,
+                total=total,
             )
         for file in files:
             verify_file(file)

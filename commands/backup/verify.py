@@ -31,20 +31,25 @@ def verify_file(file: BackupFile) -> None:
     inflater = zlib.decompressobj(_GZIP_WBITS)
     size = 0
     trailing = False
+    broken: str | None = None  # why the gzip stream is invalid (the hashing goes on: it says more)
     try:
         with file.path.open("rb") as handle:
             while chunk := handle.read(CHUNK_SIZE):
                 size += len(chunk)
                 digest.update(chunk)
-                trailing = trailing or inflater.eof  # bytes after the end of the gzip stream
-                _inflate(inflater, chunk)
+                if broken is None:
+                    trailing = trailing or inflater.eof  # bytes after the end of the gzip stream
+                    try:
+                        _inflate(inflater, chunk)
+                    except zlib.error as exc:
+                        broken = str(exc)
     except OSError as exc:
         raise OperationError(
             f"cannot read the dump {file.path} to verify it: {exc.strerror or exc}"
         ) from None
-    except zlib.error as exc:
-        raise OperationError(f"the dump {file.path} is not valid gzip: {exc}") from None
     if size != file.size or digest.hexdigest() != file.sha256:
         raise OperationError(f"the dump {file.path} changed after it was written (size or sha256 differs)")
+    if broken is not None:
+        raise OperationError(f"the dump {file.path} is not valid gzip: {broken}")
     if not inflater.eof or inflater.unused_data or trailing:
         raise OperationError(f"the dump {file.path} is not one complete gzip stream")

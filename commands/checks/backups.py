@@ -1,29 +1,21 @@
-"""The "backups" check: the newest successful backup is older than allowed, or there is none."""
+"""The "backups" check: the newest successful backup is older than allowed, or there is none; and the
+last `backup verify` failed (a scheduled verify that fails also alerts as a failed job)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from commands.backup import newest_backup_time
+from commands.backup import last_verification, newest_backup_time
+from commands.backup.manifest import Verification
+from commands.backup.report import duration_text
 from commands.checks.finding import Check, Finding
 from commands.contract import FollowUp, OperationError
 from commands.environment import Environment
 
 NewestBackup = Callable[[Environment], datetime | None]
+LastVerification = Callable[[Environment], tuple[str, Verification] | None]
 BACK_UP_NOW = FollowUp("Back up now", "backup now")
-
-
-def duration_text(span: timedelta) -> str:
-    """A span in the two largest units: "3 days 4 h", "5 h 12 min", "12 min"."""
-    minutes = max(0, int(span.total_seconds() // 60))
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days} day{'s' if days != 1 else ''}" + (f" {hours} h" if hours else "")
-    if hours:
-        return f"{hours} h" + (f" {minutes} min" if minutes else "")
-    return f"{minutes} min"
 
 
 def backup_age_check(
@@ -62,5 +54,42 @@ def backup_age_check(
                 actions=(BACK_UP_NOW,),
             )
         ]
+
+    return check
+
+
+def backup_verify_check(last: LastVerification = last_verification) -> Check:
+    """A check warning while the most recent verify of any backup failed; a later good verify (of that
+    backup or a newer one) resolves it."""
+
+    def check(env: Environment) -> list[Finding]:
+        found = last(env)
+        if found is None or found[1].ok:
+            return []
+        backup_id, verification = found
+        reason = verification.summary.split(" failed verify: ", 1)[-1]
+        return [
+            Finding(
+                key="backups/verify",
+                severity="warning",
+                component="backup",
+                title=f"Backup {backup_id} failed its verify: {reason}",
+                details=(
+                    f"verified {verification.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+                    *verification.databases,
+                ),
+                actions=(FollowUp("Verify again", f"backup verify {backup_id}"), BACK_UP_NOW),
+            )
+        ]
+
+    return check
+
+
+def backups_check(max_age: timedelta, newest: NewestBackup, last: LastVerification) -> Check:
+    """The age check and the verify check as one watcher."""
+    age, verify = backup_age_check(max_age, newest), backup_verify_check(last)
+
+    def check(env: Environment) -> list[Finding]:
+        return age(env) + verify(env)
 
     return check

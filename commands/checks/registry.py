@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from commands.backup import newest_backup_time
-from commands.checks.backups import NewestBackup, backup_age_check
+from commands.backup import last_verification, newest_backup_time
+from commands.checks.backups import LastVerification, NewestBackup, backups_check
 from commands.checks.deployments import deployments_check
 from commands.checks.drift import drift_check
 from commands.checks.finding import Check
@@ -22,11 +22,12 @@ DEFAULT_BACKUP_MAX_AGE = timedelta(days=32)  # the default backup schedule is mo
 @dataclass(frozen=True)
 class CheckSettings:
     """What the configurable checks need: drift thresholds by kind, the backup age allowed and where
-    the newest backup's time comes from."""
+    the newest backup's time and the last verify come from."""
 
     drift_thresholds: Mapping[str, int] = field(default_factory=lambda: {"default": 0})
     backup_max_age: timedelta = DEFAULT_BACKUP_MAX_AGE
     newest_backup: NewestBackup = newest_backup_time
+    last_verification: LastVerification = last_verification
 
 
 CheckFactory = Callable[[CheckSettings], Check]
@@ -38,7 +39,9 @@ CHECKS: dict[str, CheckFactory] = {
     "redis": lambda _settings: redis_check,
     "images": lambda _settings: images_check,
     "drift": lambda settings: drift_check(settings.drift_thresholds),
-    "backups": lambda settings: backup_age_check(settings.backup_max_age, settings.newest_backup),
+    "backups": lambda settings: backups_check(
+        settings.backup_max_age, settings.newest_backup, settings.last_verification
+    ),
 }
 
 

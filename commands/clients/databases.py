@@ -189,6 +189,18 @@ def last_meaningful_line(text: str, prefix: str = "") -> str:
     return lines[-1] if lines else ""
 
 
+def connect(target: DatabaseTarget, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+    """A connection to `target`. Raises OperationError naming the database and where it is, with the
+    server's reason (never a URL or password)."""
+    try:
+        return psycopg.connect(make_conninfo("", **target.connect_kwargs()), autocommit=autocommit)
+    except psycopg.Error as exc:
+        reason = last_meaningful_line(redact(str(exc), [target.password]))
+        raise OperationError(
+            f"cannot connect to the {target.name} database ({target.where}): {reason}"
+        ) from None
+
+
 @contextmanager
 def litemaas_connection(env: Environment) -> Iterator[psycopg.Connection[Any]]:
     """A connection to the LiteMaaS database (settings, else the `litemaas-db` Secret).

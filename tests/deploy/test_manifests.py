@@ -312,7 +312,12 @@ def test_the_manifests_settings_start_the_bot_configuration(
     access = load_access_config(settings.access_config, known_commands=default_registry().verbs())
     assert access.channels == ["C0OPS"]
     automation = load_automation(settings.automation_config)
-    assert automation.active and set(automation.schedules) == {"key-cleanup", "backup", "drift"}
+    assert automation.active and set(automation.schedules) == {
+        "key-cleanup",
+        "backup",
+        "backup-verify",
+        "drift",
+    }
 
 
 def test_redis_service_is_the_one_the_bot_is_configured_with(overlay: list[Manifest]) -> None:

@@ -32,6 +32,7 @@ alerts:
 schedules:
   key-cleanup: {enabled: false}
   backup: {enabled: false}
+  backup-verify: {enabled: false}
   drift: {enabled: false}
 """
 

@@ -22,6 +22,7 @@ alerts:
 schedules:
   key-cleanup: {channel: C0OPS}
   backup: {enabled: false}
+  backup-verify: {enabled: false}
   drift: {enabled: false}
 """
 

@@ -1,14 +1,20 @@
 """Peers shared by the integration tests: the sandbox Kubernetes API and a client on it, the LiteLLM and
-backend sandboxes, a Redis client, and a Slack fake with the alert channels."""
+backend sandboxes, a Redis client, a Slack fake with the alert channels, and S3 (moto's server)."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import boto3
+import psycopg
 import pytest
 import redis
+from moto.server import ThreadedMotoServer
+from psycopg import sql
 
 from commands.clients.kube import KubeClient
 from commands.contract import Progress, Result
@@ -16,7 +22,9 @@ from commands.environment import Environment
 from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox
+from sandbox.seed_data import seed_demo
 from sandbox.slack import SlackSandbox
+from tests.conftest import PG_ADMIN_URL, DatabasePair, SchemaDatabases, database_pair
 
 NAMESPACE = "litellm-rhpds"
 SLACK_TOKEN = "xoxb-integration-test"
@@ -101,3 +109,74 @@ def alert_slack() -> Iterator[SlackSandbox]:
     server = SlackSandbox(bot_token=SLACK_TOKEN, channels=ALERT_CHANNELS).start()
     yield server
     server.stop()
+
+
+# -- S3: a real moto server on loopback, reached by boto3 through the standard AWS variables ---------
+
+SECRET_KEY = f"secret-{uuid.uuid4().hex}"  # moto accepts any key; it must never show up in a result
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The AWS environment of the bot's process, pointing boto3 at moto; returns the endpoint."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTBACKUPS")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
+    return moto_endpoint
+
+
+@pytest.fixture
+def s3(aws: str) -> Any:
+    """A client of our own on moto, to look at the bucket independently of the code under test."""
+    return boto3.session.Session().client("s3", endpoint_url=aws)
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    name = f"backups-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+# -- seeded LiteMaaS and LiteLLM databases for the backup tests (verify, restore) ----------------------
+
+
+@pytest.fixture(params=["shared", "separate"])
+def seeded(request: pytest.FixtureRequest, schema_databases: SchemaDatabases) -> Iterator[DatabasePair]:
+    """The demo data in one shared database or in two; every database named after them is dropped after."""
+    with database_pair(schema_databases, request.param) as pair:
+        seed_demo(pair.litemaas_url, pair.litellm_url)
+        try:
+            yield pair
+        finally:
+            for url in {pair.litemaas_url, pair.litellm_url}:
+                drop_named_after(dbname_of(url))
+
+
+def dbname_of(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?", 1)[0]
+
+
+def drop_named_after(name: str) -> None:
+    """Drop the databases a restore or a failed one may leave next to `name` (uuid-named: only ours)."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        for (other,) in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (name.replace("_", "\\_") + "\\_%",)
+        ).fetchall():
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(other)))

@@ -3,6 +3,8 @@
 Once told to (`cut_uploads_of`), every request `PUT <path containing the marker>` gets its headers
 and `after` body bytes through, then both connections are closed: the server sees a truncated upload,
 the client a dropped connection (a real network fault, retried by the client and failing each time).
+Any protocol (PostgreSQL too): `cut_streams_over(n)` cuts each connection once it has sent more than
+`n` bytes upstream (a bulk load, not a query), and `sever()` closes it all, the server gone away.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class CuttingProxy:
         self.upstream = upstream
         self.cut_marker: bytes | None = None
         self.after = 0
+        self.stream_limit: int | None = None
+        self._sockets: list[socket.socket] = []
         self.requests: list[tuple[str, str]] = []
         self.cuts = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -31,6 +35,18 @@ class CuttingProxy:
     def cut_uploads_of(self, path_part: str, after: int = 100) -> None:
         """From now on, cut each PUT whose path contains `path_part` after `after` body bytes."""
         self.cut_marker, self.after = path_part.encode(), after
+
+    def cut_streams_over(self, limit: int) -> None:
+        """From now on, cut every connection that has sent more than `limit` bytes upstream."""
+        self.stream_limit = limit
+
+    def sever(self) -> None:
+        """Refuse new connections and drop every open one (the server went away)."""
+        self._listener.close()
+        for sock in list(self._sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
     def close(self) -> None:
         self._listener.close()
@@ -42,6 +58,7 @@ class CuttingProxy:
             except OSError:
                 return
             server = socket.create_connection(self.upstream)
+            self._sockets += [client, server]
             threading.Thread(target=self._pump_up, args=(client, server), daemon=True).start()
             threading.Thread(target=self._pump_down, args=(server, client), daemon=True).start()
 
@@ -56,8 +73,13 @@ class CuttingProxy:
 
     def _pump_up(self, client: socket.socket, server: socket.socket) -> None:
         seen: bytearray | None = None  # bytes of the request being cut, from its request line on
+        sent = 0
         try:
             while data := client.recv(65536):
+                sent += len(data)
+                if self.stream_limit is not None and sent > self.stream_limit:
+                    self.cuts += 1
+                    return
                 for match in _REQUEST_LINE.finditer(data):
                     self.requests.append((match[1].decode(), match[2].decode()))
                     if (

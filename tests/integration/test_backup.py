@@ -287,16 +287,26 @@ def test_backup_of_one_shared_database(kube: KubeClient, backup_dir: Path, pg_ur
     assert "OWNER TO" not in sql and "GRANT " not in sql  # --no-owner --no-privileges
 
     written = json.loads(manifest.path.read_text())
-    assert written["id"] == manifest.id
-    assert written["files"] == [
-        {
-            "database": "litemaas",
-            "filename": "litemaas.sql.gz",
-            "size": file.size,
-            "sha256": file.sha256,
-            "server_version": file.server_version,
-        }
+    assert (written["version"], written["id"]) == (2, manifest.id)
+    [entry] = written["files"]
+    tables = entry.pop("tables")
+    assert entry == {
+        "database": "litemaas",
+        "filename": "litemaas.sql.gz",
+        "size": file.size,
+        "sha256": file.sha256,
+        "server_version": file.server_version,
+    }
+    assert {t["table"]: t["rows"] for t in tables} == LITEMAAS_ROWS  # counted in the dump's snapshot
+    users = next(t for t in tables if t["table"] == "users")
+    assert users["schema"] == "public"
+    assert users["columns"] == [
+        "id integer NOT NULL",
+        "name text NOT NULL",
+        "data jsonb",
+        "created_at timestamp with time zone",
     ]
+    assert users["constraints"] == ["users_pkey: PRIMARY KEY (id)"]
     assert PASSWORD not in manifest.path.read_text() and dbname_of(pg_url) not in manifest.path.read_text()
     assert progress[0].text.startswith("Dumping the litemaas database")
     assert all(PASSWORD not in p.text for p in progress)
@@ -467,7 +477,8 @@ def test_backup_list_newest_first_and_skips_a_broken_manifest(
     [section] = listed.sections  # one target: the local backup directory
     assert section.title == f"dir://{backup_dir}"
     assert [line.split(" · ")[0] for line in section.lines] == [second.id, first.id]
-    _id, time_shown, size, databases = section.lines[0].split(" · ")
+    _id, time_shown, size, databases, verified = section.lines[0].split(" · ")
+    assert verified == "never verified"
     assert time_shown == second.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     assert databases == "litemaas" and size.endswith(("B", "KiB"))
     assert section.fields == {"backups": "2", "unreadable manifests": "1 (skipped)"}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import logging
 import sys
 import uuid
 from collections.abc import Iterator
@@ -19,9 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from commands.backup import BackupListOperation, BackupNowOperation, newest_backup_time, run_backup
 from commands.backup.operations import BackupListArgs, BackupNowArgs
@@ -30,48 +27,8 @@ from commands.clients.kube import KubeClient
 from commands.contract import Event, OperationError, Progress, Result
 from commands.environment import Environment
 from tests.conftest import DEAD_URL_PORT
-from tests.integration.conftest import NAMESPACE
+from tests.integration.conftest import NAMESPACE, SECRET_KEY
 from tests.integration.cutting_proxy import CuttingProxy
-
-SECRET_KEY = f"secret-{uuid.uuid4().hex}"  # moto accepts any key; it must never show up in a result
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The AWS environment of the bot's process, pointing boto3 at moto; returns the endpoint."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTBACKUPS")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
-    return moto_endpoint
-
-
-@pytest.fixture
-def s3(aws: str) -> Any:
-    """A client of our own on moto, to look at the bucket independently of the code under test."""
-    return boto3.session.Session().client("s3", endpoint_url=aws)
-
-
-@pytest.fixture
-def bucket(s3: Any) -> str:
-    name = f"backups-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture
@@ -182,7 +139,7 @@ def test_backup_now_uploads_to_s3_manifest_last_and_lists_it(
     assert isinstance(listed, Result) and listed.ok
     assert listed.summary == f"1 backup in {target}, newest first"
     [line] = listed.sections[0].lines
-    assert line.startswith(f"{backup_id} · ") and line.endswith(" · litemaas, litellm")
+    assert line.startswith(f"{backup_id} · ") and line.endswith(" · litemaas, litellm · never verified")
     assert newest_backup_time(env) == datetime.fromisoformat(manifest["created_at"])
     assert SECRET_KEY not in json.dumps(result.to_json()) + json.dumps(listed.to_json())
 

@@ -19,7 +19,8 @@ import sandbox.litellm as sandbox_litellm
 import sandbox.seed_data as seed
 from bot.parsing import parse_command
 from commands.backup import newest_backup_time
-from commands.backup.manifest import new_backup_directory, write_manifest
+from commands.backup.manifest import Verification, new_backup_directory, write_manifest
+from commands.backup.targets import DirectoryTarget
 from commands.checks import Finding
 from commands.checks.backups import backup_age_check
 from commands.checks.deployments import deployments_check
@@ -67,12 +68,13 @@ def pod_names(sb: KubeSandbox, deployment: str) -> list[str]:
     return sorted(p["metadata"]["name"] for p in sb.pods_of(deployment))
 
 
-def write_backup(directory: Path, created_at: datetime) -> None:
-    """A complete backup as `backup now` leaves it: a dump file and the manifest naming it."""
+def write_backup(directory: Path, created_at: datetime) -> str:
+    """A complete backup as `backup now` leaves it: a dump file and the manifest naming it; its id."""
     backup_id, path = new_backup_directory(directory, created_at)
     dump = path / "litemaas.sql.gz"
     dump.write_bytes(b"\x1f\x8b")
     write_manifest(path, backup_id, created_at, [])
+    return backup_id
 
 
 # -- healthy ---------------------------------------------------------------------------------------
@@ -508,6 +510,42 @@ def test_an_old_or_missing_backup_is_a_warning_with_backup_now(kube: KubeClient,
     assert_actions_parse(env, [old])
 
     write_backup(directory, now - timedelta(hours=5))
+    assert check(env) == []
+
+
+def test_a_failed_last_verify_is_a_warning_until_a_verify_passes(kube: KubeClient, tmp_path: Path) -> None:
+    directory = tmp_path / "backups"
+    env = make_env(kube, lambda: True, backup_dir=directory)
+    now = datetime.now(UTC)
+    check = build_checks(CheckSettings(backup_max_age=timedelta(days=7)))["backups"]
+    older = write_backup(directory, now - timedelta(days=2))
+    newest = write_backup(directory, now - timedelta(hours=1))
+    assert check(env) == []  # never verified: nothing to say yet
+
+    target = DirectoryTarget(directory)
+    failed = Verification(
+        at=now - timedelta(minutes=30),
+        ok=False,
+        summary=f"Backup {newest} failed verify: litemaas differs from the manifest: public.users: 3 rows "
+        "in the backup, 2 restored",
+        databases=("litemaas: 17 tables, 40 rows, restored in 0.4 s; differs: public.users: …",),
+    )
+    target.record_verification(newest, failed)
+    target.record_verification(older, Verification(at=now - timedelta(hours=5), ok=True, summary="ok"))
+    finding = one(check(env))
+    assert (finding.key, finding.severity, finding.component) == ("backups/verify", "warning", "backup")
+    assert finding.title == (
+        f"Backup {newest} failed its verify: litemaas differs from the manifest: public.users: 3 rows in "
+        "the backup, 2 restored"
+    )
+    assert finding.details[1] == failed.databases[0]
+    assert [(a.label, a.command) for a in finding.actions] == [
+        ("Verify again", f"backup verify {newest}"),
+        ("Back up now", "backup now"),
+    ]
+    assert_actions_parse(env, [finding])
+
+    target.record_verification(newest, Verification(at=now, ok=True, summary="verified"))
     assert check(env) == []
 
 

@@ -26,7 +26,7 @@ def test_defaults_are_the_runbook_crontab_and_can_be_overridden_field_by_field(t
     )
     assert config.schedules["key-cleanup"].cron == "30 1 * * *"
     assert config.schedules["key-cleanup"].command == "keys cleanup"
-    assert set(config.schedules) == {"key-cleanup", "backup", "drift"}
+    assert set(config.schedules) == {"key-cleanup", "backup", "backup-verify", "drift"}
     assert config.schedule_channel("backup") == "C0ALERTS"
     assert config.alerts.watcher("pods").interval_seconds == 30
 

@@ -58,3 +58,14 @@ def test_bytes_after_a_stream_that_ends_exactly_at_a_read_boundary_are_refused(t
 
     with pytest.raises(OperationError, match="is not one complete gzip stream"):
         verify_file(recorded(tmp_path / "trailing.sql.gz", whole + b"\0"))
+
+
+def test_a_damaged_dump_is_reported_as_changed_when_its_checksum_differs(tmp_path: Path) -> None:
+    data = gzip.compress(b"CREATE TABLE users (id int);\n" * 1000)
+    file = recorded(tmp_path / "litemaas.sql.gz", data)
+    damaged = bytearray(data)
+    damaged[len(damaged) // 2] ^= 0xFF  # a bit rot: the gzip stream breaks too, the checksum says more
+    file.path.write_bytes(bytes(damaged))
+
+    with pytest.raises(OperationError, match="changed after it was written"):
+        verify_file(file)

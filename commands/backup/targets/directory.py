@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
-from commands.backup.manifest import MANIFEST_NAME, BackupManifest, scan_backups
-from commands.backup.targets.base import StoredBackup, TargetListing
+from commands.backup.manifest import (
+    MANIFEST_NAME,
+    BackupManifest,
+    Verification,
+    read_manifest,
+    scan_backups,
+    text_of,
+    write_text_atomically,
+)
+from commands.backup.targets.base import BackupNotFound, StoredBackup, TargetListing
 from commands.contract import OperationError
 
 COPY_CHUNK = 1024 * 1024
@@ -135,4 +144,34 @@ class DirectoryTarget:
         except OSError as exc:
             raise OperationError(
                 f"deleting backup {backup_id} from {self.name} failed: {exc.strerror or exc}"
+            ) from None
+
+    def manifest(self, backup_id: str) -> BackupManifest:
+        """The manifest of `<root>/<id>`; BackupNotFound without one, OperationError when unreadable."""
+        path = self.root / plain_id(backup_id) / MANIFEST_NAME
+        if not path.is_file():
+            raise BackupNotFound(f"no backup {backup_id} in {self.name}")
+        try:
+            return read_manifest(path)
+        except OSError as exc:
+            raise OperationError(
+                f"cannot read the manifest of backup {backup_id} in {self.name}: {exc.strerror or exc}"
+            ) from None
+        except ValueError as exc:
+            raise OperationError(
+                f"the manifest of backup {backup_id} in {self.name} is malformed: {exc}"
+            ) from None
+
+    def fetch(self, backup_id: str, into: Path) -> BackupManifest:
+        """The backup in place: its files are already readable here (`into` is not used)."""
+        return self.manifest(backup_id)
+
+    def record_verification(self, backup_id: str, verification: Verification) -> None:
+        """Rewrite the manifest (temp file + rename) with `verification` as the last verify."""
+        current = self.manifest(backup_id)
+        try:
+            write_text_atomically(current.path, text_of(replace(current, verification=verification)))
+        except OSError as exc:
+            raise OperationError(
+                f"recording the verify of backup {backup_id} in {self.name} failed: {exc.strerror or exc}"
             ) from None

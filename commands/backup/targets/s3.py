@@ -4,17 +4,27 @@ boto3 is the optional `s3` extra, imported only when an S3 target is used. Crede
 usual AWS chain (environment, shared files, instance or pod roles), never from the bot's settings; the
 endpoint may be changed with AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, which boto3 reads itself. The
 manifest is uploaded last and deleted first, so a backup is listed only when all of it is there; a
-failed upload deletes every object of that backup. Error messages carry S3's code and message only.
+failed upload deletes every object of that backup. Reading a backup back downloads its files into a
+local folder (removed again when the download fails). Error messages carry S3's code and message only.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from commands.backup.manifest import MANIFEST_NAME, BackupManifest, parse_manifest
-from commands.backup.targets.base import StoredBackup, TargetListing
+from commands.backup.manifest import (
+    MANIFEST_NAME,
+    BackupManifest,
+    Verification,
+    parse_manifest,
+    text_of,
+    write_text_atomically,
+)
+from commands.backup.targets.base import BackupNotFound, StoredBackup, TargetListing
 from commands.backup.targets.directory import plain_id
 from commands.clients.databases import redact
 from commands.contract import OperationError
@@ -198,4 +208,60 @@ class S3Target:
         except _errors() as exc:
             raise OperationError(
                 f"deleting backup {backup_id} from {self.name} failed: {describe(exc)}"
+            ) from None
+
+    def manifest(self, backup_id: str) -> BackupManifest:
+        """The manifest object of the backup (its files named by their keys); BackupNotFound without one."""
+        key = self._folder(plain_id(backup_id)) + MANIFEST_NAME
+        try:
+            body = self.client().get_object(Bucket=self.bucket, Key=key)["Body"].read(MANIFEST_LIMIT)
+            return parse_manifest(body.decode(), Path(key))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise OperationError(
+                f"the manifest of backup {backup_id} in {self.name} is malformed: {exc}"
+            ) from None
+        except _errors() as exc:
+            if _code(exc) in ("NoSuchKey", "404", "NotFound"):
+                raise BackupNotFound(f"no backup {backup_id} in {self.name}") from None
+            raise OperationError(f"cannot read backup {backup_id} in {self.name}: {describe(exc)}") from None
+
+    def fetch(self, backup_id: str, into: Path) -> BackupManifest:
+        """Download the backup's files and manifest into `into/<id>/`; on failure nothing stays there."""
+        stored = self.manifest(backup_id)
+        folder = self._folder(plain_id(backup_id))
+        local = into / backup_id
+        current = MANIFEST_NAME
+        try:
+            shutil.rmtree(local, ignore_errors=True)
+            local.mkdir(parents=True)
+            for file in stored.files:
+                current = file.path.name
+                self.client().download_file(
+                    self.bucket, folder + current, str(local / current), Config=self._transfer
+                )
+            write_text_atomically(local / MANIFEST_NAME, text_of(stored))
+        except _errors() as exc:
+            shutil.rmtree(local, ignore_errors=True)
+            raise OperationError(
+                f"downloading {current} of backup {backup_id} from {self.name} failed: {describe(exc)}"
+            ) from None
+        except BaseException:
+            shutil.rmtree(local, ignore_errors=True)
+            raise
+        return replace(
+            stored,
+            path=local / MANIFEST_NAME,
+            files=tuple(replace(f, path=local / f.path.name) for f in stored.files),
+        )
+
+    def record_verification(self, backup_id: str, verification: Verification) -> None:
+        """Upload the manifest again with `verification` as the last verify (one PUT: atomic in S3)."""
+        current = self.manifest(backup_id)
+        key = self._folder(plain_id(backup_id)) + MANIFEST_NAME
+        body = text_of(replace(current, verification=verification)).encode()
+        try:
+            self.client().put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+        except _errors() as exc:
+            raise OperationError(
+                f"recording the verify of backup {backup_id} in {self.name} failed: {describe(exc)}"
             ) from None

@@ -1,0 +1,1 @@
+"""`backup restore`: a guarded restore of a backup in place of the live databases, and its clean-up."""
