@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from commands.clients.kube import KubeClient, KubeError, LeaseSpec
+from commands.clients.kube import KubeClient, LeaseSpec
+from commands.clients.kube_errors import KubeError
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ What the user typed is echoed back at most ~50 characters at a time, and secret-
 
 from __future__ import annotations
 
-import difflib
 import re
 import shlex
 import types
@@ -22,7 +21,7 @@ from pydantic.fields import FieldInfo
 from commands.contract import Args, Operation
 from commands.input_rules import invisible_character_refusal
 from commands.registry import Registry
-from commands.text import SECRET_VALUE, clip, printable
+from commands.text import SECRET_VALUE, clip, printable, suggest_verb
 from commands.text import shown as echo
 
 HELP_USAGE = "help"
@@ -55,21 +54,6 @@ class ParseError(Exception):
 
     def __str__(self) -> str:
         return self.message
-
-
-def suggest_verb(word: str, verbs: Collection[str]) -> str | None:
-    """The known verb closest to a mistyped one ("scael" → "scale"), or None when nothing is close."""
-    candidate = word.strip().lower()[:100]
-    if not candidate:
-        return None
-    matches = difflib.get_close_matches(candidate, list(verbs), n=1, cutoff=0.6)
-    if matches:
-        return matches[0]
-    # A transposition in a short word scores low with difflib; accept one edit or swap.
-    for verb in sorted(verbs):
-        if _within_one_edit(candidate, verb):
-            return verb
-    return None
 
 
 @dataclass(frozen=True)
@@ -380,21 +364,3 @@ def _quote(value: object, secret: bool) -> str:
     if secret or SECRET_VALUE.search(str(value)):
         return "'***'"
     return f"'{echo(str(value))}'"
-
-
-def _within_one_edit(a: str, b: str) -> bool:
-    """True when `a` becomes `b` by one insertion, deletion, substitution or adjacent swap."""
-    if abs(len(a) - len(b)) > 1 or a == b:
-        return False
-    if len(a) == len(b):
-        diffs = [i for i in range(len(a)) if a[i] != b[i]]
-        if len(diffs) == 1:
-            return True
-        return (
-            len(diffs) == 2
-            and diffs[1] == diffs[0] + 1
-            and a[diffs[0]] == b[diffs[1]]
-            and a[diffs[1]] == b[diffs[0]]
-        )
-    short, long = (a, b) if len(a) < len(b) else (b, a)
-    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))

@@ -20,7 +20,7 @@ from bot.automation import AutomationConfig
 from bot.redaction import Redactor
 from commands.checks import Check, Finding
 from commands.checks.registry import CheckSettings, build_checks
-from commands.clients.kube import KubeError
+from commands.clients.kube_errors import KubeError
 from commands.contract import OperationError
 from commands.environment import Environment
 

@@ -15,7 +15,8 @@ from commands.autosync.state import (
     state_fields,
     summary_of,
 )
-from commands.clients.kube import STRATEGIC_MERGE, KubeError
+from commands.clients.kube import STRATEGIC_MERGE
+from commands.clients.kube_errors import KubeError
 from commands.clients.rolling import (
     failure_section,
     follow_rollout,

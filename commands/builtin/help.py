@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -12,7 +11,7 @@ from commands.bot_state import CommandInfo
 from commands.builtin.state import bot_state
 from commands.contract import Args, Event, Operation, Plan, Result, Section
 from commands.environment import Environment
-from commands.text import shown
+from commands.text import shown, suggest_verb
 
 
 class HelpArgs(Args):
@@ -54,8 +53,8 @@ class HelpCommand(Operation[HelpArgs]):
             return
         found = _match(commands, args.command)
         if found is None:
-            close = difflib.get_close_matches(args.command.lower(), [c.verb for c in commands], n=1)
-            hint = f" Did you mean `{close[0]}`?" if close else ""
+            close = suggest_verb(args.command, [c.verb for c in commands])
+            hint = f" Did you mean `{close}`?" if close else ""
             unknown = f"No command `{shown(args.command, 40)}` that you may run.{hint}"
             yield Result(ok=False, summary=unknown)
             return

@@ -7,9 +7,10 @@ from typing import Any
 
 from commands.checks.finding import Finding
 from commands.checks.workloads import component_deployments, plural
-from commands.clients.kube import KubeClient, KubeError
+from commands.clients.kube import KubeClient
+from commands.clients.kube_errors import KubeError
 from commands.clients.rollout import rollout_status
-from commands.cluster.status import cap_lines, pod_report, pods_of
+from commands.cluster.pods import cap_lines, pod_report, pods_of
 from commands.contract import FollowUp, rollback
 from commands.environment import Component, Environment
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from commands.checks.finding import Finding
 from commands.checks.workloads import component_deployments, plural
-from commands.cluster.status import ContainerState, cap_lines, container_states, owned_pods
+from commands.cluster.pods import ContainerState, cap_lines, container_states, owned_pods
 from commands.contract import FollowUp
 from commands.environment import Component, Environment
 

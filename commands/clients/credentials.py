@@ -7,7 +7,7 @@ caller only; no message, error or log line here ever contains one.
 
 from __future__ import annotations
 
-from commands.clients.kube import KubeError
+from commands.clients.kube_errors import KubeError
 from commands.contract import OperationError
 from commands.environment import Environment
 

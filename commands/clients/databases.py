@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from commands.clients.kube import KubeError
+from commands.clients.kube_errors import KubeError
 from commands.contract import OperationError
 from commands.environment import Environment
 

@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from commands.clients.kube import KubeClient, KubeError
+from commands.clients.kube import KubeClient
+from commands.clients.kube_errors import KubeError
 from commands.clients.pod_failures import PodFailure, is_ready, matches_template, pod_failure
 from commands.clients.rollout import RolloutStatus, iter_rollout
 from commands.clients.selectors import selector_string

@@ -15,15 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
-from pydantic import ValidationError
 
+from commands.clients.kube_errors import KubeError, guarded
 from commands.clients.kube_stream import list_lines, parse_event
-from commands.contract import OperationError
 
 STRATEGIC_MERGE = "application/strategic-merge-patch+json"  # what `kubectl set image|env` sends
 REQUEST_TIMEOUT = (10.0, 10.0)  # (connect, read) seconds for ordinary calls
@@ -74,65 +71,6 @@ def _lease_body(name: str, spec: LeaseSpec, resource_version: str | None) -> k8s
     )
 
 
-class KubeError(OperationError):
-    """A failed Kubernetes call: HTTP status (0 when the server was not reached), reason and message."""
-
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(status, reason, message)
-        self.status = status
-        self.reason = reason
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"Kubernetes API: {self.reason}: {self.message}"
-
-
-def _error_from_api_exception(exc: ApiException) -> KubeError:
-    """Turn the generated client's exception into a KubeError, preferring the served `Status` object."""
-    status = int(exc.status or 0)
-    reason = str(exc.reason or "Error")
-    message = ""
-    body = exc.body
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    if body:
-        try:
-            served = json.loads(body)
-        except ValueError:
-            message = str(body).strip()[:300]
-        else:
-            if isinstance(served, dict):
-                reason = str(served.get("reason") or reason)
-                message = str(served.get("message") or "")
-    if status == 0:
-        # The REST layer uses status 0 for local failures (TLS, unusable arguments).
-        return KubeError(0, "Unreachable", reason.splitlines()[0] if reason else "request failed")
-    return KubeError(status, reason, message or f"HTTP {status}")
-
-
-def _unreachable(exc: Exception) -> KubeError:
-    text = str(exc)
-    # urllib3 messages name the pool and the cause; keep the cause, which carries no credentials.
-    cause = text.rsplit(": ", 1)[-1] if ": " in text else text
-    return KubeError(0, "Unreachable", f"cannot reach the API server ({type(exc).__name__}: {cause[:200]})")
-
-
-def _guarded(call: Callable[[], T]) -> T:
-    """Run one client call, translating every failure into KubeError."""
-    try:
-        return call()
-    except KubeError:
-        raise
-    except ApiException as exc:
-        raise _error_from_api_exception(exc) from None
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise _unreachable(exc) from None
-    except ValidationError as exc:
-        raise KubeError(
-            0, "BadRequest", f"invalid request: {exc.error_count()} invalid argument(s)"
-        ) from None
-
-
 def _read_json(response: Any) -> Any:
     """Read a raw (not preloaded) urllib3 response as JSON and release its connection."""
     try:
@@ -177,27 +115,27 @@ class KubeClient:
 
     def get_deployment(self, name: str) -> dict[str, Any]:
         """The Deployment `name` as served."""
-        raw: Any = _guarded(
+        raw: Any = guarded(
             lambda: self._apps.read_namespaced_deployment(
                 name, self.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
             )
         )
-        return dict(_guarded(lambda: _read_json(raw)))
+        return dict(guarded(lambda: _read_json(raw)))
 
     def list_deployments(self) -> list[dict[str, Any]]:
         """All Deployments of the namespace."""
-        raw: Any = _guarded(
+        raw: Any = guarded(
             lambda: self._apps.list_namespaced_deployment(
                 self.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
             )
         )
-        served = _guarded(lambda: _read_json(raw))
+        served = guarded(lambda: _read_json(raw))
         return list(served.get("items") or [])
 
     def patch_scale(self, name: str, replicas: int) -> dict[str, Any]:
         """Set `spec.replicas` through the scale subresource with a merge patch, as `kubectl scale`."""
         body = {"spec": {"replicas": int(replicas)}}
-        raw: Any = _guarded(
+        raw: Any = guarded(
             lambda: self._apps.patch_namespaced_deployment_scale(
                 name,
                 self.namespace,
@@ -207,7 +145,7 @@ class KubeClient:
                 _request_timeout=REQUEST_TIMEOUT,
             )
         )
-        return dict(_guarded(lambda: _read_json(raw)))
+        return dict(guarded(lambda: _read_json(raw)))
 
     def patch_deployment(
         self, name: str, patch: dict[str, Any] | list[dict[str, Any]], content_type: str
@@ -219,7 +157,7 @@ class KubeClient:
             raise KubeError(
                 0, "BadRequest", "a JSON patch is a list of operations; other patches are objects"
             )
-        raw: Any = _guarded(
+        raw: Any = guarded(
             lambda: self._apps.patch_namespaced_deployment(
                 name,
                 self.namespace,
@@ -229,7 +167,7 @@ class KubeClient:
                 _request_timeout=REQUEST_TIMEOUT,
             )
         )
-        return dict(_guarded(lambda: _read_json(raw)))
+        return dict(guarded(lambda: _read_json(raw)))
 
     def watch_deployment(
         self, name: str, resource_version: str, timeout_seconds: int
@@ -249,7 +187,7 @@ class KubeClient:
         self, lister: Callable[..., Any], resource_version: str, timeout_seconds: int, **selectors: str
     ) -> Iterator[dict[str, Any]]:
         timeout_seconds = max(1, int(timeout_seconds))
-        raw: Any = _guarded(
+        raw: Any = guarded(
             lambda: lister(
                 self.namespace,
                 resource_version=resource_version,
@@ -271,7 +209,7 @@ class KubeClient:
 
     def list_pods_versioned(self, label_selector: str) -> tuple[list[dict[str, Any]], str]:
         """Pods matching `label_selector` and the list's resourceVersion (to watch from)."""
-        raw: Any = _guarded(
+        raw: Any = guarded(
             lambda: self._core.list_namespaced_pod(
                 self.namespace,
                 label_selector=label_selector,
@@ -279,7 +217,7 @@ class KubeClient:
                 _request_timeout=REQUEST_TIMEOUT,
             )
         )
-        served = _guarded(lambda: _read_json(raw))
+        served = guarded(lambda: _read_json(raw))
         version = str((served.get("metadata") or {}).get("resourceVersion") or "")
         return list(served.get("items") or []), version
 
@@ -295,7 +233,7 @@ class KubeClient:
         self, pod: str, container: str, tail_lines: int | None = None, previous: bool = False
     ) -> str:
         """The log text of one container of one pod (optionally its last lines, or the previous run)."""
-        raw: Any = _guarded(
+        raw: Any = guarded(
             lambda: self._core.read_namespaced_pod_log(
                 pod,
                 self.namespace,
@@ -313,13 +251,13 @@ class KubeClient:
             finally:
                 raw.release_conn()
 
-        return _guarded(read)
+        return guarded(read)
 
     # -- replica sets, secrets, routes -----------------------------------------------------------
 
     def list_replicasets(self, label_selector: str) -> list[dict[str, Any]]:
         """ReplicaSets of the namespace matching `label_selector` (rollback reads their templates)."""
-        raw: Any = _guarded(
+        raw: Any = guarded(
             lambda: self._apps.list_namespaced_replica_set(
                 self.namespace,
                 label_selector=label_selector,
@@ -327,17 +265,17 @@ class KubeClient:
                 _request_timeout=REQUEST_TIMEOUT,
             )
         )
-        served = _guarded(lambda: _read_json(raw))
+        served = guarded(lambda: _read_json(raw))
         return list(served.get("items") or [])
 
     def read_secret(self, name: str) -> dict[str, str]:
         """The decoded data of Secret `name`. Callers must never show these values."""
-        raw: Any = _guarded(
+        raw: Any = guarded(
             lambda: self._core.read_namespaced_secret(
                 name, self.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
             )
         )
-        served = _guarded(lambda: _read_json(raw))
+        served = guarded(lambda: _read_json(raw))
         data = served.get("data") or {}
         try:
             return {str(k): base64.b64decode(str(v)).decode("utf-8") for k, v in data.items()}
@@ -348,7 +286,7 @@ class KubeClient:
         """OpenShift Routes of the namespace, or None when `route.openshift.io` is not served."""
         custom = k8s.CustomObjectsApi(self._api_client)
         try:
-            raw: Any = _guarded(
+            raw: Any = guarded(
                 lambda: custom.list_namespaced_custom_object(
                     "route.openshift.io",
                     "v1",
@@ -362,41 +300,41 @@ class KubeClient:
             if exc.status == 404:
                 return None
             raise
-        served = _guarded(lambda: _read_json(raw))
+        served = guarded(lambda: _read_json(raw))
         return list(served.get("items") or [])
 
     # -- leases (leader election) -----------------------------------------------------------------
 
     def get_lease(self, name: str, timeout: float = REQUEST_TIMEOUT[1]) -> dict[str, Any]:
         """The Lease `name` as served; KubeError 404 when it does not exist."""
-        raw: Any = _guarded(
+        raw: Any = guarded(
             lambda: self._coordination.read_namespaced_lease(
                 name, self.namespace, _preload_content=False, _request_timeout=(timeout, timeout)
             )
         )
-        return dict(_guarded(lambda: _read_json(raw)))
+        return dict(guarded(lambda: _read_json(raw)))
 
     def create_lease(self, name: str, spec: LeaseSpec, timeout: float = REQUEST_TIMEOUT[1]) -> dict[str, Any]:
         """Create Lease `name`; KubeError 409 when another replica created it first."""
         body = _lease_body(name, spec, None)
-        raw: Any = _guarded(
+        raw: Any = guarded(
             lambda: self._coordination.create_namespaced_lease(
                 self.namespace, body, _preload_content=False, _request_timeout=(timeout, timeout)
             )
         )
-        return dict(_guarded(lambda: _read_json(raw)))
+        return dict(guarded(lambda: _read_json(raw)))
 
     def replace_lease(
         self, name: str, spec: LeaseSpec, resource_version: str, timeout: float = REQUEST_TIMEOUT[1]
     ) -> dict[str, Any]:
         """Replace Lease `name` if it is still at `resource_version`; KubeError 409 when it is not."""
         body = _lease_body(name, spec, resource_version)
-        raw: Any = _guarded(
+        raw: Any = guarded(
             lambda: self._coordination.replace_namespaced_lease(
                 name, self.namespace, body, _preload_content=False, _request_timeout=(timeout, timeout)
             )
         )
-        return dict(_guarded(lambda: _read_json(raw)))
+        return dict(guarded(lambda: _read_json(raw)))
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -407,7 +345,7 @@ def _watched_objects(raw: Any) -> Iterator[dict[str, Any]]:
     """The objects of a watch stream's ADDED/MODIFIED/DELETED events; an ERROR event raises KubeError."""
     lines = list_lines(raw)
     try:
-        while (line := _guarded(lambda: next(lines, None))) is not None:
+        while (line := guarded(lambda: next(lines, None))) is not None:
             try:
                 event = parse_event(line)
             except ValueError:

@@ -14,7 +14,7 @@ from collections.abc import Generator
 from typing import Any
 
 from commands.clients.following import follow_rollout_failing_fast
-from commands.clients.kube import KubeError
+from commands.clients.kube_errors import KubeError
 from commands.clients.rollout import RolloutStatus
 from commands.contract import OperationError, Progress, Section
 from commands.environment import Component, Environment

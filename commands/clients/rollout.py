@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from commands.clients.kube import KubeClient, KubeError
+from commands.clients.kube import KubeClient
+from commands.clients.kube_errors import KubeError
 from commands.clients.pod_failures import PodFailure
 
 TIMED_OUT_REASON = "ProgressDeadlineExceeded"

@@ -9,7 +9,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from commands.clients.kube import KubeError
+from commands.clients.kube_errors import KubeError
 from commands.clients.rolling import kube_problem, scrub
 from commands.clients.selectors import selector_string
 from commands.cluster.migrations import read_migrations

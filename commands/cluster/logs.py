@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from commands.clients.kube import KubeError
+from commands.clients.kube_errors import KubeError
 from commands.cluster.grep import MAX_PATTERN_LENGTH, GrepPatternError, LineMatcher, compile_grep
-from commands.cluster.status import pods_of
+from commands.cluster.pods import pods_of
 from commands.contract import (
     Args,
     Event,

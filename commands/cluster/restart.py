@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pydantic import Field
 
 from commands import targets
-from commands.clients.kube import STRATEGIC_MERGE, KubeError
+from commands.clients.kube import STRATEGIC_MERGE
+from commands.clients.kube_errors import KubeError
 from commands.clients.rolling import (
     failure_section,
     follow_rollout,

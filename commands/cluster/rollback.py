@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from commands.clients.kube import KubeError
+from commands.clients.kube_errors import KubeError
 from commands.clients.rolling import (
     failure_section,
     follow_rollout,

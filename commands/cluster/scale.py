@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from commands.clients.following import follow_rollout_failing_fast
-from commands.clients.kube import KubeError
+from commands.clients.kube_errors import KubeError
 from commands.clients.rolling import failure_section, rollout_failure
 from commands.clients.rollout import RolloutStatus
 from commands.cluster.status import redis_answers

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pydantic import Field, field_validator
 
 from commands import targets
-from commands.clients.kube import STRATEGIC_MERGE, KubeError
+from commands.clients.kube import STRATEGIC_MERGE
+from commands.clients.kube_errors import KubeError
 from commands.clients.rolling import (
     SHOWN_INPUT_LIMIT,
     failure_section,

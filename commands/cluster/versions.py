@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from commands.clients.kube import KubeError
+from commands.clients.kube_errors import KubeError
 from commands.clients.rolling import kube_problem, read_deployment
+from commands.cluster.pods import pods_of
 from commands.cluster.preflight import short_digest
-from commands.cluster.status import pods_of
 from commands.cluster.updates import component_versions
 from commands.contract import Args, Event, Operation, OperationError, Plan, Result, Section
 from commands.environment import Component, ComponentName, Environment

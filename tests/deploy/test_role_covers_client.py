@@ -17,7 +17,8 @@ import pytest
 
 from bot.settings import Settings
 from commands.clients.databases import SECRET_NAME as DATABASES_SECRET
-from commands.clients.kube import STRATEGIC_MERGE, KubeClient, KubeError, LeaseSpec
+from commands.clients.kube import STRATEGIC_MERGE, KubeClient, LeaseSpec
+from commands.clients.kube_errors import KubeError
 from commands.clients.oci.pull_secrets import PULL_SECRET
 from sandbox.kube import KubeSandbox
 from tests.deploy.manifests import OPENSHIFT_OVERLAY, KubectlMissing, by_kind, render

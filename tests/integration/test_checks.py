@@ -30,7 +30,8 @@ from commands.checks.litellm_redis import redis_check
 from commands.checks.pods import pods_check
 from commands.checks.readiness import readiness_check
 from commands.checks.registry import CHECKS, CheckSettings, build_checks
-from commands.clients.kube import STRATEGIC_MERGE, KubeClient, KubeError
+from commands.clients.kube import STRATEGIC_MERGE, KubeClient
+from commands.clients.kube_errors import KubeError
 from commands.cluster.upgrade import UpgradeArgs, UpgradeOperation
 from commands.contract import OperationError
 from commands.environment import Component, Environment

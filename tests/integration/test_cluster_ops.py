@@ -17,7 +17,8 @@ import pydantic
 import pytest
 
 import sandbox.kube as sandbox_kube
-from commands.clients.kube import KubeClient, KubeError
+from commands.clients.kube import KubeClient
+from commands.clients.kube_errors import KubeError
 from commands.clients.rollout import RolloutStatus, watch_rollout
 from commands.cluster.scale import ScaleArgs, ScaleOperation
 from commands.cluster.status import StatusArgs, StatusOperation

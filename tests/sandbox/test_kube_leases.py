@@ -18,7 +18,8 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from commands.clients.kube import KubeClient, KubeError, LeaseSpec
+from commands.clients.kube import KubeClient, LeaseSpec
+from commands.clients.kube_errors import KubeError
 from sandbox.kube import KubeSandbox
 
 NS = "litellm-rhpds"

@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import Field
 
-from bot.parsing import ParsedCommand, ParseError, parse_command, suggest_verb
+from bot.parsing import ParsedCommand, ParseError, parse_command
 from commands.contract import Args, Operation
 from commands.environment import ComponentName
 from commands.registry import Registry
+from commands.text import suggest_verb
 
 COMPONENTS = ("litellm", "backend", "frontend", "redis")
 

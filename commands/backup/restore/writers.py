@@ -13,7 +13,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from commands.clients.kube import KubeError
+from commands.clients.kube_errors import KubeError
 from commands.clients.rolling import follow_rollout, kube_problem, read_deployment, rollout_failure
 from commands.contract import OperationError, Progress
 from commands.environment import Component, Environment

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from commands.clients.kube import KubeClient, KubeError
+from commands.clients.kube import KubeClient
+from commands.clients.kube_errors import KubeError
 from commands.clients.oci.auth import Credentials, dockerconfig_credentials
 
 PULL_SECRET = "litemaas-pull-secret"
