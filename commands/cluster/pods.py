@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from commands.clients.kube import KubeClient
+from commands.clients.selectors import selector_string
 
 
 def object_name(obj: dict[str, Any]) -> str:
@@ -18,20 +19,7 @@ def object_name(obj: dict[str, Any]) -> str:
 
 def label_selector(deployment: dict[str, Any]) -> str:
     """The Deployment's `spec.selector` as a label-selector string (matchLabels and matchExpressions)."""
-    selector = (deployment.get("spec") or {}).get("selector") or {}
-    terms = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = str(expression.get("key")), str(expression.get("operator"))
-        values = ",".join(str(v) for v in expression.get("values") or [])
-        if operator == "In":
-            terms.append(f"{key} in ({values})")
-        elif operator == "NotIn":
-            terms.append(f"{key} notin ({values})")
-        elif operator == "Exists":
-            terms.append(key)
-        elif operator == "DoesNotExist":
-            terms.append(f"!{key}")
-    return ",".join(terms)
+    return selector_string((deployment.get("spec") or {}).get("selector") or {})
 
 
 def _owners(obj: dict[str, Any], kind: str) -> set[str]:

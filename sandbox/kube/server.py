@@ -7,11 +7,8 @@ response goes out at once (see kube-api-surface.md §4, "Transport").
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -249,37 +246,14 @@ def _patch_type(content_type: str | None) -> str:
 
 
 class SandboxHTTPServer(QuietThreadingServer):
-    """The listening server; handler threads are daemons so `stop()` never waits on a watch.
-
-    Closing it also drops every open keep-alive connection, as a stopped API server does: a client
-    then finds the server unreachable instead of being served on a connection it pooled earlier.
-    """
+    """The listening server (see `QuietThreadingServer`: daemon handlers, open connections dropped
+    at close, as a stopped API server does)."""
 
     def __init__(self, address: tuple[str, int], cluster: Cluster, requests: RequestLog) -> None:
         super().__init__(address, _Handler)
         host, port = self.server_address[:2]
         self.router = ApiRouter(cluster, f"{host!s}:{port}")
         self.requests = requests
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def server_close(self) -> None:
-        super().server_close()
-        with self._open_lock:
-            open_connections, self._open = list(self._open), set()
-        for connection in open_connections:
-            with contextlib.suppress(OSError):  # the client hung up already
-                connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(DispatchingHandler):
