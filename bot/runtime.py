@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot.access import AccessControl, GroupDirectory, load_access_config
 from bot.alerts.alertmanager import AlertmanagerReceiver
+from bot.alerts.holding import Holds
 from bot.alerts.pipeline import AlertPipeline
 from bot.alerts.watching import Watchers, build_watches
 from bot.app import build_app
@@ -280,7 +281,10 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
     )
     metrics.watch_pending_approvals(lambda: len(service.store.pending()))
     scheduler = Scheduler(schedules, service.runs.run_scheduled, alerts)
-    watchers = Watchers(build_watches(automation), env=env, pipeline=alerts, redactor=redactor)
+    holds = Holds(
+        env=env, locks=locks, store=store, messenger=messenger, client=rds, prefix=settings.redis_prefix
+    )
+    watchers = Watchers(build_watches(automation), env=env, pipeline=alerts, redactor=redactor, holds=holds)
     app = build_app(
         client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value(),

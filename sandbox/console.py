@@ -351,7 +351,8 @@ class Console:
                 self.kube.set_pod_state(pod["metadata"]["name"], container, waiting_reason=None, ready=True)
         state = "crash-looping" if word == "break" else "healthy again"
         self._write(
-            f"{len(pods)} pod(s) of {args[0]} are {state}; the watchers notice within seconds (try: wait 15)"
+            f"{len(pods)} pod(s) of {args[0]} are {state}; "
+            "the watchers alert once it lasts 10 s (try: wait 20)"
         )
 
     def run(self, lines: Iterable[str], *, prompt: str = "") -> None:

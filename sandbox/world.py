@@ -40,14 +40,15 @@ policy:                               # overrides of the default table in §2
 """
 
 DEMO_AUTOMATION_FILE = """\
-# Alerts and schedules (bot/automation.py). The demo's watchers look often, so alerts show at once.
+# Alerts and schedules (bot/automation.py). The demo's watchers look often and wait seconds, not the
+# production minutes, before they alert (pending) or resolve (clear).
 alerts:
   channel: C0ALERTS
   renotify_minutes: 60
   watchers:
-    deployments: {interval_seconds: 5}
-    pods: {interval_seconds: 5}
-    readiness: {interval_seconds: 10}
+    deployments: {interval_seconds: 5, pending_seconds: 20, failed_pending_seconds: 5, clear_seconds: 5}
+    pods: {interval_seconds: 5, pending_seconds: 10, clear_seconds: 5}
+    readiness: {interval_seconds: 10, pending_seconds: 20, clear_seconds: 5}
     images: {interval_seconds: 30}
     drift: {enabled: false}  # the demo plants drift on purpose: ask for it with /maas drift
     backups: {enabled: false}  # a fresh sandbox has no backup yet

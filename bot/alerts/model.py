@@ -27,6 +27,7 @@ class Alert:
     details: tuple[str, ...] = ()
     actions: tuple[FollowUp, ...] = field(default=())
     source: str = "watcher"  # watcher name, "schedule" or "alertmanager": shown, and used by `report`
+    notes: tuple[str, ...] = ()  # the bot's own lines, e.g. the operation it followed (mentions allowed)
 
     def digest(self) -> str:
         """Changes whenever what the message shows changes (so the message is edited only then)."""

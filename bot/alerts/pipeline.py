@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -143,8 +143,9 @@ class AlertPipeline:
             self.redis.set(self._key(fingerprint), state.to_json(), ex=_RESOLVED_TTL)
             self.redis.hdel(self._firing_key, fingerprint)
 
-    def report(self, source: str, alerts: Sequence[Alert]) -> None:
-        """A source's complete current picture: fire each alert, resolve its alerts no longer present."""
+    def report(self, source: str, alerts: Sequence[Alert], keep: Collection[str] = ()) -> None:
+        """A source's complete current picture: fire each alert, resolve its alerts no longer present
+        (except those in `keep`: gone, but not yet clear for long enough)."""
         current = {alert.fingerprint for alert in alerts}
         undelivered: list[str] = []
         for alert in alerts:
@@ -153,7 +154,7 @@ class AlertPipeline:
             except AlertNotDelivered:
                 undelivered.append(alert.fingerprint)
         for fp, who in self.firing().items():
-            if who == source and fp not in current:
+            if who == source and fp not in current and fp not in keep:
                 self.resolve(fp)
         if undelivered:
             raise AlertNotDelivered(f"Slack refused {len(undelivered)} alert message(s); retried next pass")
@@ -204,6 +205,7 @@ class AlertPipeline:
             details=alert.details,
             source=alert.source,
             since=datetime.fromtimestamp(first_seen, UTC),
+            notes=alert.notes,
             buttons=[
                 rendering.Button(
                     a.label,

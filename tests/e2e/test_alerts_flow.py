@@ -21,6 +21,9 @@ alerts:
   channel: {ALERTS}
   routes:
     - {{severity: [info], channel: C0QUIET}}
+  watchers:  # alert at the first sight and resolve at the first clean pass (the defaults wait minutes)
+    pods: {{pending_seconds: 0, clear_seconds: 0}}
+    deployments: {{pending_seconds: 0, failed_pending_seconds: 0, clear_seconds: 0}}
 schedules: {{}}
 """
 
