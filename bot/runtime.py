@@ -20,6 +20,8 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot.access import AccessControl, GroupDirectory, load_access_config
 from bot.alerts.alertmanager import AlertmanagerReceiver
+from bot.alerts.am_silences import AlertmanagerSilences
+from bot.alerts.desk import AlertDesk
 from bot.alerts.holding import Holds
 from bot.alerts.pipeline import AlertPipeline
 from bot.alerts.watching import Watchers, build_watches
@@ -43,6 +45,7 @@ from bot.settings import Settings
 from bot.stash import ArgumentStash
 from bot.store import AuditLog, Database, OperationStore, StoreUnavailable
 from bot.store.schedules import ScheduleStore
+from bot.store.silences import SilenceStore
 from bot.text_safety import register_secrets
 from commands.clients.kube import KubeClient
 from commands.environment import DEFAULT_SCALE_BOUNDS, Environment
@@ -278,6 +281,14 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         messenger=messenger,
         config=automation.alerts,
         metrics=metrics,
+        silences=SilenceStore(db),
+    )
+    env.alerts = AlertDesk(
+        pipeline=alerts,
+        silences=SilenceStore(db),
+        audit=audit,
+        components=list(env.components),
+        alertmanager=AlertmanagerSilences(settings.alertmanager_url) if settings.alertmanager_url else None,
     )
     metrics.watch_pending_approvals(lambda: len(service.store.pending()))
     scheduler = Scheduler(schedules, service.runs.run_scheduled, alerts)

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from commands.alerts.book import changed
 from commands.bot_state import AlertBook
-from commands.contract import Args, Event, Operation, Plan, mention
+from commands.contract import Args, Event, Operation, Plan, mention, shown_as
 from commands.environment import Environment
 
 ALERT_ID = r"^[0-9a-f]{8}$"
@@ -17,7 +17,11 @@ ALERT_ID = r"^[0-9a-f]{8}$"
 
 class AckArgs(Args):
     positional: ClassVar[tuple[str, ...]] = ("alert",)
-    alert: str = Field(pattern=ALERT_ID, description="the alert's id, as `alerts` shows it")
+    alert: str = Field(
+        pattern=ALERT_ID,
+        description="the alert's id, as `alerts` shows it",
+        json_schema_extra=shown_as("alert-id"),
+    )
 
 
 class AlertsAckCommand(Operation[AckArgs]):

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from commands.alerts.book import DURATION, changed, seconds_of, silence_text
 from commands.bot_state import AlertBook
-from commands.contract import Args, Event, Operation, Plan
+from commands.contract import Args, Event, Operation, Plan, shown_as
 from commands.environment import Environment
 
 
@@ -17,7 +17,9 @@ class SilenceArgs(Args):
     positional: ClassVar[tuple[str, ...]] = ("target", "duration", "reason")
     rest: ClassVar[bool] = True
     target: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9-]{0,39}$", description="a component, or an alert's id as `alerts` shows it"
+        pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",
+        description="a component, or an alert's id as `alerts` shows it",
+        json_schema_extra=shown_as("component|alert-id"),
     )
     duration: str = Field(pattern=DURATION, description="how long: 30m, 1h, 4h, 24h, 7d at most")
     reason: str = Field(default="", max_length=300, description="why (shown on the alert and audited)")
@@ -43,7 +45,11 @@ class AlertsSilenceCommand(Operation[SilenceArgs]):
 
 class UnsilenceArgs(Args):
     positional: ClassVar[tuple[str, ...]] = ("silence",)
-    silence: str = Field(pattern=r"^[0-9a-f]{8}$", description="the silence's id, as `alerts` shows it")
+    silence: str = Field(
+        pattern=r"^[0-9a-f]{8}$",
+        description="the silence's id, as `alerts` shows it",
+        json_schema_extra=shown_as("silence-id"),
+    )
 
 
 class AlertsUnsilenceCommand(Operation[UnsilenceArgs]):
