@@ -136,6 +136,7 @@ def _demo(state_dir: Path) -> int:
         users=users,
         kube=world.kube,
         registry=world.registry,
+        control_url=world.control.url if world.control else None,
     )
     print(
         "litemaas-chatops demo — a sandboxed LiteMaaS and Slack.\n"

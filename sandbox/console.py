@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from sandbox.console_faults import FAULT_HELP, FAULT_WORDS, fault_command
 from sandbox.console_images import registry_command
 from sandbox.kube import KubeSandbox
 from sandbox.registry import RegistrySandbox
@@ -30,13 +31,13 @@ QUIET_PERIOD = 0.3  # the calls have settled once none came for this long
 FIRST_CALL_WAIT = 1.0  # give up early when the bot made no call at all for this long
 MAX_WAIT_COMMAND = 60.0
 
-HELP = """\
+HELP = f"""\
 commands:
   as alice: /maas status                 slash command as alice in the current channel
   in C0OTHER as bob: /maas status        … in another channel (id, #name, or dm)
   as dave: press 1  |  press 1 as dave   click button [1] as dave
   wait [SECONDS]                         show what the bot posts for a while (default 5)
-  break litellm  |  heal litellm         crash-loop a Deployment's pods (alerts follow) / let them recover
+{FAULT_HELP}
   registry down  |  registry up          a registry outage: the pre-flight cannot check (the card says so)
   untag IMAGE  |  push IMAGE             delete / add a tag in the sandbox registry
   users                                  who is who
@@ -299,8 +300,10 @@ class Console:
         settle_timeout: float = SETTLE_TIMEOUT,
         kube: KubeSandbox | None = None,
         registry: RegistrySandbox | None = None,
+        control_url: str | None = None,
     ) -> None:
         self.slack = slack
+        self.control_url = control_url
         self.kube = kube
         self.registry = registry
         self.bot_url = bot_url.rstrip("/")
@@ -321,39 +324,6 @@ class Console:
         slack.subscribe(self._on_call)
 
     # -- input -----------------------------------------------------------------------------------
-
-    def _break_or_heal(self, word: str, args: list[str]) -> None:
-        """Script the sandbox cluster: every pod of a Deployment crash-loops, or recovers."""
-        if self.kube is None:
-            self._write("! no sandbox cluster to break here")
-            return
-        if len(args) != 1:
-            self._write(f"! usage: {word} <deployment>, e.g. {word} litellm")
-            return
-        try:
-            deployment = self.kube.get("deployments", args[0])
-        except KeyError:
-            names = ", ".join(d["metadata"]["name"] for d in self.kube.list("deployments"))
-            self._write(f"! no deployment {args[0]!r}; there are: {names}")
-            return
-        container = deployment["spec"]["template"]["spec"]["containers"][0]["name"]
-        pods = self.kube.pods_of(args[0])
-        for pod in pods:
-            if word == "break":
-                self.kube.set_pod_state(
-                    pod["metadata"]["name"],
-                    container,
-                    waiting_reason="CrashLoopBackOff",
-                    restart_count=6,
-                    ready=False,
-                )
-            else:
-                self.kube.set_pod_state(pod["metadata"]["name"], container, waiting_reason=None, ready=True)
-        state = "crash-looping" if word == "break" else "healthy again"
-        self._write(
-            f"{len(pods)} pod(s) of {args[0]} are {state}; "
-            "the watchers alert once it lasts 10 s (try: wait 20)"
-        )
 
     def run(self, lines: Iterable[str], *, prompt: str = "") -> None:
         """Handle lines until `quit` or the end of input (e.g. `run(sys.stdin, prompt="> ")`)."""
@@ -396,8 +366,8 @@ class Console:
         if word == "wait":
             self._wait_command(line)
             return
-        if word in ("break", "heal"):
-            self._break_or_heal(word, line.split()[1:])
+        if word in FAULT_WORDS:
+            self._write(fault_command(self._http, self.control_url, word, line.split()[1:]))
             return
         if word in ("registry", "untag", "push"):
             self._write(registry_command(self.kube, self.registry, word, line.split()[1:]))
