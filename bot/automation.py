@@ -49,12 +49,14 @@ class Watcher(_Strict):
     enabled: bool = True
     interval_seconds: float = Field(default=60, ge=1, le=86400)
     pending_seconds: float = Field(default=0, ge=0, le=86400)
-    failed_pending_seconds: float = Field(default=0, ge=0, le=86400)
+    failed_pending_seconds: float | None = Field(default=None, ge=0, le=86400)  # None: pending_seconds
     clear_seconds: float = Field(default=0, ge=0, le=86400)
 
     def pending_for(self, failed: bool) -> float:
         """How long a finding waits before it alerts."""
-        return min(self.pending_seconds, self.failed_pending_seconds) if failed else self.pending_seconds
+        if failed and self.failed_pending_seconds is not None:
+            return min(self.pending_seconds, self.failed_pending_seconds)
+        return self.pending_seconds
 
 
 _15M, _5M = 900.0, 300.0  # kube-prometheus: KubeDeploymentReplicasMismatch and KubePodCrashLooping `for: 15m`
@@ -62,7 +64,7 @@ DEFAULT_WATCHERS: dict[str, Watcher] = {
     "deployments": Watcher(
         interval_seconds=30, pending_seconds=_15M, failed_pending_seconds=60, clear_seconds=_5M
     ),
-    "pods": Watcher(interval_seconds=30, pending_seconds=_15M, clear_seconds=_5M),
+    "pods": Watcher(interval_seconds=30, pending_seconds=_15M, failed_pending_seconds=60, clear_seconds=_5M),
     "readiness": Watcher(interval_seconds=30, pending_seconds=_5M, clear_seconds=_5M),
     "redis": Watcher(interval_seconds=60, pending_seconds=_5M, clear_seconds=_5M),
     "images": Watcher(interval_seconds=300),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from commands.checks.finding import Finding
+from commands.checks.pods import IMAGE_PULL_FAILURES
 from commands.checks.workloads import component_deployments, plural
 from commands.clients.kube import KubeClient
 from commands.clients.kube_errors import KubeError
@@ -26,9 +27,6 @@ def _condition_messages(deployment: dict[str, Any]) -> list[str]:
         if condition.get("type") in ("Available", "Progressing") and condition.get("message"):
             messages.append(f"{condition['type']}: {condition['message']}")
     return messages
-
-
-IMAGE_PULL_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
 
 
 def _pods(kube: KubeClient, deployment: dict[str, Any]) -> tuple[list[str], bool, bool]:
