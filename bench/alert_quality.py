@@ -66,8 +66,8 @@ ROUTINE = [
     "restart litellm",
     # crash loop (litellm)
     "rollback backend",
-    "scale backend 2",
-    "scale backend 1",
+    "scale frontend 4",
+    "scale frontend 1",
     "upgrade frontend 0.5.0",
     # OOM (backend)
     "rollback frontend",
@@ -216,7 +216,8 @@ class Day:
             if len(records) > before and records[0].state in ("succeeded", "failed", "interrupted"):
                 return records[0].state
             time.sleep(0.1)
-        return "timed out"
+        said = [str(r.get("text", "")) for r in self.world.slack.responses(key)]
+        return f"no operation ran ({said[-1][:200] if said else 'no reply'})"
 
     def control(self, call: tuple[str, dict[str, Any]]) -> None:
         assert self.world.control is not None
