@@ -23,7 +23,7 @@ from commands.text import shown
 
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?")
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-_ENV_OPTION = re.compile(r"(?:^|\s)--env(?:=|\s+)(\S*)")
+_ENV_OPTION = re.compile(r"(?:^|\s)--env(?:=|\s+|$)(\S*)")
 
 
 class EnvironmentsConfigError(ConfigFileError):
