@@ -6,10 +6,13 @@ can (help) and refuses changes with the reason; `/readyz` names what is missing.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from slack_bolt import App
@@ -35,7 +38,7 @@ from bot.permissions import Permissions
 from bot.redaction import Redactor, install_log_redaction
 from bot.runner import JobRunner
 from bot.schedule_book import Schedules
-from bot.scheduler import Scheduler
+from bot.scheduler import ScheduledRun, Scheduler, SchedulerGroup
 from bot.service import CommandService, build_service
 from bot.settings import Settings
 from bot.stash import ArgumentStash
@@ -65,7 +68,7 @@ class Bot:
     environments: EnvironmentSet  # every environment served; their HTTP clients are closed with the bot
     automation: AutomationConfig
     alerts: AlertPipeline
-    scheduler: Scheduler
+    scheduler: Scheduler | SchedulerGroup
     watchers: Watchers
     leader: LeaderElection | None = None
     metrics: BotMetrics = field(default_factory=BotMetrics)
@@ -174,6 +177,21 @@ class Bot:
         self.redis.close()
 
 
+def schedulers(
+    environments: EnvironmentSet, book: Schedules, run: Callable[..., Any], alerts: AlertPipeline
+) -> Scheduler | SchedulerGroup:
+    """The one scheduler, or with several environments one per environment (its own schedule rows,
+    its runs in it, its failures routed to its alert channel) under one face; the leader runs them."""
+    if not environments.several:
+        return Scheduler(book, run, alerts)
+    group = []
+    for env in environments:
+        env.schedules = own = book.in_environment(env.name, env.schedule_names)
+        in_env: ScheduledRun = functools.partial(run, env=env)
+        group.append(Scheduler(own, in_env, alerts, alert_channel=env.alert_channel))
+    return SchedulerGroup(group)
+
+
 def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
     """Wire every part from settings. Raises AccessConfigError for a bad access file."""
     secrets = settings.secret_values() + environment_secrets(settings)
@@ -245,8 +263,10 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         metrics=metrics,
     )
     metrics.watch_pending_approvals(lambda: len(service.store.pending()))
-    scheduler = Scheduler(schedules, service.runs.run_scheduled, alerts)
-    watchers = Watchers(build_watches(automation), env=environments.first, pipeline=alerts, redactor=redactor)
+    scheduler = schedulers(environments, schedules, service.runs.run_scheduled, alerts)
+    watchers = Watchers(
+        build_watches(automation), environments=list(environments), pipeline=alerts, redactor=redactor
+    )
     app = build_app(
         client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value(),

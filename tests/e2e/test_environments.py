@@ -34,6 +34,15 @@ environment_policy:
     scale: {role: operator, approval: true}         # prod: a second person approves
 """
 
+AUTOMATION = """\
+alerts:
+  channel: C0ALERTS
+  watchers: {pods: {interval_seconds: 60}}
+schedules:
+  key-cleanup: {cron: "0 2 * * *", channel: C0OPS}
+  backup: {cron: "0 3 * * *", channel: C0OPS}
+"""
+
 
 @pytest.fixture
 def clusters() -> Iterator[dict[str, KubeSandbox]]:
@@ -79,9 +88,13 @@ def two_envs(
             f"    litellm_redis_url: {redis_url}",
             f"    production: {'true' if name == 'prod' else 'false'}",
         ]
+        if name == "prod":  # prod's alerts go to its own channel; its backups are not cleaned by schedule
+            lines += ["    alert_channel: C0OTHER", "    schedules: [backup]"]
     envs = tmp_path / "environments.yaml"
     envs.write_text("\n".join(lines) + "\n")
-    return start_bot(access_config=access, environments_config=envs)
+    automation = tmp_path / "automation.yaml"
+    automation.write_text(AUTOMATION)
+    return start_bot(access_config=access, environments_config=envs, automation_config=automation)
 
 
 def replicas(sb: KubeSandbox, deployment: str = "litellm") -> int:
@@ -195,3 +208,31 @@ def test_follow_up_buttons_stay_in_their_environment(two_envs: BotHarness) -> No
         if isinstance(element, dict) and element.get("action_id") == "followup.run"
     ]
     assert all(str(v).endswith("--env dev") for v in values)
+
+
+def test_watchers_run_per_environment_and_alerts_route_by_it(
+    two_envs: BotHarness, clusters: dict[str, KubeSandbox]
+) -> None:
+    prod = clusters["prod"]
+    pod = prod.pods_of("litellm")[0]["metadata"]["name"]
+    prod.set_pod_state(pod, "litellm", waiting_reason="CrashLoopBackOff", restart_count=7, ready=False)
+    pods = next(w for w in two_envs.bot.watchers.watches if w.name == "pods")
+    two_envs.bot.watchers.run_once(pods)  # one pass in each environment
+    (alert,) = [m for m in two_envs.slack.messages("C0OTHER") if "CrashLoopBackOff" in str(m)]
+    assert "[prod]" in str(alert["blocks"]) and "PRODUCTION" in str(alert["blocks"])
+    assert pod in str(alert["blocks"])
+    assert not [m for m in two_envs.slack.messages("C0ALERTS") if "CrashLoopBackOff" in str(m)]
+    assert clusters["dev"].writes() == [] and prod.writes() == []
+
+
+def test_schedules_run_per_environment(two_envs: BotHarness) -> None:
+    names = two_envs.bot.scheduler.names
+    assert [n for n in names if n.endswith("@prod")] == ["backup@prod"]  # prod runs only its backups
+    assert {"backup@dev", "key-cleanup@dev"} <= set(names)
+    _, key = two_envs.command("carol", "schedules")
+    wait_until(lambda: "environments" in " ".join(two_envs.reply_texts(key)), 20, "the schedule list")
+    blocks = str(two_envs.slack.responses(key)[-1]["blocks"])
+    assert "schedules --env dev" in blocks and "schedules --env prod" in blocks
+    _, key = two_envs.command("carol", "schedules --env prod")
+    shown = str(wait_until(lambda: two_envs.slack.responses(key), 20, "prod's schedules")[-1])
+    assert "backup" in shown and "key-cleanup" not in shown
