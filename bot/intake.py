@@ -22,6 +22,7 @@ from bot.locks import TargetLocks
 from bot.masking import refused_command, refused_text, typed_equivalent
 from bot.messenger import Messenger, Reply
 from bot.parsing import ParsedCommand, ParseError, field_problems, parse_typed, read_command, validate_args
+from bot.per_environment import answer_each
 from bot.permissions import Permissions
 from bot.rendering import escape_text
 from bot.runner import JobRunner, RunnerBusy
@@ -154,7 +155,7 @@ class Intake:
         elif len(allowed) == 1 and choice.single is not None:
             self.runs.answer(request, parsed, allowed[0][1], reply, allowed[0][0])
         else:
-            self.runs.answer_each(request, parsed, allowed, reply)
+            answer_each(self.runs, request, parsed, allowed, reply)
 
     # ------------------------------------------------------------------ forms
 

@@ -30,7 +30,7 @@ from bot.rendering import Message
 from bot.runner import JobRunner, RunnerBusy, Throttle
 from bot.stash import ArgumentStash
 from bot.store import Database, OperationRecord, OperationStore, StoreUnavailable
-from commands.contract import FollowUp, Operation, OperationError, Plan, Progress, Result, Section
+from commands.contract import Operation, OperationError, Plan, Progress, Result
 from commands.environment import Environment
 from commands.registry import Registry
 
@@ -126,51 +126,6 @@ class Runs:
         if op_cls.bot_state:
             job()
             return
-        try:
-            self.runner.submit(job, name=parsed.verb)
-        except RunnerBusy as exc:
-            reply(rendering.render_error(str(exc)))
-
-    def answer_each(
-        self,
-        request: CommandRequest,
-        parsed: ParsedCommand,
-        allowed: list[tuple[Environment, Caller]],
-        reply: Reply,
-    ) -> None:
-        """A read-only command that named no environment, in a channel serving several: one line per
-        environment (its summary), each with a button for the details (the command with its `--env`)."""
-        op_cls = parsed.operation
-
-        def job() -> None:
-            started = time.monotonic()
-            results: list[tuple[Environment, Result]] = []
-            for env, caller in allowed:  # one after the other: each read has its own deadlines
-                with answering(caller):
-                    results.append((env, self.collect(op_cls(), parsed, None, on_progress=None, env=env)))
-            lines = [
-                f"{'✅' if r.ok else '❌'} {env.name}{' (production)' if env.production else ''}: {r.summary}"
-                for env, r in results
-            ]
-            shown = masked_text(parsed)
-            combined = Result(
-                ok=all(r.ok for _, r in results),
-                summary=f"{parsed.verb} in {len(results)} environments",
-                sections=(Section("", {}, tuple(lines)),),
-                follow_ups=tuple(
-                    FollowUp(f"{env.name} details", f"{shown} --env {env.name}") for env, _ in results
-                ),
-            )
-            self.trail.metrics.command(parsed.verb, "read" if combined.ok else "failed")
-            message = rendering.render_result(
-                combined,
-                command_text=self.typed(parsed),
-                requester=request.user_id,
-                duration_s=time.monotonic() - started,
-                buttons=rendering.follow_up_buttons(combined),
-            )
-            reply(message, ephemeral=op_cls.answer == "private")
-
         try:
             self.runner.submit(job, name=parsed.verb)
         except RunnerBusy as exc:
