@@ -136,8 +136,8 @@ def test_a_command_on_dev_never_touches_prod(two_envs: BotHarness, clusters: dic
         for r in clusters["dev"].writes()
     )
     assert two_envs.kube.writes() == [], "the bot's home cluster is not operated"
-    rows = [row for row in audit_rows(two_envs) if row[0] == "scale"]
-    assert rows and all(env == "dev" for _, _, env in rows)
+    wait_until(lambda: ("scale", "succeeded", "dev") in audit_rows(two_envs), 10, "the audit row")
+    assert {env for command, _, env in audit_rows(two_envs) if command == "scale"} == {"dev"}
 
 
 def test_prod_needs_approval_and_its_card_is_unmistakable(
