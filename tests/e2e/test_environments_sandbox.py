@@ -4,16 +4,19 @@ it created dropped when it stops."""
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 
 from bot.runtime import build_bot
 from bot.settings import load_settings
 from sandbox.schemas import drop_database
 from sandbox.world import SandboxWorld
+from tests.e2e.processes import BOT, clean_env
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -60,3 +63,35 @@ def test_sandbox_serves_each_environment_from_its_own_twin(tmp_path: Path, redis
         for database in (world.database, world.litemaas_database, world.litellm_database):
             drop_database(ADMIN_URL, database)  # the single world's own: this test made them
     assert existing(created) == [], "the databases the sandbox created are dropped when it stops"
+
+
+@pytest.mark.slow
+def test_demo_with_environments_refuses_a_naked_command_and_applies_policy_per_environment(
+    tmp_path: Path,
+) -> None:
+    script = "\n".join(
+        [
+            "as bob: /maas scale litellm 3",
+            "as bob: /maas scale litellm 3 --env dev",
+            "wait 4",
+            "as bob: /maas scale litellm 2 --env prod",
+            "as carol: /maas status",
+            "wait 4",
+            "quit",
+        ]
+    )
+    done = subprocess.run(
+        [*BOT, "demo", "--state-dir", str(tmp_path / "demo"), "--environments", "dev,prod"],
+        input=script + "\n",
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    assert "must name one: add `--env NAME` (dev, prod)" in out  # the naked command
+    assert "litellm scaled from 1 to 3" in out  # dev: an operator scales at once
+    assert "PRODUCTION (PROD) · APPROVAL NEEDED: SCALE LITELLM 2 --ENV PROD" in out  # prod: approval
+    assert "status in 2 environments" in out and "prod details" in out
+    assert existing(["litemaas_chatops_sandbox_litemaas_dev", "litemaas_chatops_sandbox_litemaas_prod"]) == []
