@@ -201,10 +201,11 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
     install_log_redaction(redactor)
 
     registry = default_registry()
+    names = environment_names(settings.environments_config, settings.environment_name)
     access_config = load_access_config(
         settings.access_config,
         known_commands=registry.verbs(),
-        known_environments=environment_names(settings.environments_config, settings.environment_name),
+        known_environments=names,
     )
     automation = load_automation(settings.automation_config)
 
@@ -235,7 +236,13 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
     locks = TargetLocks(rds, settings.redis_prefix, ttl_seconds=settings.lock_ttl_seconds)
     schedules = Schedules(automation, ScheduleStore(db))
     bot_state = BotStateView(
-        registry=registry, access=access, permissions=permissions, audit=audit, store=store, locks=locks
+        registry=registry,
+        access=access,
+        permissions=permissions,
+        audit=audit,
+        store=store,
+        locks=locks,
+        several_environments=len(names) > 1,
     )
     environments = build_environments(settings, {"schedules": schedules, "bot": bot_state}, kube)
     runner = JobRunner(workers=settings.worker_threads)

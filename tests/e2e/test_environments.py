@@ -236,3 +236,30 @@ def test_schedules_run_per_environment(two_envs: BotHarness) -> None:
     _, key = two_envs.command("carol", "schedules --env prod")
     shown = str(wait_until(lambda: two_envs.slack.responses(key), 20, "prod's schedules")[-1])
     assert "backup" in shown and "key-cleanup" not in shown
+
+
+def test_the_audit_names_the_environment_of_each_row(two_envs: BotHarness) -> None:
+    two_envs.command("bob", "scale litellm 3 --env dev")
+    wait_until(lambda: ("scale", "succeeded", "dev") in audit_rows(two_envs), 20, "the dev scale")
+    _, key = two_envs.command("alice", "audit")
+    assert "scale [dev] → succeeded" in two_envs.wait_reply(key)
+
+
+def test_one_environment_without_a_file_is_as_before(harness: BotHarness) -> None:
+    """No environments file: no `--env` in texts, locks named as always, the environment is `default`."""
+    harness.command("bob", "scale litellm 2")
+    card = harness.wait_card()
+    assert "--env" not in str(card) and "PRODUCTION" not in str(card) and not card.get("attachments")
+    held = harness.bot.service.locks.acquire("deployment/litellm", owner="U0DAVE", reason="test")
+    try:
+        _, key = harness.command("bob", "scale litellm 3")
+        assert "locked" in harness.wait_reply(key)
+    finally:
+        held.release()
+    with psycopg.connect(harness.pg_url) as conn:
+        (environment,) = conn.execute("SELECT DISTINCT environment FROM chatops.operations").fetchone() or (
+            "",
+        )
+    assert environment == "default"
+    _, key = harness.command("alice", "audit")
+    assert "[default]" not in harness.wait_reply(key)
