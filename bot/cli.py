@@ -20,6 +20,7 @@ from bot.automation import AutomationConfigError
 from bot.logging_setup import configure_logging
 from bot.runtime import Bot, build_bot
 from bot.settings import SettingsError, load_settings
+from bot.yaml_lines import ConfigFileError
 
 log = logging.getLogger("litemaas-bot")
 
@@ -77,7 +78,7 @@ def _load_bot(env_file: Path | None, *, configure_logs: bool = True) -> Bot | No
         if configure_logs:  # before build_bot, which adds redaction to the root logger's handlers
             configure_logging(settings.log_level, settings.log_format)
         return build_bot(settings)
-    except (SettingsError, AccessConfigError, AutomationConfigError) as exc:
+    except (SettingsError, AccessConfigError, ConfigFileError, AutomationConfigError) as exc:
         print(f"litemaas-bot: {exc}", file=sys.stderr)
         return None
 

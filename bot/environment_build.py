@@ -9,11 +9,12 @@ from typing import Any
 import redis
 from pydantic import SecretStr
 
-from bot.environments import EnvironmentEntry, EnvironmentSet, load_environments
+from bot.environments import EnvironmentEntry, EnvironmentsConfigError, EnvironmentSet, load_environments
 from bot.image_registry import fail_fast, image_registry
 from bot.locks import redis_client
 from bot.settings import Settings
 from commands.clients.kube import KubeClient
+from commands.clients.kube_errors import KubeError
 from commands.environment import DEFAULT_COMPONENTS, DEFAULT_SCALE_BOUNDS, Component, Environment
 
 
@@ -74,7 +75,13 @@ def build_environments(settings: Settings, shared: dict[str, Any], kube: KubeCli
         )
         return EnvironmentSet([only], from_file=False)
     config = load_environments(settings.environments_config)
-    built = [_from_entry(name, entry, settings, common) for name, entry in config.environments.items()]
+    built = []
+    for name, entry in config.environments.items():
+        try:
+            built.append(_from_entry(name, entry, settings, common))
+        except KubeError as exc:  # a kubeconfig that cannot be used: said at start-up, per environment
+            file = settings.environments_config.name
+            raise EnvironmentsConfigError(f"{file}: environment {name!r}: {exc}") from None
     return EnvironmentSet(built, from_file=True)
 
 

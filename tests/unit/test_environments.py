@@ -126,3 +126,15 @@ def test_a_mutating_command_runs_in_exactly_one_environment_it_named(
         assert choice.named or not served.several  # no naked command where several are served
     if named:
         assert [e.name for e in choice.environments] == [named]
+
+
+@given(name=st.text(max_size=300))
+def test_any_typed_name_is_an_environment_or_a_plain_refusal(name: str) -> None:
+    served = EnvironmentSet([env("dev"), env("prod")], from_file=True)
+    try:
+        choice = served.choose(name, None, mutating=True)
+    except UnknownEnvironment as exc:
+        message = str(exc)
+        assert len(message) < 400 and not any(ord(c) < 32 for c in message)
+        return
+    assert isinstance(choice, str) or [e.name for e in choice.environments] == [name]
