@@ -77,6 +77,8 @@ def test_demo_with_environments_refuses_a_naked_command_and_applies_policy_per_e
             "as bob: /maas scale litellm 2 --env prod",
             "as carol: /maas status",
             "wait 4",
+            "break litellm prod",
+            "wait 10",
             "quit",
         ]
     )
@@ -94,4 +96,6 @@ def test_demo_with_environments_refuses_a_naked_command_and_applies_policy_per_e
     assert "litellm scaled from 1 to 3" in out  # dev: an operator scales at once
     assert "PRODUCTION (PROD) · APPROVAL NEEDED: SCALE LITELLM 2 --ENV PROD" in out  # prod: approval
     assert "status in 2 environments" in out and "prod details" in out
+    assert "PRODUCTION [prod] litellm: 1 of 1 pod in CrashLoopBackOff" in out  # alerts name it
+    assert "watch:pods@dev" not in out
     assert existing(["litemaas_chatops_sandbox_litemaas_dev", "litemaas_chatops_sandbox_litemaas_prod"]) == []
