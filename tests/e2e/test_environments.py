@@ -7,6 +7,7 @@ and the rows the bot wrote.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox
 from tests.e2e.harness import BotHarness, wait_until
+from tests.e2e.test_keys_models_flow import submit_form
 
 ACCESS = """\
 channels: [C0OPS]
@@ -263,3 +265,21 @@ def test_one_environment_without_a_file_is_as_before(harness: BotHarness) -> Non
     assert environment == "default"
     _, key = harness.command("alice", "audit")
     assert "[default]" not in harness.wait_reply(key)
+
+
+def test_a_form_keeps_the_environment_it_was_opened_in(two_envs: BotHarness) -> None:
+    _, key = two_envs.command("alice", "models add")  # naked: refused before any form opens
+    assert "--env NAME" in two_envs.wait_reply(key)
+    two_envs.command("alice", "models add --env prod")
+    view = two_envs.slack.wait_for("views.open").args["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    values = {"model_name": "qwen-coder", "litellm_model": "openai/qwen", "api_base": "http://qwen:8000/v1"}
+    values["api_key"] = "sk-form-1234567890"
+    assert submit_form(two_envs, "U0ALICE", view, values) == {}
+    wait_until(
+        lambda: [row for row in audit_rows(two_envs) if row[0] == "models add" and row[2] is not None],
+        10,
+        "the submitted form's outcome",
+    )
+    assert {env for command, _, env in audit_rows(two_envs) if command == "models add"} <= {"prod", None}
+    assert ("models add", "refused", None) in audit_rows(two_envs)
