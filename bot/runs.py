@@ -167,7 +167,7 @@ class Runs:
             requester=request.user_id,
             channel=request.channel_id,
             environment=env.name,
-            target=plan.target,
+            target=env.lock_prefix + plan.target,  # the lock it runs under (recovery reads it)
             state="requested" if approval_required else "approved",
             approval_required=approval_required,
             plan=stored_plan(plan, env),

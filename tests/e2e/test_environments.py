@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from bot.interactions import CommandRequest
+from bot.parsing import parse_command
 from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox
@@ -283,3 +286,20 @@ def test_a_form_keeps_the_environment_it_was_opened_in(two_envs: BotHarness) -> 
     )
     assert {env for command, _, env in audit_rows(two_envs) if command == "models add"} <= {"prod", None}
     assert ("models add", "refused", None) in audit_rows(two_envs)
+
+
+def test_a_run_holding_its_environments_lock_is_not_taken_for_a_crashed_one(two_envs: BotHarness) -> None:
+    """The reaper of another replica finds the lock by the row's target: the environment's lock name."""
+    service, dev = two_envs.bot.service, two_envs.bot.environments.get("dev")
+    parsed = parse_command("scale litellm 3", service.runs.registry, components=list(dev.components))
+    plan = parsed.operation().plan(dev, parsed.args)
+    request = CommandRequest(user_id="U0BOB", channel_id="C0OPS", text="scale litellm 3 --env dev")
+    record = service.runs.create_record(request, parsed, plan, approval_required=False, env=dev)
+    assert record.target == "env/dev/deployment/litellm"
+    service.store.transition(record.id, from_states=["approved"], to="running")
+    held = service.locks.acquire(record.target, owner="U0BOB", reason="test", operation=str(record.id))
+    try:
+        assert service.recovery.recover_interrupted(approved_grace=timedelta(0)) == []
+    finally:
+        held.release()
+    assert [r.id for r in service.recovery.recover_interrupted(approved_grace=timedelta(0))] == [record.id]
