@@ -37,6 +37,7 @@ commands:
   as dave: press 1  |  press 1 as dave   click button [1] as dave
   wait [SECONDS]                         show what the bot posts for a while (default 5)
   break litellm  |  heal litellm         crash-loop a Deployment's pods (alerts follow) / let them recover
+  break litellm prod                     … in one environment's cluster (sandbox --environments)
   registry down  |  registry up          a registry outage: the pre-flight cannot check (the card says so)
   untag IMAGE  |  push IMAGE             delete / add a tag in the sandbox registry
   users                                  who is who
@@ -299,9 +300,11 @@ class Console:
         settle_timeout: float = SETTLE_TIMEOUT,
         kube: KubeSandbox | None = None,
         registry: RegistrySandbox | None = None,
+        clusters: dict[str, KubeSandbox] | None = None,
     ) -> None:
         self.slack = slack
         self.kube = kube
+        self.clusters = dict(clusters or {})  # environment name → its cluster (several environments)
         self.registry = registry
         self.bot_url = bot_url.rstrip("/")
         self.channel = slack.workspace.resolve_channel(channel) or channel
@@ -323,24 +326,28 @@ class Console:
     # -- input -----------------------------------------------------------------------------------
 
     def _break_or_heal(self, word: str, args: list[str]) -> None:
-        """Script the sandbox cluster: every pod of a Deployment crash-loops, or recovers."""
-        if self.kube is None:
-            self._write("! no sandbox cluster to break here")
+        """Script the sandbox cluster (or one environment's): every pod of a Deployment crash-loops,
+        or recovers."""
+        if len(args) not in (1, 2):
+            self._write(f"! usage: {word} <deployment> [environment], e.g. {word} litellm")
             return
-        if len(args) != 1:
-            self._write(f"! usage: {word} <deployment>, e.g. {word} litellm")
+        kube = self.kube if len(args) == 1 else self.clusters.get(args[1])
+        if kube is None:
+            known = ", ".join(self.clusters) or "none"
+            where = f" named {args[1]!r} (environments: {known})" if len(args) == 2 else ""
+            self._write(f"! no sandbox cluster{where} to {word} here")
             return
         try:
-            deployment = self.kube.get("deployments", args[0])
+            deployment = kube.get("deployments", args[0])
         except KeyError:
-            names = ", ".join(d["metadata"]["name"] for d in self.kube.list("deployments"))
+            names = ", ".join(d["metadata"]["name"] for d in kube.list("deployments"))
             self._write(f"! no deployment {args[0]!r}; there are: {names}")
             return
         container = deployment["spec"]["template"]["spec"]["containers"][0]["name"]
-        pods = self.kube.pods_of(args[0])
+        pods = kube.pods_of(args[0])
         for pod in pods:
             if word == "break":
-                self.kube.set_pod_state(
+                kube.set_pod_state(
                     pod["metadata"]["name"],
                     container,
                     waiting_reason="CrashLoopBackOff",
@@ -348,7 +355,7 @@ class Console:
                     ready=False,
                 )
             else:
-                self.kube.set_pod_state(pod["metadata"]["name"], container, waiting_reason=None, ready=True)
+                kube.set_pod_state(pod["metadata"]["name"], container, waiting_reason=None, ready=True)
         state = "crash-looping" if word == "break" else "healthy again"
         self._write(
             f"{len(pods)} pod(s) of {args[0]} are {state}; the watchers notice within seconds (try: wait 15)"

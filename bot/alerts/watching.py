@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
@@ -36,16 +36,31 @@ class Watch:
     interval: float
 
 
-def to_alert(watch: str, finding: Finding) -> Alert:
-    """A finding as an alert: its fingerprint is the watch name plus the finding's stable key."""
+def to_alert(watch: str, finding: Finding, env: Environment | None = None) -> Alert:
+    """A finding as an alert: its fingerprint is the watch name plus the finding's stable key. With
+    several environments (`env` given) it names its environment, routes to the environment's channel,
+    and its buttons run in that environment."""
+    if env is None:
+        return Alert(
+            fingerprint=f"watch:{watch}:{finding.key}",
+            severity=finding.severity,
+            component=finding.component,
+            title=finding.title,
+            details=finding.details,
+            actions=finding.actions,
+            source=f"watch:{watch}",
+        )
+    marker = "🚨 PRODUCTION " if env.production else ""
     return Alert(
-        fingerprint=f"watch:{watch}:{finding.key}",
+        fingerprint=f"watch:{env.name}:{watch}:{finding.key}",
         severity=finding.severity,
         component=finding.component,
-        title=finding.title,
+        title=f"{marker}[{env.name}] {finding.title}",
         details=finding.details,
-        actions=finding.actions,
-        source=f"watch:{watch}",
+        actions=tuple(replace(a, command=f"{a.command} --env {env.name}") for a in finding.actions),
+        source=f"watch:{watch}@{env.name}",
+        environment=env.name,
+        route=env.alert_channel,
     )
 
 
@@ -53,10 +68,16 @@ class Watchers:
     """Starts and stops the watch threads; `run_once` is one pass of one watch (tests, first pass)."""
 
     def __init__(
-        self, watches: list[Watch], *, env: Environment, pipeline: AlertPipeline, redactor: Redactor
+        self,
+        watches: list[Watch],
+        *,
+        environments: list[Environment],
+        pipeline: AlertPipeline,
+        redactor: Redactor,
     ) -> None:
         self.watches = watches
-        self.env = env
+        self.environments = environments  # every watch runs for each, on its own thread
+        self.several = len(environments) > 1
         self.pipeline = pipeline
         self.redactor = redactor
         self._stop = threading.Event()
@@ -72,8 +93,12 @@ class Watchers:
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(
-                target=self._loop, args=(watch, self._stop), name=f"watch-{watch.name}", daemon=True
+                target=self._loop,
+                args=(watch, env, self._stop),
+                name=f"watch-{watch.name}" + (f"@{env.name}" if self.several else ""),
+                daemon=True,
             )
+            for env in self.environments
             for watch in self.watches
         ]
         for thread in self._threads:
@@ -86,10 +111,15 @@ class Watchers:
             thread.join(timeout)
         self._threads = []
 
-    def run_once(self, watch: Watch) -> None:
-        """One pass: the check's findings become the watch's complete set of alerts."""
+    def run_once(self, watch: Watch, env: Environment | None = None) -> None:
+        """One pass in `env` (None: in each environment): the check's findings become the watch's
+        complete set of alerts there."""
+        if env is None:
+            for each in self.environments:
+                self.run_once(watch, each)
+            return
         try:
-            findings = watch.check(self.env)
+            findings = watch.check(env)
         except (OperationError, KubeError) as exc:
             findings = [_cannot_look(watch.name, str(exc))]
         except Exception as exc:  # a bug in one check must not stop its thread
@@ -97,12 +127,14 @@ class Watchers:
             findings = [
                 _cannot_look(watch.name, f"the check failed on the bot's side ({type(exc).__name__})")
             ]
-        self.pipeline.report(f"watch:{watch.name}", [to_alert(watch.name, f) for f in findings])
+        scoped = env if self.several else None
+        alerts = [to_alert(watch.name, f, scoped) for f in findings]
+        self.pipeline.report(f"watch:{watch.name}" + (f"@{env.name}" if scoped else ""), alerts)
 
-    def _loop(self, watch: Watch, stop: threading.Event) -> None:
+    def _loop(self, watch: Watch, env: Environment, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                self.run_once(watch)
+                self.run_once(watch, env)
             except Exception as exc:  # Redis or Slack trouble: log plainly, try again next interval
                 log.warning("watch %s could not report: %s", watch.name, self.redactor.redact(str(exc)))
             stop.wait(watch.interval)
