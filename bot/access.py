@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import redis
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
+from bot.yaml_lines import ConfigFileError, describe, line_of, read_yaml
 from commands.contract import ROLE_ORDER, Role
 
 log = logging.getLogger(__name__)
-
-_ROLES_TEXT = ", ".join(ROLE_ORDER)
 
 
 def _id_validator(kind: str, pattern: str, example: str) -> Callable[[str], str]:
@@ -53,11 +51,17 @@ class _Strict(BaseModel):
 
 
 class Grant(_Strict):
-    """Who holds a role (or the approver flag): Slack user IDs and user-group IDs."""
+    """Who holds a role (or the approver flag): Slack user IDs and user-group IDs, in the environments
+    named (none named: in every environment)."""
 
     users: list[UserId] = Field(default_factory=list)
     groups: list[GroupId] = Field(default_factory=list)
     approver: bool = False
+    environments: list[str] = Field(default_factory=list)
+
+    def covers(self, environment: str | None) -> bool:
+        """Whether the grant holds in `environment` (None: the bot's single, unnamed environment)."""
+        return not self.environments or environment is None or environment in self.environments
 
 
 class ApprovalSettings(_Strict):
@@ -82,99 +86,86 @@ class AccessConfig(_Strict):
     approvers: Grant = Field(default_factory=Grant)
     approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
     policy: dict[str, Policy] = Field(default_factory=dict)
+    # several environments: a channel bound to one of them, and policy overrides per environment
+    channel_environments: dict[ChannelId, str] = Field(default_factory=dict)
+    environment_policy: dict[str, dict[str, Policy]] = Field(default_factory=dict)
 
 
-class AccessConfigError(Exception):
+class AccessConfigError(ConfigFileError):
     """The access file cannot be used; the message names the file and the line."""
 
 
 # ---------------------------------------------------------------------------------------- loading
 
 
-def _child(node: yaml.Node | None, key: Any) -> tuple[yaml.Node | None, yaml.Node | None]:
-    """(key node, value node) of `key` inside a mapping or sequence node."""
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(key):
-                return key_node, value_node
-    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
-        item: yaml.Node = node.value[key]
-        return item, item
-    return None, None
-
-
-def _line_of(root: yaml.Node, loc: tuple[Any, ...]) -> int:
-    """1-based line of the deepest YAML node reached by a pydantic error location."""
-    node: yaml.Node | None = root
-    line = root.start_mark.line + 1
-    for index, part in enumerate(loc):
-        if part == "[key]":
-            break
-        key_node, value_node = _child(node, part)
-        if key_node is None:
-            break
-        last = index == len(loc) - 1 or loc[index + 1] == "[key]"
-        line = (key_node if last else value_node or key_node).start_mark.line + 1
-        node = value_node
-    return line
-
-
-def _message(error: Any) -> str:
-    loc = tuple(error.get("loc") or ())
-    kind = error.get("type", "")
-    where = ".".join(str(p) for p in loc if p != "[key]")
-    if kind == "literal_error" and (loc[-1:] == ("[key]",) or loc[-1:] == ("role",)):
-        return f"unknown role {error.get('input')!r} (expected {_ROLES_TEXT})"
-    if kind == "extra_forbidden":
-        return f"unknown key {loc[-1]!r}" + (f" in {'.'.join(str(p) for p in loc[:-1])}" if loc[:-1] else "")
-    if kind == "missing":
-        return f"missing key {loc[-1]!r}" + (f" in {'.'.join(str(p) for p in loc[:-1])}" if loc[:-1] else "")
-    if kind == "malformed_id":
-        return str(error.get("msg"))
-    message = str(error.get("msg", "invalid value"))
-    return f"{where}: {message[:1].lower() + message[1:]}" if where else message
-
-
-def load_access_config(path: Path, known_commands: Collection[str]) -> AccessConfig:
-    """Read and validate the access file; unknown keys, roles or commands and bad IDs are errors."""
-    name = path.name
+def load_access_config(
+    path: Path, known_commands: Collection[str], known_environments: Collection[str] | None = None
+) -> AccessConfig:
+    """Read and validate the access file; unknown keys, roles, commands or environments and bad IDs
+    are errors (environments are checked when `known_environments` is given)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not readable UTF-8 text"
-        raise AccessConfigError(f"{name}: cannot read the access file: {reason}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        line = f"{mark.line + 1}:" if mark is not None else ""
-        raise AccessConfigError(f"{name}:{line} invalid YAML: {problem}") from None
-    if root is None or not isinstance(data, dict):
-        raise AccessConfigError(f"{name}:1: the access file must be a mapping with channels, roles, …")
-
+        root, data = read_yaml(path, "access file")
+    except ConfigFileError as exc:
+        raise AccessConfigError(str(exc)) from None
     problems: list[tuple[int, str]] = []
     config: AccessConfig | None = None
     try:
         config = AccessConfig.model_validate(data)
     except ValidationError as exc:
-        problems += [(_line_of(root, tuple(e["loc"])), _message(e)) for e in exc.errors()]
-    policy = data.get("policy")
-    if isinstance(policy, dict):
-        known = sorted(known_commands)
+        problems += [(line_of(root, tuple(e["loc"])), describe(e)) for e in exc.errors()]
+    known = sorted(known_commands)
+    for where, policy in _policies(data):
         for command in policy:
             if command not in known_commands:
                 problems.append(
                     (
-                        _line_of(root, ("policy", command)),
+                        line_of(root, (*where, command)),
                         f"unknown command {command!r} in policy (known: {', '.join(known)})",
                     )
                 )
+    if known_environments is not None:
+        problems += [
+            (line_of(root, where), f"unknown environment {name!r} (known: {', '.join(known_environments)})")
+            for where, name in _environment_names(data)
+            if name not in known_environments
+        ]
     if problems or config is None:
         problems.sort(key=lambda p: p[0])
-        raise AccessConfigError("\n".join(f"{name}:{line}: {message}" for line, message in problems))
+        raise AccessConfigError("\n".join(f"{path.name}:{line}: {message}" for line, message in problems))
     return config
+
+
+def _policies(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """Every policy table of the file with its location: the general one and each environment's."""
+    found: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    if isinstance(data.get("policy"), dict):
+        found.append((("policy",), data["policy"]))
+    scoped = data.get("environment_policy")
+    if isinstance(scoped, dict):
+        found += [(("environment_policy", n), p) for n, p in scoped.items() if isinstance(p, dict)]
+    return found
+
+
+def _environment_names(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """Every environment name the file mentions, with its location (grants, bindings, policies)."""
+    names: list[tuple[tuple[Any, ...], str]] = []
+    grants = (
+        [("roles", role, g) for role, g in (data.get("roles") or {}).items()]
+        if isinstance(data.get("roles"), dict)
+        else []
+    )
+    grants.append(("approvers", None, data.get("approvers")))
+    for top, role, grant in grants:
+        if isinstance(grant, dict) and isinstance(grant.get("environments"), list):
+            base = (top, role) if role is not None else (top,)
+            names += [((*base, "environments", i), str(n)) for i, n in enumerate(grant["environments"])]
+    bound = data.get("channel_environments")
+    if isinstance(bound, dict):
+        names += [(("channel_environments", channel), str(n)) for channel, n in bound.items()]
+    scoped = data.get("environment_policy")
+    if isinstance(scoped, dict):
+        names += [(("environment_policy", n), str(n)) for n in scoped]
+    return names
 
 
 # ---------------------------------------------------------------------------------------- resolving
@@ -273,27 +264,39 @@ class AccessControl:
             return True
         return any(user_id in self.groups.members(group) for group in grant.groups)
 
-    def caller(self, user_id: str) -> Caller:
-        """The caller's highest role and approver flag; an unknown user gets no role."""
+    def caller(self, user_id: str, environment: str | None = None) -> Caller:
+        """The caller's highest role and approver flag in `environment` (None: grants of every
+        environment count); an unknown user gets no role."""
         role: Role | None = None
         approver = False
         for candidate in reversed(ROLE_ORDER):
             grant = self.config.roles.get(candidate)
-            if grant is None or (role is not None and not grant.approver):
+            if grant is None or (role is not None and not grant.approver) or not grant.covers(environment):
                 continue
             if self._holds(user_id, grant):
                 role = role or candidate
                 approver = approver or grant.approver
-        if not approver:
+        if not approver and self.config.approvers.covers(environment):
             approver = self._holds(user_id, self.config.approvers)
         return Caller(user_id=user_id, role=role, approver=approver)
 
-    def policy(self, command: str, default_role: Role, default_approval: bool) -> Policy:
-        """The access file's policy for `command`, else the command's defaults."""
-        return self.config.policy.get(command) or Policy(role=default_role, approval=default_approval)
+    def policy(
+        self, command: str, default_role: Role, default_approval: bool, environment: str | None = None
+    ) -> Policy:
+        """The access file's policy for `command` in `environment` (its own override first, then the
+        general one), else the command's defaults."""
+        scoped = self.config.environment_policy.get(environment or "", {}).get(command)
+        return (
+            scoped or self.config.policy.get(command) or Policy(role=default_role, approval=default_approval)
+        )
+
+    def environment_of(self, channel_id: str) -> str | None:
+        """The environment a channel is bound to, or None (it serves every environment)."""
+        return self.config.channel_environments.get(channel_id)
 
     def channel_allowed(self, channel_id: str, mutating: bool) -> bool:
-        """Configured channels accept everything; DMs only read-only commands; others nothing."""
-        if channel_id in self.config.channels:
+        """Configured (and environment-bound) channels accept everything; DMs only read-only commands;
+        others nothing."""
+        if channel_id in self.config.channels or channel_id in self.config.channel_environments:
             return True
         return channel_id.startswith("D") and not mutating

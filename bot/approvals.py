@@ -15,10 +15,11 @@ from bot.access import AccessControl
 from bot.audit_trail import AuditTrail
 from bot.card_binding import card_mismatch
 from bot.cards import card, update_card
+from bot.environments import EnvironmentSet
 from bot.interactions import CommandRequest, Decision
 from bot.messenger import Messenger, Reply
 from bot.parsing import ParsedCommand, validate_args
-from bot.runs import Runs, args_json
+from bot.runs import Runs, args_json, stored_plan
 from bot.stash import ArgumentStash
 from bot.store import OperationRecord, OperationStore, StoreUnavailable
 from commands.contract import SECRET_MASK, OperationError, Plan
@@ -35,7 +36,7 @@ class Approvals:
         self,
         *,
         registry: Registry,
-        env: Environment,
+        environments: EnvironmentSet,
         access: AccessControl,
         store: OperationStore,
         runs: Runs,
@@ -44,7 +45,7 @@ class Approvals:
         trail: AuditTrail,
     ) -> None:
         self.registry = registry
-        self.env = env
+        self.environments = environments
         self.access = access
         self.store = store
         self.runs = runs
@@ -52,9 +53,11 @@ class Approvals:
         self.messenger = messenger
         self.trail = trail
 
-    def request(self, request: CommandRequest, parsed: ParsedCommand, plan: Plan, reply: Reply) -> None:
-        """Record the request, post its card in the channel, tell the requester."""
-        record = self.runs.create_record(request, parsed, plan, approval_required=True)
+    def request(
+        self, request: CommandRequest, parsed: ParsedCommand, plan: Plan, reply: Reply, env: Environment
+    ) -> None:
+        """Record the request (in `env`), post its card in the channel, tell the requester."""
+        record = self.runs.create_record(request, parsed, plan, approval_required=True, env=env)
         self.trail.record(
             request.user_id,
             parsed.verb,
@@ -69,7 +72,7 @@ class Approvals:
             self.store.set_message(record.id, request.channel_id, ts)
         reply(
             rendering.render_text(
-                f"Approval requested for `{self.runs.typed(parsed)}`; an approver has "
+                f"Approval requested for `{self.runs.typed(parsed, env)}`; an approver has "
                 f"{self.access.approval.ttl_minutes} minutes to decide."
             )
         )
@@ -98,7 +101,7 @@ class Approvals:
             self.trail.of(record, decision.user_id, "blocked", detail=mismatch)
             reply(rendering.render_error(mismatch))
             return
-        caller = self.access.caller(decision.user_id)
+        caller = self.access.caller(decision.user_id, record.environment)
         verdict = "approve" if decision.approve else "deny"
         refusal = None
         if not caller.approver:
@@ -144,10 +147,14 @@ class Approvals:
                 reply(rendering.render_error("The request's secret values have expired; request it again."))
                 return
             stored.update(secrets)
+        env = self.environments.find(record.environment)
+        if env is None:
+            reply(rendering.render_error(f"The `{record.environment}` environment is no longer served."))
+            return
         try:
-            args = validate_args(op_cls, stored, self.env.components)
+            args = validate_args(op_cls, stored, env.components)
             parsed = ParsedCommand(verb=record.command, operation=op_cls, args=args, text=record.text)
-            plan = op_cls().plan(self.env, args)
+            plan = op_cls().plan(env, args)
         except (OperationError, ValueError) as exc:
             reply(rendering.render_error(f"Cannot approve now: {exc}"))
             return
@@ -160,7 +167,7 @@ class Approvals:
                 record.id,
                 from_states=["requested"],
                 to="requested",
-                plan=plan.to_json(),
+                plan=stored_plan(plan, env),
                 plan_fingerprint=plan.fingerprint,
             )
             if changed is not None:

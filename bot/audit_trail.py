@@ -34,6 +34,7 @@ class AuditTrail:
         detail: str | None = None,
         duration_ms: int | None = None,
         required: bool = False,
+        environment: str | None = None,
     ) -> None:
         """One audited outcome; raises `StoreUnavailable` only when `required`."""
         self.metrics.command(command, outcome)
@@ -49,6 +50,7 @@ class AuditTrail:
                 approver=approver,
                 detail=detail,
                 duration_ms=duration_ms,
+                environment=environment,
             )
         except StoreUnavailable as exc:
             if required:
@@ -77,4 +79,5 @@ class AuditTrail:
             approver=record.approver,
             detail=detail,
             duration_ms=duration_ms,
+            environment=record.environment,
         )

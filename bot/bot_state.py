@@ -51,8 +51,10 @@ class BotStateView:
         audit: AuditLog,
         store: OperationStore,
         locks: TargetLocks,
+        several_environments: bool = False,
     ) -> None:
         self.slash_command = permissions.slash_command
+        self._several = several_environments  # audit lines then name their environment
         self._registry = registry
         self._access = access
         self._permissions = permissions
@@ -89,7 +91,16 @@ class BotStateView:
         except StoreUnavailable as exc:
             raise BotStateUnavailable(str(exc)) from None
         return [
-            AuditLine(e.at, e.actor, e.command, e.outcome, e.approver, e.duration_ms, e.detail)
+            AuditLine(
+                e.at,
+                e.actor,
+                e.command,
+                e.outcome,
+                e.approver,
+                e.duration_ms,
+                e.detail,
+                e.environment if self._several else None,
+            )
             for e in entries
         ]
 

@@ -23,6 +23,8 @@ def card(record: OperationRecord, plan: Plan | None = None, note: str | None = N
         state=record.state,
         decided_by=record.approver,
         note=note,
+        environment=record.environment,
+        production=bool((record.plan or {}).get("production")),
     )
 
 

@@ -20,8 +20,12 @@ from bot.automation import AutomationConfigError
 from bot.logging_setup import configure_logging
 from bot.runtime import Bot, build_bot
 from bot.settings import SettingsError, load_settings
+from bot.yaml_lines import ConfigFileError
 
 log = logging.getLogger("litemaas-bot")
+
+
+ENVIRONMENTS_HELP = "several LiteMaaS deployments, e.g. dev,prod (namespaces litellm-<name>)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,18 +40,36 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = sub.add_parser("sandbox", help="run only the sandbox (simulated Kubernetes and Slack)")
     sandbox.add_argument("--write-env", type=Path, help="write the settings that point at it here")
     sandbox.add_argument("--state-dir", type=Path, default=Path(".sandbox"))
+    sandbox.add_argument("--environments", default="", help=ENVIRONMENTS_HELP)
 
     demo = sub.add_parser("demo", help="the whole product on one machine, with a terminal console")
     demo.add_argument("--state-dir", type=Path, default=Path(".sandbox"))
+    demo.add_argument("--environments", default="", help=ENVIRONMENTS_HELP)
 
     args = parser.parse_args(argv)
     # from the environment until the settings are loaded (then again from them: a dotenv file counts)
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "text"))
     if args.command == "serve":
         return _serve(args.env_file, args.host, args.port)
+    names = _environments(args.environments) if args.command in ("sandbox", "demo") else ()
+    if names is None:
+        return 2
     if args.command == "sandbox":
-        return _sandbox(args.state_dir, args.write_env)
-    return _demo(args.state_dir)
+        return _sandbox(args.state_dir, args.write_env, names)
+    return _demo(args.state_dir, names)
+
+
+def _environments(text: str) -> tuple[str, ...] | None:
+    """The `--environments` names (none: one environment, as always); None after saying what is wrong."""
+    if not text.strip():
+        return ()
+    from sandbox.environments import environment_names
+
+    try:
+        return environment_names(text)
+    except ValueError as exc:
+        print(f"litemaas-bot: --environments: {exc}", file=sys.stderr)
+        return None
 
 
 def _load_bot(env_file: Path | None, *, configure_logs: bool = True) -> Bot | None:
@@ -56,7 +78,7 @@ def _load_bot(env_file: Path | None, *, configure_logs: bool = True) -> Bot | No
         if configure_logs:  # before build_bot, which adds redaction to the root logger's handlers
             configure_logging(settings.log_level, settings.log_format)
         return build_bot(settings)
-    except (SettingsError, AccessConfigError, AutomationConfigError) as exc:
+    except (SettingsError, AccessConfigError, ConfigFileError, AutomationConfigError) as exc:
         print(f"litemaas-bot: {exc}", file=sys.stderr)
         return None
 
@@ -97,12 +119,17 @@ def _serve(env_file: Path | None, host: str, port: int | None) -> int:
     return 0
 
 
-def _sandbox(state_dir: Path, write_env: Path | None) -> int:
+def _sandbox(state_dir: Path, write_env: Path | None, environments: tuple[str, ...] = ()) -> int:
     from sandbox.world import SandboxWorld
 
-    world = SandboxWorld(state_dir=state_dir).start()
+    world = SandboxWorld(state_dir=state_dir, environments=environments).start()
     env_file = world.write_env(write_env or state_dir / "sandbox.env")
     print(f"sandbox running: Kubernetes API {world.kube.url if world.kube else ''}")
+    for twin in world.twins:
+        print(
+            f"environment {twin.name}: namespace {twin.namespace}, "
+            f"Kubernetes API {twin.kube.url if twin.kube else ''}"
+        )
     print(f"settings written to {env_file}; run: litemaas-bot serve --env-file {env_file}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -112,11 +139,11 @@ def _sandbox(state_dir: Path, write_env: Path | None) -> int:
     return 0
 
 
-def _demo(state_dir: Path) -> int:
+def _demo(state_dir: Path, environments: tuple[str, ...] = ()) -> int:
     from sandbox.console import Console
     from sandbox.world import DEMO_USERS, SandboxWorld
 
-    world = SandboxWorld(state_dir=state_dir).start()
+    world = SandboxWorld(state_dir=state_dir, environments=environments).start()
     env_file = world.write_env(state_dir / "sandbox.env")
     logging.getLogger().setLevel(logging.WARNING)
     bot = _load_bot(env_file, configure_logs=False)
@@ -137,6 +164,7 @@ def _demo(state_dir: Path) -> int:
         kube=world.kube,
         registry=world.registry,
         control_url=world.control.url if world.control else None,
+        clusters={twin.name: twin.kube for twin in world.twins if twin.kube is not None},
     )
     print(
         "litemaas-chatops demo — a sandboxed LiteMaaS and Slack.\n"
@@ -145,6 +173,11 @@ def _demo(state_dir: Path) -> int:
         "Upgrades: /maas upgrade backend 0.5.1-typo is refused; registry down, then an approved\n"
         "/maas upgrade backend 0.9.9 fails fast with ErrImagePull (see README)"
     )
+    if environments:
+        print(
+            f"Environments: {', '.join(environments)}. A naked  /maas scale litellm 3  is refused here;\n"
+            "as bob: /maas scale litellm 3 --env <dev>  runs at once, production asks for approval"
+        )
     with contextlib.suppress(KeyboardInterrupt):
         console.run(sys.stdin, prompt="> ")
     server.stop()

@@ -8,6 +8,7 @@ Secret fields (`Args.secret_fields`) are never pre-filled and never echoed.
 from __future__ import annotations
 
 import json
+import re
 import types
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -65,6 +66,16 @@ def read_form(view: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
         if isinstance(value, str) and value.strip():
             values[str(block_id)] = value.strip()
     return str(meta.get("verb", "")), str(meta.get("channel", "")), values
+
+
+def typed_environment(view: dict[str, Any]) -> str:
+    """The `--env NAME` the command that opened the form carried (empty: none), to keep with it."""
+    try:
+        meta = json.loads(str(view.get("private_metadata") or "{}"))
+    except ValueError:
+        return ""
+    found = re.search(r"(?:^|\s)--env(?:=|\s+)([a-z0-9-]+)", str(meta.get("text", "")))
+    return f" --env {found.group(1)}" if found else ""
 
 
 def _input(name: str, field: FieldInfo, *, secret: bool) -> InputBlock:

@@ -13,14 +13,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot import forms, rendering
-from bot.access import AccessControl, Policy
+from bot.access import AccessControl, Caller, Policy
 from bot.approvals import Approvals
 from bot.audit_trail import AuditTrail
+from bot.environments import Choice, EnvironmentSet, UnknownEnvironment, split_env
 from bot.interactions import CommandRequest
 from bot.locks import TargetLocks
 from bot.masking import refused_command, refused_text, typed_equivalent
 from bot.messenger import Messenger, Reply
 from bot.parsing import ParsedCommand, ParseError, field_problems, parse_typed, read_command, validate_args
+from bot.per_environment import answer_each
 from bot.permissions import Permissions
 from bot.rendering import escape_text
 from bot.runner import JobRunner, RunnerBusy
@@ -39,7 +41,7 @@ class Intake:
         self,
         *,
         registry: Registry,
-        env: Environment,
+        environments: EnvironmentSet,
         access: AccessControl,
         permissions: Permissions,
         runs: Runs,
@@ -50,7 +52,7 @@ class Intake:
         pool: JobRunner | None = None,
     ) -> None:
         self.registry = registry
-        self.env = env
+        self.environments = environments
         self.access = access
         self.permissions = permissions
         self.runs = runs
@@ -77,12 +79,15 @@ class Intake:
             reply(rendering.render_error("Something went wrong on the bot's side; the error is logged."))
 
     def _handle_command(self, request: CommandRequest, reply: Reply) -> None:
+        named, text = split_env(request.text)
         try:
-            typed = read_command(request.text, self.registry, command_name=self.slash_command)
+            typed = read_command(text, self.registry, command_name=self.slash_command)
+            choice = self.choose(request.channel_id, named, typed.operation)
             if typed.operation.modal and typed.bare and request.trigger_id is not None:
                 self._open_form(request, typed.operation, reply)
                 return
-            parsed = parse_typed(typed, components=self.env.components, command_name=self.slash_command)
+            components = {c: None for env in choice.environments for c in env.components}
+            parsed = parse_typed(typed, components=list(components), command_name=self.slash_command)
         except ParseError as exc:
             if request.text.strip():  # every refused command is audited, its secrets never kept
                 kept = {"text": refused_text(request.text, self.registry)}
@@ -90,28 +95,73 @@ class Intake:
                 self.trail.record(request.user_id, verb, kept, "refused", detail=exc.message)
             reply(rendering.render_error(exc.message, usage=exc.usage, suggestion=exc.suggestion))
             return
-        self.dispatch(request, parsed, reply)
+        self.dispatch(request, parsed, reply, choice)
 
-    def dispatch(self, request: CommandRequest, parsed: ParsedCommand, reply: Reply) -> None:
-        """Run a parsed command: permissions, then its answer, dry run, card or run."""
+    def choose(self, channel_id: str, named: str | None, op_cls: type[Operation[Any]]) -> Choice:
+        """The environment(s) of a command: `--env`, the channel's binding, the only one, or (read-only)
+        all of them. Raises `ParseError` for an unknown name or a naked mutating command."""
+        bound = self.access.environment_of(channel_id)
+        try:
+            choice = self.environments.choose(named, bound, mutating=op_cls.mutating)
+        except UnknownEnvironment as exc:
+            raise ParseError(str(exc)) from None
+        if isinstance(choice, str):
+            raise ParseError(f"`{op_cls.name}` refused: {choice}")
+        return choice
+
+    def dispatch(
+        self, request: CommandRequest, parsed: ParsedCommand, reply: Reply, choice: Choice | None = None
+    ) -> None:
+        """Run a parsed command: environment, permissions, then its answer, dry run, card or run."""
         op_cls = parsed.operation
-        caller = self.access.caller(request.user_id)
-        policy = self.permissions.policy(op_cls)
-        refusal = self.permissions.refusal(caller, op_cls, policy, request.channel_id)
-        if refusal is not None:
+        if choice is None:
+            try:
+                choice = self.choose(request.channel_id, split_env(request.text)[0], op_cls)
+            except ParseError as exc:
+                self.trail.record(request.user_id, parsed.verb, args_json(parsed), "refused", detail=str(exc))
+                reply(rendering.render_error(exc.message))
+                return
+        if op_cls.bot_state and choice.single is None:  # the bot's own state: one answer
+            choice = Choice((self.environments.first,), named=False)
+        allowed: list[tuple[Environment, Caller]] = []
+        refusal: str | None = None
+        for env in choice.environments:
+            caller = self.access.caller(request.user_id, env.name)
+            policy = self.permissions.policy(op_cls, env.name)
+            refusal = self.permissions.refusal(caller, op_cls, policy, request.channel_id)
+            if refusal is not None and choice.single is not None:
+                where = f" in `{env.name}`" if self.environments.several else ""
+                detail = refusal if not where else f"{refusal.rstrip('.')}{where}."
+                self.trail.record(
+                    request.user_id,
+                    parsed.verb,
+                    args_json(parsed),
+                    "blocked",
+                    detail=detail,
+                    environment=env.name,
+                )
+                reply(rendering.render_error(detail))
+                return
+            if refusal is None:
+                allowed.append((env, caller))
+        if not allowed:
+            assert refusal is not None
             self.trail.record(request.user_id, parsed.verb, args_json(parsed), "blocked", detail=refusal)
             reply(rendering.render_error(refusal))
             return
         if op_cls.mutating:
-            self._request_mutation(request, parsed, policy, reply)
+            env, _ = allowed[0]
+            self._request_mutation(request, parsed, self.permissions.policy(op_cls, env.name), reply, env)
+        elif len(allowed) == 1 and choice.single is not None:
+            self.runs.answer(request, parsed, allowed[0][1], reply, allowed[0][0])
         else:
-            self.runs.answer(request, parsed, caller, reply)
+            answer_each(self.runs, request, parsed, allowed, reply)
 
     # ------------------------------------------------------------------ forms
 
     def _open_form(self, request: CommandRequest, op_cls: type[Operation[Any]], reply: Reply) -> None:
         caller = self.access.caller(request.user_id)
-        policy = self.permissions.policy(op_cls)
+        policy = self.permissions.policy(op_cls)  # the environment's own checks come at submission
         refusal = self.permissions.refusal(caller, op_cls, policy, request.channel_id)
         if refusal is not None:
             self.trail.record(request.user_id, op_cls.name, {}, "blocked", detail=refusal)
@@ -132,7 +182,7 @@ class Intake:
         if op_cls is None or not op_cls.modal:
             return {"": "this form is no longer known to the bot"}
         try:
-            args = validate_args(op_cls, values, self.env.components)
+            args = validate_args(op_cls, values, self.environments.first.components)
         except ValidationError as error:
             return field_problems(op_cls.args_model, error)
         return ParsedCommand(verb=verb, operation=op_cls, args=args, text=typed_equivalent(verb, args))
@@ -140,7 +190,7 @@ class Intake:
     # ------------------------------------------------------------------ mutating
 
     def _request_mutation(
-        self, request: CommandRequest, parsed: ParsedCommand, policy: Policy, reply: Reply
+        self, request: CommandRequest, parsed: ParsedCommand, policy: Policy, reply: Reply, env: Environment
     ) -> None:
         unavailable = self.runs.unavailable()
         if unavailable is not None:
@@ -151,35 +201,43 @@ class Intake:
         args = args_json(parsed)
 
         def audit(outcome: str, detail: str) -> None:
-            self.trail.record(request.user_id, parsed.verb, args, outcome, detail=detail, required=True)
+            self.trail.record(
+                request.user_id,
+                parsed.verb,
+                args,
+                outcome,
+                detail=detail,
+                required=True,
+                environment=env.name,
+            )
 
         try:
-            plan = op.plan(self.env, parsed.args)
+            plan = op.plan(env, parsed.args)
         except OperationError as exc:
             audit("refused", str(exc))
             reply(rendering.render_error(f"`{parsed.verb}` refused: {exc}"))
             return
         if parsed.args.dry_run:
             audit("dry-run", plan.summary)
-            reply(rendering.render_plan(plan, command_text=self.runs.typed(parsed), dry_run=True))
+            reply(rendering.render_plan(plan, command_text=self.runs.typed(parsed, env), dry_run=True))
             return
         if plan.noop:
             audit("refused", f"no-op: {plan.summary}")
             reply(rendering.render_text(f"Nothing to do: {plan.summary}"))
             return
-        holder = self._lock_holder(plan.target)
+        holder = self._lock_holder(env.lock_prefix, plan.target)
         if holder is not None:
             audit("refused", holder)
             reply(rendering.render_error(holder, escape=False))
             return
         if policy.approval or op.needs_approval(parsed.args):
-            self.approvals.request(request, parsed, plan, reply)
+            self.approvals.request(request, parsed, plan, reply, env)
             return
-        record = self.runs.create_record(request, parsed, plan, approval_required=False)
+        record = self.runs.create_record(request, parsed, plan, approval_required=False, env=env)
         self.runs.start(record, parsed, plan, reply)
 
-    def _lock_holder(self, target: str) -> str | None:
-        info = self.locks.holder(target)
+    def _lock_holder(self, prefix: str, target: str) -> str | None:
+        info = self.locks.holder(prefix + target)
         if info is None:
             return None
         return (

@@ -48,6 +48,7 @@ class Messenger:
                 channel=channel,
                 text=body["text"],
                 blocks=body.get("blocks"),
+                attachments=body.get("attachments"),
                 thread_ts=thread_ts,
                 reply_broadcast=broadcast if thread_ts else None,
             )
@@ -60,7 +61,13 @@ class Messenger:
     def update(self, channel: str, ts: str, message: Message) -> bool:
         body = self._clean(message)
         try:
-            self.client.chat_update(channel=channel, ts=ts, text=body["text"], blocks=body.get("blocks"))
+            self.client.chat_update(
+                channel=channel,
+                ts=ts,
+                text=body["text"],
+                blocks=body.get("blocks"),
+                attachments=body.get("attachments"),
+            )
         except (SlackApiError, SlackClientError) as exc:
             log.warning("chat.update of %s/%s failed: %s", channel, ts, self._failure("chat.update", exc))
             return False

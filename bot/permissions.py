@@ -15,9 +15,10 @@ class Permissions:
         self.access = access
         self.slash_command = slash_command
 
-    def policy(self, op: type[Operation[Any]]) -> Policy:
-        """The role and approval this command needs (the access file's override, else its defaults)."""
-        return self.access.policy(op.name, op.default_role, op.default_approval)
+    def policy(self, op: type[Operation[Any]], environment: str | None = None) -> Policy:
+        """The role and approval this command needs in `environment` (the access file's override for
+        that environment, else its general one, else the command's defaults)."""
+        return self.access.policy(op.name, op.default_role, op.default_approval, environment)
 
     def refusal(self, caller: Caller, op: type[Operation[Any]], policy: Policy, channel: str) -> str | None:
         """Why `caller` may not run `op` in `channel`, or None when they may."""

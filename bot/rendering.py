@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -44,10 +44,28 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
 class Message(TypedDict):
-    """What `chat_postMessage` / `respond` take: `text` is the notification fallback, never empty."""
+    """What `chat_postMessage` / `respond` take: `text` is the notification fallback, never empty;
+    `attachments` only for a colour bar (production)."""
 
     text: str
     blocks: list[dict[str, Any]]
+    attachments: NotRequired[list[dict[str, Any]]]
+
+
+PRODUCTION_COLOUR = "#E01E5A"  # Slack's red: a production card's bar
+
+
+def production_marked(message: Message, environment: str) -> Message:
+    """A message marked as touching production: a red bar naming the environment."""
+    marked: Message = {**message}
+    marked["attachments"] = [
+        {
+            "color": PRODUCTION_COLOUR,
+            "fallback": f"PRODUCTION ({environment})",
+            "text": f":rotating_light: *PRODUCTION* environment `{_esc(environment)}`",
+        }
+    ]
+    return marked
 
 
 @dataclass(frozen=True)
@@ -170,10 +188,15 @@ def render_approval_card(
     state: str,
     decided_by: str | None = None,
     note: str | None = None,
+    environment: str | None = None,
+    production: bool = False,
 ) -> Message:
-    """The approval card: requester, command, plan, changes, risks, expiry; buttons while "requested"."""
+    """The approval card: requester, command, plan, changes, risks, expiry; buttons while "requested".
+    A production environment's card says so in its header and carries a red bar."""
     command = _command(command_text).removeprefix("/maas ").strip() or "command"
     title = f"Approval needed: {command}"
+    if production:
+        title = f"🚨 PRODUCTION ({environment}) · {title}"
     head: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=_clip(title, HEADER_LIMIT))),
         SectionBlock(
@@ -213,7 +236,8 @@ def render_approval_card(
     fallback = f"{title} (requested by {_who(requester)})"
     if state != "requested":
         fallback += f" — {status}"
-    return _message(fallback, _fit(head, body, tail))
+    message = _message(fallback, _fit(head, body, tail))
+    return production_marked(message, environment or "") if production else message
 
 
 def render_error(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from bot.access import Caller
 from bot.audit_trail import AuditTrail
 from bot.bot_state import answering
 from bot.cards import update_card
+from bot.environments import EnvironmentSet
 from bot.interactions import CommandRequest
 from bot.locks import LockBusy, LocksUnavailable, TargetLocks
 from bot.logging_setup import operation_context
@@ -41,6 +43,11 @@ def args_json(parsed: ParsedCommand) -> dict[str, Any]:
     return data
 
 
+def stored_plan(plan: Plan, env: Environment) -> dict[str, Any]:
+    """A plan as its row keeps it, with its environment (the card shows production unmistakably)."""
+    return {**plan.to_json(), "environment": env.name, "production": env.production}
+
+
 class Runs:
     """Records, locks, runs and reports operations."""
 
@@ -48,7 +55,7 @@ class Runs:
         self,
         *,
         registry: Registry,
-        env: Environment,
+        environments: EnvironmentSet,
         db: Database,
         store: OperationStore,
         locks: TargetLocks,
@@ -62,7 +69,7 @@ class Runs:
         progress_interval: float = 1.0,
     ) -> None:
         self.registry = registry
-        self.env = env
+        self.environments = environments
         self.db = db
         self.store = store
         self.locks = locks
@@ -76,26 +83,37 @@ class Runs:
         self.progress_interval = progress_interval
         self._schema_ready = False
 
-    def typed(self, parsed: ParsedCommand) -> str:
-        return f"{self.slash_command} {masked_text(parsed)}"
+    def typed(self, parsed: ParsedCommand, env: Environment | None = None) -> str:
+        """The command as stored and shown (secrets masked); with several environments, its `--env`."""
+        text = f"{self.slash_command} {masked_text(parsed)}"
+        return f"{text} --env {env.name}" if env is not None and self.environments.several else text
+
+    def scoped(self, result: Result, env: Environment) -> Result:
+        """A result whose follow-up buttons stay in its environment (they carry its `--env`)."""
+        if not self.environments.several or not result.follow_ups:
+            return result
+        follow_ups = tuple(replace(f, command=f"{f.command} --env {env.name}") for f in result.follow_ups)
+        return replace(result, follow_ups=follow_ups)
 
     # ------------------------------------------------------------------ read-only answers
 
-    def answer(self, request: CommandRequest, parsed: ParsedCommand, caller: Caller, reply: Reply) -> None:
-        """Answer a read-only command: at once when it reads the bot's own state, else on a worker."""
+    def answer(
+        self, request: CommandRequest, parsed: ParsedCommand, caller: Caller, reply: Reply, env: Environment
+    ) -> None:
+        """Answer a read-only command in `env`: at once when it reads the bot's state, else on a worker."""
         op_cls = parsed.operation
 
         def job() -> None:
             started = time.monotonic()
             with answering(caller):
-                result = self.collect(op_cls(), parsed, None, on_progress=None)
+                result = self.scoped(self.collect(op_cls(), parsed, None, on_progress=None, env=env), env)
             duration = time.monotonic() - started
             self.trail.metrics.command(parsed.verb, "read" if result.ok else "failed")
             self.trail.metrics.operation_duration(parsed.verb, duration)
             if op_cls.answer == "result":
                 message = rendering.render_result(
                     result,
-                    command_text=self.typed(parsed),
+                    command_text=self.typed(parsed, env),
                     requester=request.user_id,
                     duration_s=duration,
                     buttons=rendering.follow_up_buttons(result),
@@ -131,7 +149,13 @@ class Runs:
         return None
 
     def create_record(
-        self, request: CommandRequest, parsed: ParsedCommand, plan: Plan, *, approval_required: bool
+        self,
+        request: CommandRequest,
+        parsed: ParsedCommand,
+        plan: Plan,
+        *,
+        approval_required: bool,
+        env: Environment,
     ) -> OperationRecord:
         """The operation's row: `requested` (with an expiry) when it waits for approval, else `approved`.
 
@@ -139,14 +163,14 @@ class Runs:
         record = self.store.create(
             command=parsed.verb,
             args=args_json(parsed),
-            text=self.typed(parsed),
+            text=self.typed(parsed, env),
             requester=request.user_id,
             channel=request.channel_id,
-            environment=self.env.name,
-            target=plan.target,
+            environment=env.name,
+            target=env.lock_prefix + plan.target,  # the lock it runs under (recovery reads it)
             state="requested" if approval_required else "approved",
             approval_required=approval_required,
-            plan=plan.to_json(),
+            plan=stored_plan(plan, env),
             plan_fingerprint=plan.fingerprint,
             expires_at=datetime.now(UTC) + self.approval_ttl if approval_required else None,
         )
@@ -185,9 +209,15 @@ class Runs:
         self, record: OperationRecord, parsed: ParsedCommand, plan: Plan, *, keep_files: bool
     ) -> Result:
         started = time.monotonic()
+        env = self.environments.find(record.environment)
         try:
+            if env is None:
+                raise LocksUnavailable(f"the `{record.environment}` environment is no longer served here")
             lock = self.locks.acquire(
-                plan.target, owner=record.requester, reason=record.text, operation=str(record.id)
+                env.lock_prefix + plan.target,
+                owner=record.requester,
+                reason=record.text,
+                operation=str(record.id),
             )
         except (LockBusy, LocksUnavailable) as exc:
             failed = self.store.transition(record.id, from_states=["approved"], to="failed", error=str(exc))
@@ -210,7 +240,7 @@ class Runs:
                 if progress_ts is not None and throttle.ready():
                     self.messenger.update(record.channel, progress_ts, self._progress(record, event))
 
-            result = self.collect(parsed.operation(), parsed, plan, on_progress=on_progress)
+            result = self.scoped(self.collect(parsed.operation(), parsed, plan, on_progress, env=env), env)
             duration = time.monotonic() - started
             final = self.store.transition(
                 record.id,
@@ -248,10 +278,12 @@ class Runs:
         parsed: ParsedCommand,
         plan: Plan | None,
         on_progress: Callable[[Progress], None] | None,
+        *,
+        env: Environment,
     ) -> Result:
-        """Run an operation to its Result; failures become a failed Result with a plain message."""
+        """Run an operation in `env` to its Result; failures become a failed Result with a plain message."""
         try:
-            for event in op.execute(self.env, parsed.args, plan):
+            for event in op.execute(env, parsed.args, plan):
                 if isinstance(event, Result):
                     return event
                 if on_progress is not None:
@@ -271,13 +303,17 @@ class Runs:
 
     # ------------------------------------------------------------------ schedules
 
-    def run_scheduled(self, actor: str, text: str, channel: str) -> tuple[Result, str | None]:
+    def run_scheduled(
+        self, actor: str, text: str, channel: str, env: Environment | None = None
+    ) -> tuple[Result, str | None]:
         """Run a schedule's command now, on this thread: an operation record, audit rows, the result
         posted to `channel` and kept (with its files) for `audit show`. The automation file is the
-        authority for what runs (no role check, no approval); locks and audit storage still apply."""
+        authority for what runs (no role check, no approval); locks and audit storage still apply.
+        `env`: where it runs (default: the first environment)."""
+        env = env or self.environments.first
         try:
             parsed = parse_command(
-                text, self.registry, components=list(self.env.components), command_name=self.slash_command
+                text, self.registry, components=list(env.components), command_name=self.slash_command
             )
         except ParseError as exc:
             return Result(
@@ -292,9 +328,9 @@ class Runs:
         args = args_json(parsed)
         try:  # a read-only job still runs under a lock named after its schedule: runs never overlap
             plan = (
-                op.plan(self.env, parsed.args)
+                op.plan(env, parsed.args)
                 if parsed.operation.mutating
-                else Plan(summary=self.typed(parsed), target=actor)
+                else Plan(summary=self.typed(parsed, env), target=actor)
             )
         except OperationError as exc:
             self.trail.record(actor, parsed.verb, args, "refused", detail=str(exc), required=True)
@@ -304,5 +340,5 @@ class Runs:
                 actor, parsed.verb, args, "refused", detail=f"no-op: {plan.summary}", required=True
             )
             return Result(ok=True, summary=f"nothing to do: {plan.summary}"), None
-        record = self.create_record(request, parsed, plan, approval_required=False)
+        record = self.create_record(request, parsed, plan, approval_required=False, env=env)
         return self.execute(record, parsed, plan, keep_files=True), str(record.id)

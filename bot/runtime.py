@@ -6,14 +6,15 @@ can (help) and refuses changes with the reason; `/readyz` names what is missing.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
-from pydantic import SecretStr
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
@@ -29,8 +30,9 @@ from bot.app import build_app
 from bot.automation import AutomationConfig, load_automation
 from bot.bot_state import BotStateView
 from bot.dedupe import Deduper
+from bot.environment_build import build_environments, environment_secrets
+from bot.environments import EnvironmentSet, environment_names
 from bot.http import BotWsgiApp, HttpServer
-from bot.image_registry import fail_fast, image_registry
 from bot.leader import LeaderElection
 from bot.locks import LocksUnavailable, TargetLocks, redis_client
 from bot.messenger import Messenger
@@ -39,7 +41,7 @@ from bot.permissions import Permissions
 from bot.redaction import Redactor, install_log_redaction
 from bot.runner import JobRunner
 from bot.schedule_book import Schedules
-from bot.scheduler import Scheduler
+from bot.scheduler import ScheduledRun, Scheduler, SchedulerGroup
 from bot.service import CommandService, build_service
 from bot.settings import Settings
 from bot.stash import ArgumentStash
@@ -48,26 +50,10 @@ from bot.store.schedules import ScheduleStore
 from bot.store.silences import SilenceStore
 from bot.text_safety import register_secrets
 from commands.clients.kube import KubeClient
-from commands.environment import DEFAULT_SCALE_BOUNDS, Environment
+from commands.environment import Environment
 from commands.registry import default_registry
 
 log = logging.getLogger(__name__)
-
-
-def redis_ping(client: redis.Redis) -> Callable[[], bool]:
-    """A probe that answers False instead of raising when the server is unreachable."""
-
-    def ping() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-
-    return ping
-
-
-def _plain(secret: SecretStr | None) -> str | None:
-    return None if secret is None else secret.get_secret_value()
 
 
 @dataclass
@@ -82,10 +68,11 @@ class Bot:
     app: App
     runner: JobRunner
     kube: KubeClient
-    env: Environment  # its long-lived HTTP clients and probe pool are shared by every command
+    env: Environment  # the first (without an environments file: the only) environment
+    environments: EnvironmentSet  # every environment served; their HTTP clients are closed with the bot
     automation: AutomationConfig
     alerts: AlertPipeline
-    scheduler: Scheduler
+    scheduler: Scheduler | SchedulerGroup
     watchers: Watchers
     leader: LeaderElection | None = None
     metrics: BotMetrics = field(default_factory=BotMetrics)
@@ -188,21 +175,42 @@ class Bot:
                     "could not mark running operations interrupted: %s", self.redactor.redact(str(exc))
                 )
         self.runner.shutdown(wait=False)
-        self.env.close()
+        self.environments.close()
         self.kube.close()
         self.db.close()
         self.redis.close()
 
 
+def schedulers(
+    environments: EnvironmentSet, book: Schedules, run: Callable[..., Any], alerts: AlertPipeline
+) -> Scheduler | SchedulerGroup:
+    """The one scheduler, or with several environments one per environment (its own schedule rows,
+    its runs in it, its failures routed to its alert channel) under one face; the leader runs them."""
+    if not environments.several:
+        return Scheduler(book, run, alerts)
+    group = []
+    for env in environments:
+        env.schedules = own = book.in_environment(env.name, env.schedule_names)
+        in_env: ScheduledRun = functools.partial(run, env=env)
+        group.append(Scheduler(own, in_env, alerts, alert_channel=env.alert_channel))
+    return SchedulerGroup(group)
+
+
 def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
     """Wire every part from settings. Raises AccessConfigError for a bad access file."""
-    redactor = Redactor(settings.secret_values())
-    register_secrets(settings.secret_values())  # rendering redacts raw text before it escapes and clips
+    secrets = settings.secret_values() + environment_secrets(settings)
+    redactor = Redactor(secrets)
+    register_secrets(secrets)  # rendering redacts raw text before it escapes and clips
     metrics = BotMetrics()
     install_log_redaction(redactor)
 
     registry = default_registry()
-    access_config = load_access_config(settings.access_config, known_commands=registry.verbs())
+    names = environment_names(settings.environments_config, settings.environment_name)
+    access_config = load_access_config(
+        settings.access_config,
+        known_commands=registry.verbs(),
+        known_environments=names,
+    )
     automation = load_automation(settings.automation_config)
 
     client = WebClient(
@@ -225,7 +233,6 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         return [str(u) for u in users]
 
     access = AccessControl(access_config, GroupDirectory(fetch_group, rds, settings.redis_prefix))
-    litellm_redis = redis_client(settings.litellm_redis_url.get_secret_value(), timeout_seconds=1)
     kube = KubeClient.from_kubeconfig(settings.kubeconfig, settings.litemaas_namespace)
     permissions = Permissions(access, settings.slash_command)
     store = OperationStore(db)
@@ -233,36 +240,20 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
     locks = TargetLocks(rds, settings.redis_prefix, ttl_seconds=settings.lock_ttl_seconds)
     schedules = Schedules(automation, ScheduleStore(db))
     bot_state = BotStateView(
-        registry=registry, access=access, permissions=permissions, audit=audit, store=store, locks=locks
+        registry=registry,
+        access=access,
+        permissions=permissions,
+        audit=audit,
+        store=store,
+        locks=locks,
+        several_environments=len(names) > 1,
     )
-    env = Environment(
-        name=settings.environment_name,
-        namespace=settings.litemaas_namespace,
-        kube=kube,
-        litellm_redis_ping=redis_ping(litellm_redis),
-        scale_bounds={**DEFAULT_SCALE_BOUNDS, **settings.scale_bounds},
-        rollout_timeout=settings.rollout_timeout_seconds,
-        litellm_url=settings.litellm_url,
-        backend_url=settings.backend_url,
-        litemaas_database_url=_plain(settings.litemaas_database_url),
-        litellm_database_url=_plain(settings.litellm_database_url),
-        backup_dir=settings.backup_dir,
-        backup_targets=tuple(settings.backup_targets),
-        backup_keep=settings.backup_keep,
-        backup_verify_database_url=_plain(settings.backup_verify_database_url),
-        litellm_master_key=_plain(settings.litellm_master_key),
-        backend_admin_key=_plain(settings.backend_admin_key),
-        litellm_redis_url=settings.litellm_redis_url.get_secret_value(),
-        schedules=schedules,
-        bot=bot_state,
-        image_registry=image_registry(settings),
-        fail_fast=fail_fast(settings),
-    )
+    environments = build_environments(settings, {"schedules": schedules, "bot": bot_state}, kube)
     runner = JobRunner(workers=settings.worker_threads)
     messenger = Messenger(client, redactor, metrics)
     service = build_service(
         registry=registry,
-        env=env,
+        environments=environments,
         access=access,
         permissions=permissions,
         db=db,
@@ -283,19 +274,25 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         metrics=metrics,
         silences=SilenceStore(db),
     )
-    env.alerts = AlertDesk(
+    desk = AlertDesk(  # one for every environment: alerts and silences are the bot's, across them
         pipeline=alerts,
         silences=SilenceStore(db),
         audit=audit,
-        components=list(env.components),
+        components=sorted({name for each in environments for name in each.components}),
         alertmanager=AlertmanagerSilences(settings.alertmanager_url) if settings.alertmanager_url else None,
     )
+    for each in environments:
+        each.alerts = desk
     metrics.watch_pending_approvals(lambda: len(service.store.pending()))
-    scheduler = Scheduler(schedules, service.runs.run_scheduled, alerts)
-    holds = Holds(
-        env=env, locks=locks, store=store, messenger=messenger, client=rds, prefix=settings.redis_prefix
+    scheduler = schedulers(environments, schedules, service.runs.run_scheduled, alerts)
+    holds = Holds(locks=locks, store=store, messenger=messenger, client=rds, prefix=settings.redis_prefix)
+    watchers = Watchers(
+        build_watches(automation),
+        environments=list(environments),
+        pipeline=alerts,
+        redactor=redactor,
+        holds=holds,
     )
-    watchers = Watchers(build_watches(automation), env=env, pipeline=alerts, redactor=redactor, holds=holds)
     app = build_app(
         client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
@@ -314,7 +311,8 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         app=app,
         runner=runner,
         kube=kube,
-        env=env,
+        env=environments.first,
+        environments=environments,
         automation=automation,
         alerts=alerts,
         scheduler=scheduler,

@@ -34,8 +34,10 @@ class Scheduler:
         pipeline: AlertPipeline | None,
         *,
         stale_after: timedelta = timedelta(hours=6),
+        alert_channel: str | None = None,
     ) -> None:
         self.book = book
+        self.alert_channel = alert_channel  # the environment's alert channel (several environments)
         self.config = book.config
         self.store = book.store
         self.run = run
@@ -64,17 +66,18 @@ class Scheduler:
     def tick(self) -> list[str]:
         """Run every schedule that is due now, one after another; returns the names run."""
         now = self.clock()
+        key = self.book.key
         if not self._ensured:
-            self.store.ensure(self.names, now)
+            self.store.ensure([key(n) for n in self.names], now)
             self._ensured = True
         rows = self.store.rows()
         ran: list[str] = []
         for name in self.names:
-            row = rows.get(name)
+            row = rows.get(key(name))
             if row is None:
                 continue
             due = self.book.due(name, row, now)
-            if due is None or not self.store.claim(name, due, now, self.stale_after):
+            if due is None or not self.store.claim(key(name), due, now, self.stale_after):
                 continue
             self._run_one(name)
             ran.append(name)
@@ -90,11 +93,16 @@ class Scheduler:
             result, operation_id = Result(ok=False, summary=f"could not run: {type(exc).__name__}"), None
         outcome = "succeeded" if result.ok else "failed"
         self.store.finish(
-            name, outcome=outcome, summary=result.summary, operation_id=operation_id, now=self.clock()
+            self.book.key(name),
+            outcome=outcome,
+            summary=result.summary,
+            operation_id=operation_id,
+            now=self.clock(),
         )
         if self.pipeline is None:
             return
-        fingerprint = f"schedule:{name}"
+        fingerprint = f"schedule:{self.book.key(name)}"
+        where = f"[{self.book.environment}] " if self.book.environment else ""
         if result.ok:
             self.pipeline.resolve(fingerprint)
             return
@@ -104,10 +112,12 @@ class Scheduler:
                 fingerprint=fingerprint,
                 severity="warning",
                 component="schedule",
-                title=f"Scheduled job {name} failed: {result.summary}",
+                title=f"{where}Scheduled job {name} failed: {result.summary}",
                 details=(f"command: {schedule.command}", f"cron: {schedule.cron}"),
                 actions=actions,
                 source="schedule",
+                environment=self.book.environment,
+                route=self.alert_channel,
             )
         )
 
@@ -134,3 +144,39 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+
+class SchedulerGroup:
+    """Several environments' schedulers behind one face (the leader runs them all); `tick()` returns
+    the names run as `<name>@<environment>`."""
+
+    def __init__(self, schedulers: list[Scheduler]) -> None:
+        self.schedulers = schedulers
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.schedulers[0].clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], datetime]) -> None:
+        for scheduler in self.schedulers:
+            scheduler.clock = clock
+
+    @property
+    def running(self) -> bool:
+        return any(s.running for s in self.schedulers)
+
+    @property
+    def names(self) -> list[str]:
+        return [s.book.key(n) for s in self.schedulers for n in s.names]
+
+    def tick(self) -> list[str]:
+        return [s.book.key(n) for s in self.schedulers for n in s.tick()]
+
+    def start(self, interval: float = 20.0) -> None:
+        for scheduler in self.schedulers:
+            scheduler.start(interval)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for scheduler in self.schedulers:
+            scheduler.stop(timeout)

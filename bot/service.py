@@ -13,6 +13,7 @@ from datetime import timedelta
 from bot.access import AccessControl
 from bot.approvals import Approvals
 from bot.audit_trail import AuditTrail
+from bot.environments import EnvironmentSet
 from bot.intake import Intake
 from bot.locks import TargetLocks
 from bot.messenger import Messenger
@@ -23,7 +24,6 @@ from bot.runner import JobRunner
 from bot.runs import Runs
 from bot.stash import ArgumentStash
 from bot.store import AuditLog, Database, OperationStore
-from commands.environment import Environment
 from commands.registry import Registry
 
 
@@ -42,7 +42,7 @@ class CommandService:
 def build_service(
     *,
     registry: Registry,
-    env: Environment,
+    environments: EnvironmentSet,
     access: AccessControl,
     permissions: Permissions,
     db: Database,
@@ -55,12 +55,12 @@ def build_service(
     metrics: BotMetrics,
     progress_interval: float = 1.0,
 ) -> CommandService:
-    """Wire the stages of the command path for one environment."""
+    """Wire the stages of the command path for the environments served."""
     trail = AuditTrail(audit, metrics)
     inflight = Inflight()
     runs = Runs(
         registry=registry,
-        env=env,
+        environments=environments,
         db=db,
         store=store,
         locks=locks,
@@ -75,7 +75,7 @@ def build_service(
     )
     approvals = Approvals(
         registry=registry,
-        env=env,
+        environments=environments,
         access=access,
         store=store,
         runs=runs,
@@ -85,7 +85,7 @@ def build_service(
     )
     intake = Intake(
         registry=registry,
-        env=env,
+        environments=environments,
         access=access,
         permissions=permissions,
         runs=runs,

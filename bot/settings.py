@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     lock_ttl_seconds: float = Field(default=30, ge=1, le=3600)  # a crashed holder's lock frees after this
     shutdown_grace_seconds: float = Field(default=20, ge=0, le=600)  # SIGTERM: time to finish running work
     environment_name: str = "default"
+    # several LiteMaaS deployments (bot/environments.py); unset: the one these settings describe
+    environments_config: Path | None = None
     scale_bounds: dict[str, tuple[int, int]] = Field(default_factory=dict)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object per line (deployments)
@@ -162,7 +164,7 @@ class Settings(BaseSettings):
             raise ValueError(f"file {value} does not exist")
         return value
 
-    @field_validator("automation_config")
+    @field_validator("automation_config", "environments_config")
     @classmethod
     def _automation_config(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():

@@ -68,6 +68,7 @@ class AuditLine:
     approver: str | None
     duration_ms: int | None
     detail: str | None
+    environment: str | None = None  # shown when the bot serves several environments
 
 
 @dataclass(frozen=True)

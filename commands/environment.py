@@ -189,6 +189,10 @@ class Environment:
     alerts: AlertBook | None = None  # the bot's alerts and silences (the `alerts` commands); None: none
     image_registry: ImageRegistry | None = None  # pre-flight, `versions`, updates in `status`; None: off
     fail_fast: FailFast = field(default_factory=FailFast)
+    production: bool = False  # shown unmistakably on cards and results
+    lock_prefix: str = ""  # locks of this environment are named <prefix><target>: never shared with another
+    alert_channel: str | None = None  # where this environment's alerts go; None: the automation file's
+    schedule_names: tuple[str, ...] | None = None  # the schedules that run here; None: all of them
     services: ServiceClients = field(default_factory=ServiceClients, repr=False, compare=False)
 
     def component(self, name: str) -> Component:

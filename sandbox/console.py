@@ -38,6 +38,7 @@ commands:
   as dave: press 1  |  press 1 as dave   click button [1] as dave
   wait [SECONDS]                         show what the bot posts for a while (default 5)
 {FAULT_HELP}
+  break litellm prod                     … in one environment's cluster (sandbox --environments)
   registry down  |  registry up          a registry outage: the pre-flight cannot check (the card says so)
   untag IMAGE  |  push IMAGE             delete / add a tag in the sandbox registry
   users                                  who is who
@@ -301,10 +302,12 @@ class Console:
         kube: KubeSandbox | None = None,
         registry: RegistrySandbox | None = None,
         control_url: str | None = None,
+        clusters: dict[str, KubeSandbox] | None = None,
     ) -> None:
         self.slack = slack
         self.control_url = control_url
         self.kube = kube
+        self.clusters = dict(clusters or {})  # environment name → its cluster (several environments)
         self.registry = registry
         self.bot_url = bot_url.rstrip("/")
         self.channel = slack.workspace.resolve_channel(channel) or channel
@@ -324,6 +327,43 @@ class Console:
         slack.subscribe(self._on_call)
 
     # -- input -----------------------------------------------------------------------------------
+
+    def _break_or_heal(self, word: str, args: list[str]) -> None:
+        """Script the sandbox cluster (or one environment's): every pod of a Deployment crash-loops,
+        or recovers."""
+        if len(args) not in (1, 2):
+            self._write(f"! usage: {word} <deployment> [environment], e.g. {word} litellm")
+            return
+        kube = self.kube if len(args) == 1 else self.clusters.get(args[1])
+        if kube is None:
+            known = ", ".join(self.clusters) or "none"
+            where = f" named {args[1]!r} (environments: {known})" if len(args) == 2 else ""
+            self._write(f"! no sandbox cluster{where} to {word} here")
+            return
+        try:
+            deployment = kube.get("deployments", args[0])
+        except KeyError:
+            names = ", ".join(d["metadata"]["name"] for d in kube.list("deployments"))
+            self._write(f"! no deployment {args[0]!r}; there are: {names}")
+            return
+        container = deployment["spec"]["template"]["spec"]["containers"][0]["name"]
+        pods = kube.pods_of(args[0])
+        for pod in pods:
+            if word == "break":
+                kube.set_pod_state(
+                    pod["metadata"]["name"],
+                    container,
+                    waiting_reason="CrashLoopBackOff",
+                    restart_count=6,
+                    ready=False,
+                )
+            else:
+                kube.set_pod_state(pod["metadata"]["name"], container, waiting_reason=None, ready=True)
+        state = "crash-looping" if word == "break" else "healthy again"
+        self._write(
+            f"{len(pods)} pod(s) of {args[0]} are {state}; "
+            "the watchers alert once it lasts 10 s (try: wait 20)"
+        )
 
     def run(self, lines: Iterable[str], *, prompt: str = "") -> None:
         """Handle lines until `quit` or the end of input (e.g. `run(sys.stdin, prompt="> ")`)."""
@@ -365,6 +405,9 @@ class Console:
             return
         if word == "wait":
             self._wait_command(line)
+            return
+        if word in ("break", "heal") and len(line.split()) == 3 and line.split()[2] in self.clusters:
+            self._break_or_heal(word, line.split()[1:])  # one environment's cluster
             return
         if word in FAULT_WORDS:
             self._write(fault_command(self._http, self.control_url, word, line.split()[1:]))

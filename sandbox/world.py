@@ -20,6 +20,7 @@ from psycopg import sql
 
 from sandbox.backend import BackendSandbox
 from sandbox.control import ControlServer
+from sandbox.environments import EnvironmentTwin, access_policy, environments_file
 from sandbox.faults import Faults
 from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox
@@ -97,6 +98,8 @@ class SandboxWorld:
     backend: BackendSandbox | None = None
     registry: RegistrySandbox | None = None
     progress_deadline_steps: int = 60  # ten-second steps: Kubernetes' default 600 s progress deadline
+    environments: tuple[str, ...] = ()  # several LiteMaaS deployments (sandbox/environments.py)
+    twins: list[EnvironmentTwin] = field(default_factory=list)
     litellm_redis: RedisServer | None = None  # LiteLLM's Redis: a redis-server of its own
     faults: Faults | None = None
     control: ControlServer | None = None
@@ -159,11 +162,35 @@ class SandboxWorld:
         )
         self.control = ControlServer(self.faults).start()
         self.kube.write_kubeconfig(self.kubeconfig_path, namespace=self.namespace)
-        if not self.access_path.exists():
+        self._start_environments()
+        if self.environments:  # its own access file: the per-environment policy of the demo
+            self.access_path.write_text(DEMO_ACCESS_FILE + access_policy(self.environments))
+        elif not self.access_path.exists():
             self.access_path.write_text(DEMO_ACCESS_FILE)
         if not self.automation_path.exists():
             self.automation_path.write_text(DEMO_AUTOMATION_FILE)
         return self
+
+    def _start_environments(self) -> None:
+        """One twin per named environment; the environments file that points the bot at them."""
+        for name in self.environments:
+            twin = EnvironmentTwin(
+                name,
+                self.pg_admin_url,
+                images=self.registry.store if self.registry else None,
+                auto_progress=self.auto_progress,
+            )
+            self.twins.append(twin)  # before start: a failed start still drops what it created
+            twin.start(self.database)
+        if self.twins:
+            text = environments_file(
+                self.twins, self.state_dir, self.litellm_redis_url
+            )  # not the bot's Redis
+            self.environments_path.write_text(text)
+
+    @property
+    def environments_path(self) -> Path:
+        return self.state_dir / "environments.yaml"
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -171,7 +198,7 @@ class SandboxWorld:
 
     @property
     def access_path(self) -> Path:
-        return self.state_dir / "access.yaml"
+        return self.state_dir / ("access-environments.yaml" if self.environments else "access.yaml")
 
     @property
     def automation_path(self) -> Path:
@@ -248,7 +275,7 @@ class SandboxWorld:
             "LEADER_LEASE_SECONDS": "5",
             "REGISTRY_MIRRORS": json.dumps(self.registry.mirrors()),
             "SANDBOX_CONTROL_URL": self.control.url if self.control else "",
-        }
+        } | ({"ENVIRONMENTS_CONFIG": str(self.environments_path)} if self.twins else {})
 
     def write_env(self, path: Path) -> Path:
         lines = [f"{key}={value}" for key, value in self.settings().items()]
@@ -263,6 +290,9 @@ class SandboxWorld:
         for server in (self.control, self.slack, self.kube, self.litellm, self.backend, self.registry):
             if server is not None:
                 server.stop()
+        for twin in self.twins:  # their servers, and the databases they created
+            twin.stop()
+        self.twins = []
         if self.litellm_redis is not None:
             self.litellm_redis.down()
 

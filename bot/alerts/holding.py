@@ -43,13 +43,15 @@ class Holder:
 
 
 def component_targets(env: Environment, component: str) -> list[str]:
-    """The locks whose operations change `component`: its Deployment, all Deployments, LiteLLM's Redis."""
+    """The locks whose operations change `component` in `env`: its Deployment, all Deployments,
+    LiteLLM's Redis (named as the runs take them: with the environment's lock prefix)."""
+    prefix = env.lock_prefix
     if component == "redis":
-        return [targets.LITELLM_REDIS]
+        return [prefix + targets.LITELLM_REDIS]
     known = env.components.get(component)
     if known is None:
         return []
-    return [targets.deployment(known.deployment), targets.ALL_DEPLOYMENTS]
+    return [prefix + targets.deployment(known.deployment), prefix + targets.ALL_DEPLOYMENTS]
 
 
 class Holds:
@@ -58,23 +60,22 @@ class Holds:
     def __init__(
         self,
         *,
-        env: Environment,
         locks: TargetLocks,
         store: OperationStore,
         messenger: Messenger,
         client: redis.Redis,
         prefix: str,
     ) -> None:
-        self.env = env
         self.locks = locks
         self.store = store
         self.messenger = messenger
         self.redis = client
         self.prefix = prefix
 
-    def holder(self, component: str) -> Holder | None:
-        """The operation holding one of the component's targets now, or None (also when unreadable)."""
-        for target in component_targets(self.env, component):
+    def holder(self, env: Environment, component: str) -> Holder | None:
+        """The operation holding one of the component's targets in `env` now, or None (also when
+        unreadable)."""
+        for target in component_targets(env, component):
             try:
                 lock = self.locks.holder(target)
                 record = self.store.get(lock.operation) if lock and lock.operation else None

@@ -27,6 +27,8 @@ class Alert:
     details: tuple[str, ...] = ()
     actions: tuple[FollowUp, ...] = field(default=())
     source: str = "watcher"  # watcher name, "schedule" or "alertmanager": shown, and used by `report`
+    environment: str | None = None  # the environment it concerns (None: the only one, or none)
+    route: str | None = None  # the environment's own alert channel, before the automation file's routes
     notes: tuple[str, ...] = ()  # the bot's own lines, e.g. the operation it followed (mentions allowed)
     labels: tuple[tuple[str, str], ...] = ()  # Alertmanager's group labels: what a silence there matches
 

@@ -96,7 +96,7 @@ class AlertPipeline:
     def fire(self, alert: Alert) -> None:
         """Post the alert, or edit its message if it changed, or remind in its thread when due; a
         silenced alert is not posted (and not reminded), an acknowledged one not reminded."""
-        channel = self.config.channel_for(alert.severity, alert.component)
+        channel = alert.route or self.config.channel_for(alert.severity, alert.component)
         if channel is None:
             log.info("alert %s has no route to a channel; not posted", alert.fingerprint)
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
@@ -39,16 +39,31 @@ class Watch:
     timing: Watcher = field(default_factory=lambda: Watcher(pending_seconds=0, clear_seconds=0))
 
 
-def to_alert(watch: str, finding: Finding) -> Alert:
-    """A finding as an alert: its fingerprint is the watch name plus the finding's stable key."""
+def to_alert(watch: str, finding: Finding, env: Environment | None = None) -> Alert:
+    """A finding as an alert: its fingerprint is the watch name plus the finding's stable key. With
+    several environments (`env` given) it names its environment, routes to the environment's channel,
+    and its buttons run in that environment."""
+    if env is None:
+        return Alert(
+            fingerprint=f"watch:{watch}:{finding.key}",
+            severity=finding.severity,
+            component=finding.component,
+            title=finding.title,
+            details=finding.details,
+            actions=finding.actions,
+            source=f"watch:{watch}",
+        )
+    marker = "🚨 PRODUCTION " if env.production else ""
     return Alert(
-        fingerprint=f"watch:{watch}:{finding.key}",
+        fingerprint=f"watch:{env.name}:{watch}:{finding.key}",
         severity=finding.severity,
         component=finding.component,
-        title=finding.title,
+        title=f"{marker}[{env.name}] {finding.title}",
         details=finding.details,
-        actions=finding.actions,
-        source=f"watch:{watch}",
+        actions=tuple(replace(a, command=f"{a.command} --env {env.name}") for a in finding.actions),
+        source=f"watch:{watch}@{env.name}",
+        environment=env.name,
+        route=env.alert_channel,
     )
 
 
@@ -59,13 +74,14 @@ class Watchers:
         self,
         watches: list[Watch],
         *,
-        env: Environment,
+        environments: list[Environment],
         pipeline: AlertPipeline,
         redactor: Redactor,
         holds: Holds | None = None,
     ) -> None:
         self.watches = watches
-        self.env = env
+        self.environments = environments  # every watch runs for each, on its own thread
+        self.several = len(environments) > 1
         self.pipeline = pipeline
         self.redactor = redactor
         self.holds = holds
@@ -83,8 +99,12 @@ class Watchers:
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(
-                target=self._loop, args=(watch, self._stop), name=f"watch-{watch.name}", daemon=True
+                target=self._loop,
+                args=(watch, env, self._stop),
+                name=f"watch-{watch.name}" + (f"@{env.name}" if self.several else ""),
+                daemon=True,
             )
+            for env in self.environments
             for watch in self.watches
         ]
         for thread in self._threads:
@@ -97,10 +117,15 @@ class Watchers:
             thread.join(timeout)
         self._threads = []
 
-    def run_once(self, watch: Watch) -> None:
-        """One pass: the check's findings become the watch's complete set of alerts."""
+    def run_once(self, watch: Watch, env: Environment | None = None) -> None:
+        """One pass in `env` (None: in each environment): the check's findings become the watch's
+        complete set of alerts there."""
+        if env is None:
+            for each in self.environments:
+                self.run_once(watch, each)
+            return
         try:
-            findings = watch.check(self.env)
+            findings = watch.check(env)
         except (OperationError, KubeError) as exc:
             findings = [_cannot_look(watch.name, str(exc))]
         except Exception as exc:  # a bug in one check must not stop its thread
@@ -108,8 +133,9 @@ class Watchers:
             findings = [
                 _cannot_look(watch.name, f"the check failed on the bot's side ({type(exc).__name__})")
             ]
-        source = f"watch:{watch.name}"
-        candidates = [self._candidate(watch, finding) for finding in findings]
+        scoped = env if self.several else None
+        source = f"watch:{watch.name}" + (f"@{env.name}" if scoped else "")
+        candidates = [self._candidate(watch, finding, env, scoped) for finding in findings]
         firing = {fp for fp, who in self.pipeline.firing().items() if who == source}
         sifted = self.damper.sift(source, candidates, firing=firing, clear_seconds=watch.timing.clear_seconds)
         for held in sifted.held:
@@ -117,19 +143,21 @@ class Watchers:
                 self.holds.note(held.holder, held.alert, watch.name)
         self.pipeline.report(source, sifted.fire, keep=sifted.keep)
 
-    def _candidate(self, watch: Watch, finding: Finding) -> Candidate:
+    def _candidate(
+        self, watch: Watch, finding: Finding, env: Environment, scoped: Environment | None
+    ) -> Candidate:
         """The finding as an alert with its pending time, and the operation holding its target."""
-        holder = self.holds.holder(finding.component) if self.holds is not None else None
+        holder = self.holds.holder(env, finding.component) if self.holds is not None else None
         return Candidate(
-            to_alert(watch.name, finding),
+            to_alert(watch.name, finding, scoped),
             watch.timing.pending_for(finding.failed),
             holder=holder,
         )
 
-    def _loop(self, watch: Watch, stop: threading.Event) -> None:
+    def _loop(self, watch: Watch, env: Environment, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                self.run_once(watch)
+                self.run_once(watch, env)
             except Exception as exc:  # Redis or Slack trouble: log plainly, try again next interval
                 log.warning("watch %s could not report: %s", watch.name, self.redactor.redact(str(exc)))
             stop.wait(watch.interval)

@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.forms import FORM_CALLBACK, read_form
+from bot.forms import FORM_CALLBACK, read_form, typed_environment
 from bot.intake import Intake
 from bot.interactions import CommandRequest
 from bot.listeners.slack_body import user_of
@@ -27,6 +27,8 @@ def register(app: App, *, intake: Intake, messenger: Messenger) -> None:
             return
         ack()
         user = user_of(body)
-        request = CommandRequest(user_id=user, channel_id=channel, text=outcome.text)
+        request = CommandRequest(
+            user_id=user, channel_id=channel, text=outcome.text + typed_environment(view)
+        )
         reply = messenger.channel_replier(channel, user)
         intake.accept(lambda: intake.dispatch(request, outcome, reply), reply)

@@ -46,6 +46,7 @@ class AuditEntry:
     approver: str | None
     detail: str | None
     duration_ms: int | None
+    environment: str | None = None
 
 
 class AuditLog:
@@ -66,6 +67,7 @@ class AuditLog:
         approver: str | None = None,
         detail: str | None = None,
         duration_ms: int | None = None,
+        environment: str | None = None,
     ) -> None:
         """Append one audit row. Raises `StoreUnavailable` when PostgreSQL cannot take it."""
         if outcome not in OUTCOMES:
@@ -74,7 +76,7 @@ class AuditLog:
         with self.db.connection() as conn:
             conn.execute(
                 "INSERT INTO chatops.audit (operation_id, actor, command, args, outcome, approver, detail,"
-                " duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                " duration_ms, environment) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     op_uuid,
                     show_invisible(actor),
@@ -84,6 +86,7 @@ class AuditLog:
                     None if approver is None else show_invisible(approver),
                     None if detail is None else self.redactor.redact(show_invisible(detail)),
                     duration_ms,
+                    None if environment is None else show_invisible(environment),
                 ),
             )
 

@@ -31,7 +31,9 @@ class AuditShowArgs(Args):
 
 def _audit_lines(state: BotState, limit: int) -> list[str]:
     return [
-        f"{e.at:%Y-%m-%d %H:%M:%S} {mention(e.actor)} {e.command} → {e.outcome}"
+        f"{e.at:%Y-%m-%d %H:%M:%S} {mention(e.actor)} {e.command}"
+        + (f" [{e.environment}]" if e.environment else "")
+        + f" → {e.outcome}"
         + (f" (approver {mention(e.approver)})" if e.approver else "")
         + (f" {e.duration_ms} ms" if e.duration_ms is not None else "")
         + (f" — {e.detail}" if e.detail else "")

@@ -94,15 +94,19 @@ class KubeClient:
         self._coordination = k8s.CoordinationV1Api(api_client)
 
     @classmethod
-    def from_kubeconfig(cls, path: Path | None, namespace: str) -> KubeClient:
-        """Client from a kubeconfig file, or from the pod's service account when `path` is None."""
+    def from_kubeconfig(cls, path: Path | None, namespace: str, context: str | None = None) -> KubeClient:
+        """Client from a kubeconfig file (its `context`, default the current one), or from the pod's
+        service account when `path` is None."""
         configuration = k8s.Configuration()
         try:
             if path is None:
                 k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
             else:
                 k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                    config_file=str(path), client_configuration=configuration, persist_config=False
+                    config_file=str(path),
+                    context=context,
+                    client_configuration=configuration,
+                    persist_config=False,
                 )
         except (ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
             where = "in-cluster service account" if path is None else f"kubeconfig {path}"

@@ -96,9 +96,7 @@ class BotHarness:
 
     def cards(self, channel: str = "C0OPS") -> list[dict[str, Any]]:
         """Messages carrying approval buttons or an approval state (current content)."""
-        return [
-            m for m in self.slack.messages(channel) if str(m.get("text", "")).startswith("Approval needed")
-        ]
+        return [m for m in self.slack.messages(channel) if is_card(m)]
 
     def wait_card(self, channel: str = "C0OPS") -> dict[str, Any]:
         cards: list[dict[str, Any]] = wait_until(lambda: self.cards(channel), 10, "an approval card")
@@ -122,6 +120,11 @@ class BotHarness:
     def mutations(self) -> list[Any]:
         """Every write the bot sent to the Kubernetes API."""
         return self.kube.writes()
+
+
+def is_card(message: dict[str, Any]) -> bool:
+    """An approval card (a production one starts with its environment's banner)."""
+    return "Approval needed" in str(message.get("text", "")).split(":")[0]
 
 
 def operation_id_of(card: dict[str, Any]) -> str:

@@ -143,3 +143,29 @@ def test_demo_breaks_a_deployment_and_shows_the_alert_then_its_resolution(tmp_pa
     assert "Logs" in out  # the alert's fix button, numbered like any other
     assert "Resolved" in out
     assert "no deployment 'nothing'" in out
+
+
+def test_a_bad_environments_file_stops_start_up_with_its_file_and_line(tmp_path: Path) -> None:
+    access = tmp_path / "access.yaml"
+    access.write_text("channels: [C0OPS]\nroles: {}\n")
+    environments = tmp_path / "environments.yaml"
+    environments.write_text(
+        "environments:\n  prod:\n    namespace: litellm-prod\n    litellm_master_key: sk-hunter2-abcdef\n"
+        "    production: maybe\n"
+    )
+    env_file = tmp_path / "envs.env"
+    env_file.write_text(
+        "SLACK_BOT_TOKEN=xoxb-secret-value-1234\nSLACK_SIGNING_SECRET=abc123abc123\n"
+        f"BOT_DATABASE_URL=postgresql://postgres@127.0.0.1:1/x\nACCESS_CONFIG={access}\n"
+        f"ENVIRONMENTS_CONFIG={environments}\n"
+    )
+    proc = subprocess.run(
+        [*BOT, "serve", "--env-file", str(env_file)],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "environments.yaml:5: environments.prod.production: input should be" in proc.stderr
+    assert "Traceback" not in proc.stderr and "hunter2" not in proc.stderr

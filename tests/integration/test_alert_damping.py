@@ -81,7 +81,7 @@ def watchers(
         client=rds, prefix=prefix, messenger=messenger, config=Alerts(channel=ALERTS), clock=clock
     )
     watch = Watch("deployments", deployments_check, 1, timing)
-    return Watchers([watch], env=env, pipeline=pipeline, redactor=Redactor([]), holds=holds), watch
+    return Watchers([watch], environments=[env], pipeline=pipeline, redactor=Redactor([]), holds=holds), watch
 
 
 def posted(slack: SlackSandbox, channel: str = ALERTS) -> list[dict[str, Any]]:
@@ -192,7 +192,7 @@ def test_the_bots_own_operation_owns_its_findings_and_an_alert_that_outlives_it_
     store: OperationStore,
     locks: TargetLocks,
 ) -> None:
-    holds = Holds(env=env, locks=locks, store=store, messenger=messenger, client=rds, prefix=redis_prefix)
+    holds = Holds(locks=locks, store=store, messenger=messenger, client=rds, prefix=redis_prefix)
     watching, watch = watchers(env, rds, redis_prefix, messenger, clock, Watcher(pending_seconds=60), holds)
     record = store.create(
         command="scale",
