@@ -8,7 +8,7 @@ schedules, and says so in its log: quiet by default, config-driven.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from croniter import croniter
@@ -42,15 +42,31 @@ class Route(_Strict):
 
 
 class Watcher(_Strict):
+    """How often a watcher looks, and how long a finding must hold before it alerts and stay gone before
+    it resolves (flap damping). A finding Kubernetes itself calls failed (a rollout past its progress
+    deadline, an image that cannot be pulled) waits only `failed_pending_seconds`."""
+
     enabled: bool = True
     interval_seconds: float = Field(default=60, ge=1, le=86400)
+    pending_seconds: float = Field(default=0, ge=0, le=86400)
+    failed_pending_seconds: float | None = Field(default=None, ge=0, le=86400)  # None: pending_seconds
+    clear_seconds: float = Field(default=0, ge=0, le=86400)
+
+    def pending_for(self, failed: bool) -> float:
+        """How long a finding waits before it alerts."""
+        if failed and self.failed_pending_seconds is not None:
+            return min(self.pending_seconds, self.failed_pending_seconds)
+        return self.pending_seconds
 
 
+_15M, _5M = 900.0, 300.0  # kube-prometheus: KubeDeploymentReplicasMismatch and KubePodCrashLooping `for: 15m`
 DEFAULT_WATCHERS: dict[str, Watcher] = {
-    "deployments": Watcher(interval_seconds=30),
-    "pods": Watcher(interval_seconds=30),
-    "readiness": Watcher(interval_seconds=30),
-    "redis": Watcher(interval_seconds=60),
+    "deployments": Watcher(
+        interval_seconds=30, pending_seconds=_15M, failed_pending_seconds=60, clear_seconds=_5M
+    ),
+    "pods": Watcher(interval_seconds=30, pending_seconds=_15M, failed_pending_seconds=60, clear_seconds=_5M),
+    "readiness": Watcher(interval_seconds=30, pending_seconds=_5M, clear_seconds=_5M),
+    "redis": Watcher(interval_seconds=60, pending_seconds=_5M, clear_seconds=_5M),
     "images": Watcher(interval_seconds=300),
     "drift": Watcher(interval_seconds=3600),
     "backups": Watcher(interval_seconds=3600),
@@ -66,13 +82,19 @@ class Alerts(_Strict):
     # "c" for c1 and c2, "default" for every kind not named)
     drift_thresholds: dict[str, int] = Field(default_factory=lambda: {"default": 0})
 
-    @field_validator("watchers")
+    @field_validator("watchers", mode="before")
     @classmethod
-    def _known_watchers(cls, value: dict[str, Watcher]) -> dict[str, Watcher]:
-        unknown = sorted(set(value) - set(DEFAULT_WATCHERS))
+    def _known_watchers(cls, value: Any) -> Any:
+        """Each watcher's fields override its defaults one by one (`pods: {pending_seconds: 0}`)."""
+        if not isinstance(value, dict):
+            return value
+        unknown = sorted(str(name) for name in set(value) - set(DEFAULT_WATCHERS))
         if unknown:
             raise ValueError(f"unknown watcher {unknown[0]!r}; known: {', '.join(DEFAULT_WATCHERS)}")
-        return value
+        return {
+            name: {**DEFAULT_WATCHERS[name].model_dump(), **fields} if isinstance(fields, dict) else fields
+            for name, fields in value.items()
+        }
 
     @field_validator("drift_thresholds")
     @classmethod

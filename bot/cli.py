@@ -163,6 +163,7 @@ def _demo(state_dir: Path, environments: tuple[str, ...] = ()) -> int:
         users=users,
         kube=world.kube,
         registry=world.registry,
+        control_url=world.control.url if world.control else None,
         clusters={twin.name: twin.kube for twin in world.twins if twin.kube is not None},
     )
     print(

@@ -436,8 +436,10 @@ def render_alert(
     since: datetime,
     resolved_at: datetime | None = None,
     buttons: Sequence[Button] = (),
+    notes: Sequence[str] = (),
 ) -> Message:
-    """An alert's one message: severity, headline, details; once resolved, struck through without buttons."""
+    """An alert's one message: severity, headline, details, the bot's notes (who acknowledged, the
+    operation it followed, a silence: mentions from `contract.mention`); resolved: without buttons."""
     icon = "✅" if resolved_at is not None else SEVERITY_ICONS.get(severity, "🟠")
     headline = _clip(_esc(title.strip() or "alert"), 300)
     state = "Resolved" if resolved_at is not None else severity.capitalize()
@@ -448,7 +450,7 @@ def render_alert(
     context = [f"{_esc(component)}", f"from {_esc(source)}", f"since {_slack_date(since)}"]
     if resolved_at is not None:
         context.append(f"resolved {_slack_date(resolved_at)}")
-    tail: list[Block] = []
+    tail: list[Block] = [_context(" · ".join(_plain(note) for note in notes))] if notes else []
     if buttons and resolved_at is None:
         tail.append(_actions(buttons))
     tail.append(_context(" · ".join(context)))

@@ -21,6 +21,9 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot.access import AccessControl, GroupDirectory, load_access_config
 from bot.alerts.alertmanager import AlertmanagerReceiver
+from bot.alerts.am_silences import AlertmanagerSilences
+from bot.alerts.desk import AlertDesk
+from bot.alerts.holding import Holds
 from bot.alerts.pipeline import AlertPipeline
 from bot.alerts.watching import Watchers, build_watches
 from bot.app import build_app
@@ -44,6 +47,7 @@ from bot.settings import Settings
 from bot.stash import ArgumentStash
 from bot.store import AuditLog, Database, OperationStore, StoreUnavailable
 from bot.store.schedules import ScheduleStore
+from bot.store.silences import SilenceStore
 from bot.text_safety import register_secrets
 from commands.clients.kube import KubeClient
 from commands.environment import Environment
@@ -268,11 +272,26 @@ def build_bot(settings: Settings, *, progress_interval: float = 1.0) -> Bot:
         messenger=messenger,
         config=automation.alerts,
         metrics=metrics,
+        silences=SilenceStore(db),
     )
+    desk = AlertDesk(  # one for every environment: alerts and silences are the bot's, across them
+        pipeline=alerts,
+        silences=SilenceStore(db),
+        audit=audit,
+        components=sorted({name for each in environments for name in each.components}),
+        alertmanager=AlertmanagerSilences(settings.alertmanager_url) if settings.alertmanager_url else None,
+    )
+    for each in environments:
+        each.alerts = desk
     metrics.watch_pending_approvals(lambda: len(service.store.pending()))
     scheduler = schedulers(environments, schedules, service.runs.run_scheduled, alerts)
+    holds = Holds(locks=locks, store=store, messenger=messenger, client=rds, prefix=settings.redis_prefix)
     watchers = Watchers(
-        build_watches(automation), environments=list(environments), pipeline=alerts, redactor=redactor
+        build_watches(automation),
+        environments=list(environments),
+        pipeline=alerts,
+        redactor=redactor,
+        holds=holds,
     )
     app = build_app(
         client=client,

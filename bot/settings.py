@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     # alerts and schedules: the automation file, the Alertmanager receiver's token, leader election
     automation_config: Path | None = None
     alertmanager_token: SecretStr | None = None  # POST /alerts/alertmanager answers 401 without it
+    alertmanager_url: str | None = None  # set: a silence of an Alertmanager alert is made there too
     leader_lease_name: str = "litemaas-chatops-leader"
     leader_lease_seconds: float = Field(default=15, ge=2, le=300)
     pod_name: str | None = None  # this replica's identity in the Lease (downward API); default host-pid

@@ -100,6 +100,47 @@ class StoredOperation:
     result: Result | None
 
 
+@dataclass(frozen=True)
+class AlertLine:
+    """One alert as `alerts` shows it: its short id, state (firing, acknowledged, silenced), headline."""
+
+    alert_id: str
+    severity: str
+    component: str
+    title: str
+    since: datetime
+    acknowledged_by: str | None
+    silenced_by: str | None  # the id of the silence hiding it
+
+
+@dataclass(frozen=True)
+class SilenceLine:
+    """One silence in force: its short id, what it hides, who set it, why, until when."""
+
+    silence_id: str
+    shown_as: str
+    created_by: str
+    reason: str
+    expires_at: datetime
+    alertmanager: bool  # also a silence in Alertmanager
+
+
+class AlertBook(Protocol):
+    """The bot's alerts and silences, as the `alerts` verbs see and change them (every change audited
+    by the bot, as `by`). Methods raise `BotStateUnavailable` when a store is down and `LookupError`
+    (its message shown) for an unknown alert, component or silence."""
+
+    def alerts(self) -> list[AlertLine]: ...
+
+    def silences(self) -> list[SilenceLine]: ...
+
+    def acknowledge(self, alert_id: str, by: str) -> AlertLine: ...
+
+    def silence(self, what: str, seconds: int, reason: str, by: str) -> SilenceLine: ...
+
+    def unsilence(self, silence_id: str, by: str) -> SilenceLine: ...
+
+
 class BotStateUnavailable(Exception):
     """The bot's own stores (PostgreSQL, Redis) cannot be read; the message says which."""
 

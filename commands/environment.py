@@ -24,7 +24,7 @@ from commands.contract import OperationError
 from commands.text import shown
 
 if TYPE_CHECKING:
-    from commands.bot_state import BotState, ScheduleBook
+    from commands.bot_state import AlertBook, BotState, ScheduleBook
     from commands.clients.kube import KubeClient
     from commands.clients.oci.catalogue import ImageRegistry
 
@@ -186,6 +186,7 @@ class Environment:
     litellm_redis_url: str | None = None  # LiteLLM's own Redis (cache flush); None: not configured
     schedules: ScheduleBook | None = None  # the bot's schedules (the `schedules` commands); None: none
     bot: BotState | None = None  # the bot's own state (help, whoami, audit, approvals, locks); None: none
+    alerts: AlertBook | None = None  # the bot's alerts and silences (the `alerts` commands); None: none
     image_registry: ImageRegistry | None = None  # pre-flight, `versions`, updates in `status`; None: off
     fail_fast: FailFast = field(default_factory=FailFast)
     production: bool = False  # shown unmistakably on cards and results

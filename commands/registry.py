@@ -47,6 +47,9 @@ def default_registry() -> Registry:
     from commands.admins.demote import AdminDemoteOperation
     from commands.admins.listing import AdminListOperation
     from commands.admins.promote import AdminPromoteOperation
+    from commands.alerts.acknowledge import AlertsAckCommand
+    from commands.alerts.listing import AlertsCommand
+    from commands.alerts.silence import AlertsSilenceCommand, AlertsUnsilenceCommand
     from commands.autosync.off import AutosyncOffOperation
     from commands.autosync.on import AutosyncOnOperation
     from commands.autosync.status import AutosyncStatusOperation
@@ -88,6 +91,10 @@ def default_registry() -> Registry:
             AuditShowCommand,
             ApprovalsCommand,
             LocksCommand,
+            AlertsCommand,
+            AlertsAckCommand,
+            AlertsSilenceCommand,
+            AlertsUnsilenceCommand,
             StatusOperation,
             ScaleOperation,
             BackupNowOperation,

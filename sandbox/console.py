@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from sandbox.console_faults import FAULT_HELP, FAULT_WORDS, fault_command
 from sandbox.console_images import registry_command
 from sandbox.kube import KubeSandbox
 from sandbox.registry import RegistrySandbox
@@ -30,13 +31,13 @@ QUIET_PERIOD = 0.3  # the calls have settled once none came for this long
 FIRST_CALL_WAIT = 1.0  # give up early when the bot made no call at all for this long
 MAX_WAIT_COMMAND = 60.0
 
-HELP = """\
+HELP = f"""\
 commands:
   as alice: /maas status                 slash command as alice in the current channel
   in C0OTHER as bob: /maas status        … in another channel (id, #name, or dm)
   as dave: press 1  |  press 1 as dave   click button [1] as dave
   wait [SECONDS]                         show what the bot posts for a while (default 5)
-  break litellm  |  heal litellm         crash-loop a Deployment's pods (alerts follow) / let them recover
+{FAULT_HELP}
   break litellm prod                     … in one environment's cluster (sandbox --environments)
   registry down  |  registry up          a registry outage: the pre-flight cannot check (the card says so)
   untag IMAGE  |  push IMAGE             delete / add a tag in the sandbox registry
@@ -300,9 +301,11 @@ class Console:
         settle_timeout: float = SETTLE_TIMEOUT,
         kube: KubeSandbox | None = None,
         registry: RegistrySandbox | None = None,
+        control_url: str | None = None,
         clusters: dict[str, KubeSandbox] | None = None,
     ) -> None:
         self.slack = slack
+        self.control_url = control_url
         self.kube = kube
         self.clusters = dict(clusters or {})  # environment name → its cluster (several environments)
         self.registry = registry
@@ -358,7 +361,8 @@ class Console:
                 kube.set_pod_state(pod["metadata"]["name"], container, waiting_reason=None, ready=True)
         state = "crash-looping" if word == "break" else "healthy again"
         self._write(
-            f"{len(pods)} pod(s) of {args[0]} are {state}; the watchers notice within seconds (try: wait 15)"
+            f"{len(pods)} pod(s) of {args[0]} are {state}; "
+            "the watchers alert once it lasts 10 s (try: wait 20)"
         )
 
     def run(self, lines: Iterable[str], *, prompt: str = "") -> None:
@@ -402,8 +406,11 @@ class Console:
         if word == "wait":
             self._wait_command(line)
             return
-        if word in ("break", "heal"):
-            self._break_or_heal(word, line.split()[1:])
+        if word in ("break", "heal") and len(line.split()) == 3 and line.split()[2] in self.clusters:
+            self._break_or_heal(word, line.split()[1:])  # one environment's cluster
+            return
+        if word in FAULT_WORDS:
+            self._write(fault_command(self._http, self.control_url, word, line.split()[1:]))
             return
         if word in ("registry", "untag", "push"):
             self._write(registry_command(self.kube, self.registry, word, line.split()[1:]))

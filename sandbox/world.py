@@ -8,6 +8,7 @@ setting `serve` needs to run against it (`litemaas-bot serve --env-file FILE`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -18,9 +19,12 @@ import redis
 from psycopg import sql
 
 from sandbox.backend import BackendSandbox
+from sandbox.control import ControlServer
 from sandbox.environments import EnvironmentTwin, access_policy, environments_file
+from sandbox.faults import Faults
 from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox
+from sandbox.redis_server import RedisServer, redis_server_binary
 from sandbox.registry import RegistrySandbox
 from sandbox.schemas import TemplateDatabases, drop_database
 from sandbox.seed_data import seed_demo
@@ -41,14 +45,15 @@ policy:                               # overrides of the default table in §2
 """
 
 DEMO_AUTOMATION_FILE = """\
-# Alerts and schedules (bot/automation.py). The demo's watchers look often, so alerts show at once.
+# Alerts and schedules (bot/automation.py). The demo's watchers look often and wait seconds, not the
+# production minutes, before they alert (pending) or resolve (clear).
 alerts:
   channel: C0ALERTS
   renotify_minutes: 60
   watchers:
-    deployments: {interval_seconds: 5}
-    pods: {interval_seconds: 5}
-    readiness: {interval_seconds: 10}
+    deployments: {interval_seconds: 5, pending_seconds: 20, failed_pending_seconds: 5, clear_seconds: 5}
+    pods: {interval_seconds: 5, pending_seconds: 10, clear_seconds: 5}
+    readiness: {interval_seconds: 10, pending_seconds: 20, clear_seconds: 5}
     images: {interval_seconds: 30}
     drift: {enabled: false}  # the demo plants drift on purpose: ask for it with /maas drift
     backups: {enabled: false}  # a fresh sandbox has no backup yet
@@ -59,7 +64,12 @@ schedules:
   drift: {cron: "0 6 * * *", channel: C0OPS}
 """
 
-REDIS_PREFIX = "chatops-sandbox:"
+
+def sandbox_tag(state_dir: Path) -> str:
+    """A sandbox's name, from its state directory: two sandboxes on one machine share no database
+    and no Redis key, and a restarted sandbox finds its own again."""
+    return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]
+
 
 DEMO_USERS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL", "dave": "U0DAVE", "eve": "U0EVE"}
 
@@ -71,16 +81,17 @@ class SandboxWorld:
     state_dir: Path
     namespace: str = "litellm-rhpds"
     pg_admin_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
-    database: str = "litemaas_chatops_sandbox"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    database: str = ""  # the bot's database; default chatops_sandbox_<tag>
+    redis_url: str = "redis://127.0.0.1:6379/0"  # the bot's Redis (keys under chatops-sandbox-<tag>:)
     auto_progress: float | None = 1.0
     signing_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     bot_token: str = field(default_factory=lambda: "xoxb-sandbox-" + secrets.token_hex(8))
     master_key: str = field(default_factory=lambda: "sk-sandbox-" + secrets.token_hex(12))
     backend_admin_key: str = field(default_factory=lambda: "ltm_admin_" + secrets.token_hex(12))
     alertmanager_token: str = field(default_factory=lambda: secrets.token_hex(16))
-    litemaas_database: str = "litemaas_sandbox"
-    litellm_database: str = "litellm_sandbox"
+    litemaas_database: str = ""  # default litemaas_sandbox_<tag>
+    litellm_database: str = ""  # default litellm_sandbox_<tag>
+    tag: str = ""  # default: from the state directory (`sandbox_tag`)
     kube: KubeSandbox | None = None
     slack: SlackSandbox | None = None
     litellm: LiteLLMSandbox | None = None
@@ -89,6 +100,27 @@ class SandboxWorld:
     progress_deadline_steps: int = 60  # ten-second steps: Kubernetes' default 600 s progress deadline
     environments: tuple[str, ...] = ()  # several LiteMaaS deployments (sandbox/environments.py)
     twins: list[EnvironmentTwin] = field(default_factory=list)
+    litellm_redis: RedisServer | None = None  # LiteLLM's Redis: a redis-server of its own
+    faults: Faults | None = None
+    control: ControlServer | None = None
+
+    def __post_init__(self) -> None:
+        self.tag = self.tag or sandbox_tag(self.state_dir)
+        self.database = self.database or f"chatops_sandbox_{self.tag}"
+        self.litemaas_database = self.litemaas_database or f"litemaas_sandbox_{self.tag}"
+        self.litellm_database = self.litellm_database or f"litellm_sandbox_{self.tag}"
+
+    @property
+    def redis_prefix(self) -> str:
+        return f"chatops-sandbox-{self.tag}:"
+
+    @property
+    def litellm_redis_url(self) -> str:
+        """Never the bot's own Redis database: its own server, else another database number."""
+        if self.litellm_redis is not None:
+            return self.litellm_redis.url
+        base, _, _ = self.redis_url.rpartition("/")
+        return f"{base}/{1 + int(self.tag, 16) % 15}"
 
     def start(self) -> SandboxWorld:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -118,6 +150,17 @@ class SandboxWorld:
             litellm_database_url=litellm_url,
             admin_keys=(self.backend_admin_key,),
         ).start()
+        if redis_server_binary() is not None:
+            self.litellm_redis = RedisServer().up()
+        self.faults = Faults(
+            kube=self.kube,
+            litellm=self.litellm,
+            backend=self.backend,
+            litellm_redis=self.litellm_redis,
+            backup_dir=self.state_dir / "backups",
+            litellm_database_url=litellm_url,
+        )
+        self.control = ControlServer(self.faults).start()
         self.kube.write_kubeconfig(self.kubeconfig_path, namespace=self.namespace)
         self._start_environments()
         if self.environments:  # its own access file: the per-environment policy of the demo
@@ -140,7 +183,10 @@ class SandboxWorld:
             self.twins.append(twin)  # before start: a failed start still drops what it created
             twin.start(self.database)
         if self.twins:
-            self.environments_path.write_text(environments_file(self.twins, self.state_dir, self.redis_url))
+            text = environments_file(
+                self.twins, self.state_dir, self.litellm_redis_url
+            )  # not the bot's Redis
+            self.environments_path.write_text(text)
 
     @property
     def environments_path(self) -> Path:
@@ -191,7 +237,7 @@ class SandboxWorld:
         run points at messages that no longer exist, so it goes."""
         client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=3)
         try:
-            keys = list(client.scan_iter(match=f"{REDIS_PREFIX}*", count=1000))
+            keys = list(client.scan_iter(match=f"{self.redis_prefix}*", count=1000))
             if keys:
                 client.delete(*keys)
         finally:
@@ -214,8 +260,8 @@ class SandboxWorld:
             "LITEMAAS_NAMESPACE": self.namespace,
             "BOT_DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
-            "REDIS_PREFIX": REDIS_PREFIX,
-            "LITELLM_REDIS_URL": self.redis_url,
+            "REDIS_PREFIX": self.redis_prefix,
+            "LITELLM_REDIS_URL": self.litellm_redis_url,
             "ACCESS_CONFIG": str(self.access_path),
             "LITELLM_URL": self.litellm.url,
             "BACKEND_URL": self.backend.url,
@@ -228,6 +274,7 @@ class SandboxWorld:
             "ALERTMANAGER_TOKEN": self.alertmanager_token,
             "LEADER_LEASE_SECONDS": "5",
             "REGISTRY_MIRRORS": json.dumps(self.registry.mirrors()),
+            "SANDBOX_CONTROL_URL": self.control.url if self.control else "",
         } | ({"ENVIRONMENTS_CONFIG": str(self.environments_path)} if self.twins else {})
 
     def write_env(self, path: Path) -> Path:
@@ -240,9 +287,16 @@ class SandboxWorld:
         return path
 
     def stop(self) -> None:
-        for server in (self.slack, self.kube, self.litellm, self.backend, self.registry):
+        for server in (self.control, self.slack, self.kube, self.litellm, self.backend, self.registry):
             if server is not None:
                 server.stop()
         for twin in self.twins:  # their servers, and the databases they created
             twin.stop()
         self.twins = []
+        if self.litellm_redis is not None:
+            self.litellm_redis.down()
+
+    def drop_databases(self) -> None:
+        """Drop this sandbox's databases (tests; a demo keeps them for its next start)."""
+        for name in (self.database, self.litemaas_database, self.litellm_database):
+            drop_database(self.pg_admin_url, name)

@@ -206,6 +206,7 @@ def to_alert(notification: AlertmanagerNotification) -> Alert:
         title=_title(notification, firing),
         details=_details(notification, firing),
         source=SOURCE,
+        labels=tuple(sorted((notification.group_labels or notification.common_labels).items())),
     )
 
 

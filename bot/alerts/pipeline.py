@@ -11,18 +11,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 from redis.lock import Lock
 
 from bot import rendering
-from bot.alerts.model import Alert
+from bot.alerts.dressing import dressed
+from bot.alerts.model import Alert, alert_id
 from bot.automation import Alerts
 from bot.messenger import Messenger
 from bot.metrics import BotMetrics
+from bot.store import StoreUnavailable
+from bot.store.silences import Silence, SilenceStore
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,12 @@ class AlertState:
     first_seen: float
     last_notified: float
     resolved_at: float | None = None
+    acked_by: str | None = None  # who said they are on it
+    alert: dict[str, Any] | None = None  # the alert as last reported (to show acks and silences on it)
+
+    @property
+    def alert_id(self) -> str:
+        return alert_id(self.fingerprint)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -71,7 +81,9 @@ class AlertPipeline:
         config: Alerts,
         clock: Callable[[], float] | None = None,
         metrics: BotMetrics | None = None,
+        silences: SilenceStore | None = None,
     ) -> None:
+        self.silences = silences
         self.redis = client
         self.prefix = prefix
         self.messenger = messenger
@@ -82,18 +94,24 @@ class AlertPipeline:
     # ------------------------------------------------------------------ public
 
     def fire(self, alert: Alert) -> None:
-        """Post the alert, or edit its message if it changed, or remind in its thread when due."""
+        """Post the alert, or edit its message if it changed, or remind in its thread when due; a
+        silenced alert is not posted (and not reminded), an acknowledged one not reminded."""
         channel = alert.route or self.config.channel_for(alert.severity, alert.component)
         if channel is None:
             log.info("alert %s has no route to a channel; not posted", alert.fingerprint)
             return
+        silence = self._silence_for(alert.fingerprint, alert.component)
         with self._locked(alert.fingerprint):
             state = self._load(alert.fingerprint)
             now = self.clock()
             if state is None or state.resolved_at is not None or state.ts is None:
-                first_seen = state.first_seen if state is not None and state.resolved_at is None else now
-                ts = self.messenger.post(channel, self._render(alert, first_seen))
-                self._sent(alert.severity, "posted", ts is not None)
+                fresh = state is None or state.resolved_at is not None
+                first_seen = now if fresh or state is None else state.first_seen
+                shown = dressed(alert, None, silence)
+                ts = None
+                if silence is None:  # a silenced alert is listed by `alerts`, not posted
+                    ts = self.messenger.post(channel, self._render(shown, first_seen))
+                    self._sent(alert.severity, "posted", ts is not None)
                 state = AlertState(
                     fingerprint=alert.fingerprint,
                     source=alert.source,
@@ -102,27 +120,64 @@ class AlertPipeline:
                     severity=alert.severity,
                     channel=channel,
                     ts=ts,
-                    digest=alert.digest(),
+                    digest=shown.digest(),
                     first_seen=first_seen,
                     last_notified=now,
                 )
-            elif state.digest != alert.digest():
-                updated = self.messenger.update(
-                    state.channel, state.ts, self._render(alert, state.first_seen)
-                )
-                self._sent(alert.severity, "updated", updated)
-                state.digest = alert.digest()
-                state.title, state.component, state.severity = alert.title, alert.component, alert.severity
-            elif now - state.last_notified >= self.config.renotify_minutes * 60:
-                minutes = int((now - state.first_seen) // 60)
-                reminder = rendering.render_text(f"Still firing after {minutes} min: {alert.title}")
-                reminded = self.messenger.post(state.channel, reminder, thread_ts=state.ts, broadcast=True)
-                self._sent(alert.severity, "reminded", reminded is not None)
-                state.last_notified = now
+            else:
+                shown = dressed(alert, state.acked_by, silence)
+                self._follow_up(state, alert, shown, quiet=silence is not None or state.acked_by is not None)
+            state.alert = alert.to_dict()
             self._save(state)
-            self._remember_actions(alert)
-        if state.ts is None:
+            self._remember_actions(shown)
+        if state.ts is None and silence is None:
             raise AlertNotDelivered(f"Slack refused the message of alert {alert.fingerprint}")
+
+    def _follow_up(self, state: AlertState, alert: Alert, shown: Alert, *, quiet: bool) -> None:
+        """An alert already posted: edit it when what it shows changed, else remind when due (unless
+        `quiet`: someone is on it, or it is silenced)."""
+        assert state.ts is not None
+        now = self.clock()
+        if state.digest != shown.digest():
+            updated = self.messenger.update(state.channel, state.ts, self._render(shown, state.first_seen))
+            self._sent(alert.severity, "updated", updated)
+            state.digest = shown.digest()
+            state.title, state.component, state.severity = alert.title, alert.component, alert.severity
+        elif quiet:
+            state.last_notified = now
+        elif now - state.last_notified >= self.config.renotify_minutes * 60:
+            minutes = int((now - state.first_seen) // 60)
+            reminder = rendering.render_text(f"Still firing after {minutes} min: {alert.title}")
+            reminded = self.messenger.post(state.channel, reminder, thread_ts=state.ts, broadcast=True)
+            self._sent(alert.severity, "reminded", reminded is not None)
+            state.last_notified = now
+
+    def refresh(self, fingerprint: str, *, acked_by: str | None = None) -> AlertState | None:
+        """Show a firing alert's current acknowledgement and silence on its message (`acked_by`: it is
+        acknowledged now); a silenced alert never posted is posted once its silence is gone."""
+        with self._locked(fingerprint):
+            state = self._load(fingerprint)
+            if state is None or state.resolved_at is not None or state.alert is None:
+                return None
+            if acked_by is not None:
+                state.acked_by = acked_by
+            alert = Alert.from_dict(state.alert)
+            shown = dressed(alert, state.acked_by, self._silence_for(fingerprint, state.component))
+            if state.digest != shown.digest() and state.ts is not None:
+                self.messenger.update(state.channel, state.ts, self._render(shown, state.first_seen))
+            state.digest = shown.digest()
+            self._save(state)
+            self._remember_actions(shown)
+            return state
+
+    def states(self) -> list[AlertState]:
+        """Every alert firing now, posted or hidden by a silence, oldest first."""
+        found = [self._load(fp) for fp in self.firing()]
+        return sorted((s for s in found if s is not None), key=lambda s: s.first_seen)
+
+    def silence_for(self, fingerprint: str, component: str) -> Silence | None:
+        """The silence in force on this alert, or None (also when PostgreSQL cannot say)."""
+        return self._silence_for(fingerprint, component)
 
     def resolve(self, fingerprint: str) -> None:
         """Mark the alert's message resolved and say so in its thread; a no-op if it is not firing."""
@@ -143,8 +198,9 @@ class AlertPipeline:
             self.redis.set(self._key(fingerprint), state.to_json(), ex=_RESOLVED_TTL)
             self.redis.hdel(self._firing_key, fingerprint)
 
-    def report(self, source: str, alerts: Sequence[Alert]) -> None:
-        """A source's complete current picture: fire each alert, resolve its alerts no longer present."""
+    def report(self, source: str, alerts: Sequence[Alert], keep: Collection[str] = ()) -> None:
+        """A source's complete current picture: fire each alert, resolve its alerts no longer present
+        (except those in `keep`: gone, but not yet clear for long enough)."""
         current = {alert.fingerprint for alert in alerts}
         undelivered: list[str] = []
         for alert in alerts:
@@ -153,7 +209,7 @@ class AlertPipeline:
             except AlertNotDelivered:
                 undelivered.append(alert.fingerprint)
         for fp, who in self.firing().items():
-            if who == source and fp not in current:
+            if who == source and fp not in current and fp not in keep:
                 self.resolve(fp)
         if undelivered:
             raise AlertNotDelivered(f"Slack refused {len(undelivered)} alert message(s); retried next pass")
@@ -186,6 +242,16 @@ class AlertPipeline:
         )
         return lock
 
+    def _silence_for(self, fingerprint: str, component: str) -> Silence | None:
+        if self.silences is None:
+            return None
+        try:
+            active = self.silences.active()
+        except StoreUnavailable as exc:  # cannot tell: alert rather than hide
+            log.warning("silences unreadable, alerting anyway: %s", exc)
+            return None
+        return next((s for s in active if s.matches(fingerprint, component)), None)
+
     def _load(self, fingerprint: str) -> AlertState | None:
         raw = self.redis.get(self._key(fingerprint))
         return None if raw is None else AlertState.from_json(raw)
@@ -204,6 +270,7 @@ class AlertPipeline:
             details=alert.details,
             source=alert.source,
             since=datetime.fromtimestamp(first_seen, UTC),
+            notes=alert.notes,
             buttons=[
                 rendering.Button(
                     a.label,

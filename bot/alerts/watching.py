@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 
+from bot.alerts.damping import Candidate, Damper
+from bot.alerts.holding import Holds
 from bot.alerts.model import Alert
 from bot.alerts.pipeline import AlertPipeline
-from bot.automation import AutomationConfig
+from bot.automation import AutomationConfig, Watcher
 from bot.redaction import Redactor
 from commands.checks import Check, Finding
 from commands.checks.registry import CheckSettings, build_checks
@@ -29,11 +31,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Watch:
-    """A named check and how often it runs."""
+    """A named check, how often it runs, and how long its findings pend and clear (automation file)."""
 
     name: str
     check: Check
     interval: float
+    timing: Watcher = field(default_factory=lambda: Watcher(pending_seconds=0, clear_seconds=0))
 
 
 def to_alert(watch: str, finding: Finding, env: Environment | None = None) -> Alert:
@@ -74,12 +77,15 @@ class Watchers:
         environments: list[Environment],
         pipeline: AlertPipeline,
         redactor: Redactor,
+        holds: Holds | None = None,
     ) -> None:
         self.watches = watches
         self.environments = environments  # every watch runs for each, on its own thread
         self.several = len(environments) > 1
         self.pipeline = pipeline
         self.redactor = redactor
+        self.holds = holds
+        self.damper = Damper(pipeline.redis, pipeline.prefix, pipeline.clock)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -128,8 +134,25 @@ class Watchers:
                 _cannot_look(watch.name, f"the check failed on the bot's side ({type(exc).__name__})")
             ]
         scoped = env if self.several else None
-        alerts = [to_alert(watch.name, f, scoped) for f in findings]
-        self.pipeline.report(f"watch:{watch.name}" + (f"@{env.name}" if scoped else ""), alerts)
+        source = f"watch:{watch.name}" + (f"@{env.name}" if scoped else "")
+        candidates = [self._candidate(watch, finding, env, scoped) for finding in findings]
+        firing = {fp for fp, who in self.pipeline.firing().items() if who == source}
+        sifted = self.damper.sift(source, candidates, firing=firing, clear_seconds=watch.timing.clear_seconds)
+        for held in sifted.held:
+            if self.holds is not None and held.holder is not None:
+                self.holds.note(held.holder, held.alert, watch.name)
+        self.pipeline.report(source, sifted.fire, keep=sifted.keep)
+
+    def _candidate(
+        self, watch: Watch, finding: Finding, env: Environment, scoped: Environment | None
+    ) -> Candidate:
+        """The finding as an alert with its pending time, and the operation holding its target."""
+        holder = self.holds.holder(env, finding.component) if self.holds is not None else None
+        return Candidate(
+            to_alert(watch.name, finding, scoped),
+            watch.timing.pending_for(finding.failed),
+            holder=holder,
+        )
 
     def _loop(self, watch: Watch, env: Environment, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -171,5 +194,5 @@ def build_watches(config: AutomationConfig) -> list[Watch]:
     for name, check in checks.items():
         watcher = config.alerts.watcher(name)
         if watcher.enabled:
-            watches.append(Watch(name, check, watcher.interval_seconds))
+            watches.append(Watch(name, check, watcher.interval_seconds, watcher))
     return watches

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from commands.checks.finding import Finding
+from commands.checks.pods import IMAGE_PULL_FAILURES
 from commands.checks.workloads import component_deployments, plural
 from commands.clients.kube import KubeClient
 from commands.clients.kube_errors import KubeError
 from commands.clients.rollout import rollout_status
-from commands.cluster.pods import cap_lines, pod_report, pods_of
+from commands.cluster.pods import cap_lines, container_states, pod_report, pods_of
 from commands.contract import FollowUp, rollback
 from commands.environment import Component, Environment
 
@@ -28,13 +29,17 @@ def _condition_messages(deployment: dict[str, Any]) -> list[str]:
     return messages
 
 
-def _pod_lines(kube: KubeClient, deployment: dict[str, Any]) -> list[str]:
-    """What the Deployment's pods show (not ready, waiting reasons…), or why they could not be read."""
+def _pods(kube: KubeClient, deployment: dict[str, Any]) -> tuple[list[str], bool, bool]:
+    """What the Deployment's pods show (not ready, waiting reasons…) or why they could not be read,
+    whether one cannot pull its image, and whether one crash-loops or was OOMKilled."""
     try:
-        report = pod_report(pods_of(kube, deployment))
+        pods = pods_of(kube, deployment)
     except KubeError as exc:
-        return [f"pods: cannot read them ({exc})"]
-    return list(cap_lines(report.lines, MAX_POD_LINES))
+        return [f"pods: cannot read them ({exc})"], False, False
+    states = [s for pod in pods for s in container_states(pod)]
+    unpullable = any(s.waiting in IMAGE_PULL_FAILURES for s in states)
+    crashing = any(s.crash_looping or s.oom_killed for s in states)
+    return list(cap_lines(pod_report(pods).lines, MAX_POD_LINES)), unpullable, crashing
 
 
 def deployment_finding(kube: KubeClient, component: Component, deployment: dict[str, Any]) -> Finding | None:
@@ -50,7 +55,8 @@ def deployment_finding(kube: KubeClient, component: Component, deployment: dict[
         title = f"{component.name}: the rollout of {target} exceeded its progress deadline ({availability})"
     else:
         title = f"{component.name}: {availability} ({target})"
-    details = [rollout.message, *_condition_messages(deployment), *_pod_lines(kube, deployment)]
+    pod_lines, unpullable, crashing = _pods(kube, deployment)
+    details = [rollout.message, *_condition_messages(deployment), *pod_lines]
     return Finding(
         key=f"deployment/{component.deployment}",
         severity="critical" if desired > 0 and available == 0 else "warning",
@@ -58,9 +64,11 @@ def deployment_finding(kube: KubeClient, component: Component, deployment: dict[
         title=title,
         details=tuple(details),
         actions=(
-            rollback(component.name),
+            # Rollback fits a failed rollout or failing pods, never a healthy rollout under way
+            *((rollback(component.name),) if rollout.failed or unpullable or crashing else ()),
             FollowUp("Logs", f"logs {component.name} --tail 100"),
         ),
+        failed=rollout.failed or unpullable,
     )
 
 

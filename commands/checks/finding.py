@@ -22,6 +22,7 @@ class Finding:
     title: str  # one line, no secrets: shown as the alert's headline
     details: tuple[str, ...] = ()  # further lines (pod names, reasons, counts)
     actions: tuple[FollowUp, ...] = field(default=())  # e.g. Rollback, Logs; run as the clicker
+    failed: bool = False  # Kubernetes calls it failed (deadline exceeded, image unpullable): alert sooner
 
 
 Check = Callable[[Environment], list[Finding]]

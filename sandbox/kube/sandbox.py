@@ -11,6 +11,7 @@ Besides the workloads it seeds the LiteMaaS Secrets (random values, overridable)
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -176,6 +177,19 @@ class KubeSandbox:
         """
         self._deployment(deployment)
         self.cluster.controller.fail_new_pods(self.namespace, deployment, reason)
+
+    def patch_deployment(self, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """A strategic-merge PATCH of Deployment `name`, as `kubectl patch` sends it (a change made
+        outside the bot): a changed template starts a rollout."""
+        self._deployment(name)
+        body = json.dumps(patch).encode()
+        return self.cluster.patch(
+            resources.BY_PLURAL["deployments"],
+            self.namespace,
+            name,
+            "application/strategic-merge-patch+json",
+            body,
+        )
 
     def clear_failures(self, deployment: str) -> None:
         """Forget `deployment`'s scripted failures; stuck pods start, its rollout resumes on step()."""

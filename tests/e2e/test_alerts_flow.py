@@ -21,6 +21,9 @@ alerts:
   channel: {ALERTS}
   routes:
     - {{severity: [info], channel: C0QUIET}}
+  watchers:  # alert at the first sight and resolve at the first clean pass (the defaults wait minutes)
+    pods: {{pending_seconds: 0, clear_seconds: 0}}
+    deployments: {{pending_seconds: 0, failed_pending_seconds: 0, clear_seconds: 0}}
 schedules: {{}}
 """
 
@@ -130,3 +133,66 @@ def test_alert_button_is_checked_like_a_typed_command(alerting: BotHarness) -> N
 def test_unknown_alert_button_is_refused_plainly(alerting: BotHarness) -> None:
     _, key = alerting.click("alice", ALERT_ACTION, "0" * 24, message_ts="1.1", channel=ALERTS)
     assert "expired" in alerting.wait_reply(key)
+
+
+def click_alert_button(harness: BotHarness, user: str, message: dict[str, Any], label: str) -> str:
+    _, key = harness.click(
+        user, ALERT_ACTION, alert_buttons(message)[label], message_ts=message["ts"], channel=ALERTS
+    )
+    return harness.wait_reply(key)
+
+
+def current(harness: BotHarness, ts: str) -> dict[str, Any]:
+    return next(m for m in harness.slack.messages(ALERTS) if m["ts"] == ts)
+
+
+def test_acknowledge_shows_who_is_on_it_and_silence_hides_the_component_until_unsilenced(
+    alerting: BotHarness,
+) -> None:
+    crash(alerting.kube, "litellm", 1)
+    alerting.bot.watchers.run_once(watch(alerting, "pods"))
+    [message] = top_level(alerting)
+    assert {"Acknowledge", "Silence 1h", "Silence 4h", "Silence 24h"} <= set(alert_buttons(message))
+
+    assert "is on it" in click_alert_button(alerting, "carol", message, "Acknowledge")
+    message = current(alerting, message["ts"])
+    assert "<@U0CAROL> is on it" in str(message["blocks"])
+    assert "Acknowledge" not in alert_buttons(message)
+
+    assert "needs the operator role" in click_alert_button(alerting, "carol", message, "Silence 4h")
+    assert "Silenced" in click_alert_button(alerting, "bob", message, "Silence 4h")
+    message = current(alerting, message["ts"])
+    assert "🔕 silenced until" in str(message["blocks"]) and "<@U0BOB>" in str(message["blocks"])
+    assert not any(label.startswith("Silence") for label in alert_buttons(message))
+    assert ("U0BOB", "alerts silence", "succeeded") in alerting.audit_outcomes()
+    assert ("U0CAROL", "alerts ack", "succeeded") in alerting.audit_outcomes()
+
+    _, key = alerting.command("carol", "alerts", channel=ALERTS)
+    listing = alerting.wait_reply(key)
+    assert "🔕 silenced" in listing and "until" in listing and "<@U0BOB>" in listing
+
+    _, key = alerting.command("bob", "alerts silence backend 1h planned maintenance", channel=ALERTS)
+    assert "Silenced" in alerting.wait_reply(key)
+    crash(alerting.kube, "litellm-backend", 1)
+    alerting.bot.watchers.run_once(watch(alerting, "pods"))
+    assert len(top_level(alerting)) == 1, "a silenced component's new alert is not posted"
+    _, key = alerting.command("carol", "alerts", channel=ALERTS)
+    assert "backend" in alerting.wait_reply(key)
+
+    silence_id = next(s.silence_id for s in alerting.bot.env.alerts.silences() if s.shown_as == "backend")
+    _, key = alerting.command("bob", f"alerts unsilence {silence_id}", channel=ALERTS)
+    assert "ended" in alerting.wait_reply(key)
+    alerting.bot.watchers.run_once(watch(alerting, "pods"))
+    assert len(top_level(alerting)) == 2, "once unsilenced, the backend's alert is posted"
+
+
+def test_silence_refuses_unknown_targets_and_durations_plainly(alerting: BotHarness) -> None:
+    for text, said in [
+        ("alerts silence nothing 1h", "no firing alert or component `nothing`"),
+        ("alerts silence litellm 8d", "at most 7d"),
+        ("alerts silence litellm forever", "duration"),
+        ("alerts unsilence 0badc0de", "no silence `0badc0de`"),
+    ]:
+        _, key = alerting.command("bob", text, channel=ALERTS)
+        assert said in alerting.wait_reply(key), text
+    assert alerting.bot.env.alerts is not None and alerting.bot.env.alerts.silences() == []

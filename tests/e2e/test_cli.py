@@ -136,7 +136,7 @@ def test_demo_scale_approved_in_the_console(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_breaks_a_deployment_and_shows_the_alert_then_its_resolution(tmp_path: Path) -> None:
-    script = "\n".join(["break litellm", "wait 15", "heal litellm", "wait 15", "break nothing", "quit"])
+    script = "\n".join(["break litellm", "wait 20", "heal litellm", "wait 15", "break nothing", "quit"])
     out = run_demo(tmp_path, script)
     assert "#ops-alerts" in out
     assert "CrashLoopBackOff" in out

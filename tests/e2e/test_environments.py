@@ -42,7 +42,7 @@ environment_policy:
 AUTOMATION = """\
 alerts:
   channel: C0ALERTS
-  watchers: {pods: {interval_seconds: 60}}
+  watchers: {pods: {interval_seconds: 60, pending_seconds: 0, clear_seconds: 0}}
 schedules:
   key-cleanup: {cron: "0 2 * * *", channel: C0OPS}
   backup: {cron: "0 3 * * *", channel: C0OPS}

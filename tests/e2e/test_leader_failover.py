@@ -22,7 +22,7 @@ AUTOMATION = """\
 alerts:
   channel: C0ALERTS
   watchers:
-    pods: {interval_seconds: 1}
+    pods: {interval_seconds: 1, pending_seconds: 0, clear_seconds: 0}
     deployments: {enabled: false}
     readiness: {enabled: false}
     redis: {enabled: false}

@@ -169,7 +169,13 @@ def test_buttons_carry_an_id_that_maps_back_to_the_command(
     values = [
         e["value"] for b in blocks for e in b.get("elements") or [] if e.get("action_id") == "alert.action"
     ]
-    assert len(values) == 1 and "rollback" not in values[0]
-    assert pipeline.action(values[0]) == "rollback litellm"
+    assert all("rollback" not in value for value in values)
+    commands = [pipeline.action(value) for value in values]
+    fired = alert()
+    assert commands == [
+        "rollback litellm",
+        f"alerts ack {fired.alert_id}",
+        *(f"alerts silence {fired.alert_id} {d}" for d in ("1h", "4h", "24h")),
+    ]
     assert pipeline.action("not-an-id") is None
     assert pipeline.action("x" * 500) is None

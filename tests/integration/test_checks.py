@@ -560,3 +560,36 @@ def test_the_backup_source_is_pluggable_and_its_failure_is_plain(kube: KubeClien
 
     with pytest.raises(OperationError, match="cannot read the backups: Permission denied"):
         backup_age_check(timedelta(days=1), unreadable)(env)
+
+
+def test_pods_that_cannot_pull_their_image_are_a_failed_finding_with_rollback(
+    sb: KubeSandbox, kube: KubeClient
+) -> None:
+    env = make_env(kube, lambda: True)
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {"containers": [{"name": "litellm", "image": "ghcr.io/berriai/litellm:no-such-tag"}]}
+            }
+        }
+    }
+    kube.patch_deployment("litellm", patch, STRATEGIC_MERGE)
+    for _ in range(3):
+        sb.step()
+
+    finding = one(pods_check(env))
+
+    assert finding.key == "pods/litellm" and finding.failed
+    assert "unable to pull their image" in finding.title
+    assert [a.label for a in finding.actions] == ["Rollback", "Logs"]
+    assert_actions_parse(env, [finding])
+
+
+def test_a_healthy_scale_up_under_way_offers_no_rollback(sb: KubeSandbox, kube: KubeClient) -> None:
+    env = make_env(kube, lambda: True)
+    kube.patch_scale("litellm", 3)
+
+    finding = one(deployments_check(env))
+
+    assert finding.title == "litellm: 1 of 3 replicas available (deployment/litellm)"
+    assert not finding.failed and [a.label for a in finding.actions] == ["Logs"]

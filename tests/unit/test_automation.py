@@ -63,6 +63,7 @@ def test_routes_pick_the_first_match_then_the_default_channel(tmp_path: Path) ->
         ("alerts: {channel: C0A, drift_thresholds: {f: -1}}\n", "drift threshold 'f' must be 0 or more"),
         ("alerts: {channel: '#ops'}\n", "alerts.channel"),
         ("alerts: {channel: C0A, renotify_minutes: 0}\n", "alerts.renotify_minutes"),
+        ("alerts: {channel: C0A, watchers: {pods: {pending_seconds: -1}}}\n", "alerts.watchers.pods"),
         ("schedules: {key-cleanup: {cron: '0 2 * * *'}}\n", "has no channel"),
         ("alerts: [1, 2]\n", "alerts"),
         ("- just a list\n", "must be a mapping"),
@@ -74,3 +75,14 @@ def test_errors_name_the_file_and_the_field(tmp_path: Path, text: str, named: st
     with pytest.raises(AutomationConfigError) as caught:
         load_automation(path)
     assert str(caught.value).startswith(str(path)) and named in str(caught.value)
+
+
+def test_watchers_wait_like_kube_prometheus_and_are_overridden_field_by_field(tmp_path: Path) -> None:
+    config = load_automation(
+        write(tmp_path, "alerts:\n  channel: C0A\n  watchers:\n    pods: {pending_seconds: 0}\n")
+    )
+    deployments, pods = config.alerts.watcher("deployments"), config.alerts.watcher("pods")
+    assert deployments.pending_for(failed=False) == 900  # KubeDeploymentReplicasMismatch `for: 15m`
+    assert deployments.pending_for(failed=True) == 60  # past its progress deadline, image unpullable
+    assert deployments.clear_seconds == 300
+    assert pods.pending_seconds == 0 and pods.interval_seconds == 30 and pods.clear_seconds == 300

@@ -1,0 +1,1 @@
+"""`alerts`, `alerts ack`, `alerts silence`, `alerts unsilence`: the bot's alerts and their silences."""
