@@ -9,73 +9,50 @@ cannot ping `@channel` or forge a mention), and only then clipped; that holds fo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, NotRequired, TypedDict
+from datetime import datetime
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
-    ButtonElement,
-    ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
     PlainTextObject,
     SectionBlock,
 )
 
+from bot.block_kit import (
+    FIELDS_PER_SECTION,
+    HEADER_LIMIT,
+    MAX_BLOCKS,
+    SECTION_TEXT_LIMIT,
+    Button,
+    Message,
+    duration_text,
+    escape_text,
+    production_marked,
+)
+from bot.block_kit import actions as _actions
+from bot.block_kit import button_element as _button
+from bot.block_kit import code as _code
+from bot.block_kit import code_block as _with_code_block
+from bot.block_kit import command_echo as _command
+from bot.block_kit import context as _context
+from bot.block_kit import field as _field
+from bot.block_kit import fit as _fit
+from bot.block_kit import message as _message
+from bot.block_kit import plain as _plain
+from bot.block_kit import section as _section
+from bot.block_kit import slack_date as _slack_date
+from bot.block_kit import unmentioned as _unmentioned
+from bot.block_kit import who as _who
 from bot.text_safety import ELLIPSIS, clip, escape
-from commands.contract import Plan, Progress, Result, mentioned
+from commands.contract import Plan, Progress, Result
 
-MAX_BLOCKS = 50
-SECTION_TEXT_LIMIT = 3000
-FIELD_TEXT_LIMIT = 2000
-FIELDS_PER_SECTION = 10
-HEADER_LIMIT = 150
-BUTTON_TEXT_LIMIT = 75
-BUTTONS_PER_ACTIONS = 25
-CONTEXT_TEXT_LIMIT = 3000
-FALLBACK_LIMIT = 3000
-COMMAND_ECHO_LIMIT = 200
+__all__ = ["Button", "Message", "duration_text", "escape_text", "production_marked"]
 
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
-
-
-class Message(TypedDict):
-    """What `chat_postMessage` / `respond` take: `text` is the notification fallback, never empty;
-    `attachments` only for a colour bar (production)."""
-
-    text: str
-    blocks: list[dict[str, Any]]
-    attachments: NotRequired[list[dict[str, Any]]]
-
-
-PRODUCTION_COLOUR = "#E01E5A"  # Slack's red: a production card's bar
-
-
-def production_marked(message: Message, environment: str) -> Message:
-    """A message marked as touching production: a red bar naming the environment."""
-    marked: Message = {**message}
-    marked["attachments"] = [
-        {
-            "color": PRODUCTION_COLOUR,
-            "fallback": f"PRODUCTION ({environment})",
-            "text": f":rotating_light: *PRODUCTION* environment `{_esc(environment)}`",
-        }
-    ]
-    return marked
-
-
-@dataclass(frozen=True)
-class Button:
-    """A button under a result (e.g. Rollback, Logs); `style` is None, "primary" or "danger"."""
-
-    text: str
-    action_id: str
-    value: str
-    style: str | None = None
+_esc = escape  # raw text from users, operations, alerts: redacted, then escaped (bot.text_safety)
+_clip = clip  # on escaped text only: never half an entity
 
 
 STATE_LINES: dict[str, str] = {
@@ -148,16 +125,6 @@ def render_note(result: Result) -> Message:
     if not result.ok:
         return render_error(_plain(text), escape=False) if text else render_error("")
     return render_text(_plain(text), escape=False)
-
-
-def _plain(text: str) -> str:
-    """Text escaped for mrkdwn, with the users a result names (`contract.mention`) as mentions."""
-    return "".join(_who(piece) if is_user else _esc(piece) for piece, is_user in mentioned(text))
-
-
-def _unmentioned(text: str) -> str:
-    """Text with the users it names as `@U…` (inside code, where no mention can be shown)."""
-    return "".join(f"@{piece}" if is_user else piece for piece, is_user in mentioned(text))
 
 
 def render_progress(
@@ -281,30 +248,6 @@ def render_plan(plan: Plan, *, command_text: str, dry_run: bool = True) -> Messa
     return _message(f"{title}: {_esc(plan.summary)}", [_section(_clip("\n".join(lines), SECTION_TEXT_LIMIT))])
 
 
-def escape_text(text: str) -> str:
-    """User text made safe for Slack mrkdwn: redacted, then `&`, `<`, `>` escaped (no ping, no link)."""
-    return _esc(text)
-
-
-# --- helpers ---------------------------------------------------------------------------------------
-
-
-def _message(fallback: str, blocks: Sequence[Block]) -> Message:
-    return {
-        "text": _clip(fallback.strip(), FALLBACK_LIMIT) or "(no text)",
-        "blocks": [block.to_dict() for block in blocks],
-    }
-
-
-def _fit(head: list[Block], body: list[Block], tail: list[Block]) -> list[Block]:
-    """At most MAX_BLOCKS: head and tail always kept, body cut with a "… N more" line."""
-    room = MAX_BLOCKS - len(head) - len(tail)
-    if len(body) > room:
-        hidden = len(body) - (room - 1)
-        body = [*body[: room - 1], _section(f"_… {hidden} more blocks not shown_")]
-    return [*head, *body, *tail]
-
-
 def _result_section(title: str, fields: dict[str, str], lines: tuple[str, ...]) -> list[Block]:
     text = f"*{_clip(_esc(title.strip()), 200)}*" if title.strip() else ""
     if lines:
@@ -325,51 +268,6 @@ def _result_section(title: str, fields: dict[str, str], lines: tuple[str, ...]) 
     return blocks
 
 
-def _with_code_block(prefix: str, lines: tuple[str, ...]) -> str:
-    """`prefix` then the lines in a code block, cut to fit a section with "… N more lines"."""
-    head = f"{prefix}\n```\n" if prefix else "```\n"
-    budget = SECTION_TEXT_LIMIT - len(head) - len("\n```") - 40
-    kept: list[str] = []
-    used = 0
-    for line in lines:
-        safe = _esc(_unmentioned(line).replace("```", "'''"))
-        safe = _clip(safe, min(500, budget))
-        if used + len(safe) + 1 > budget:
-            break
-        kept.append(safe)
-        used += len(safe) + 1
-    more = len(lines) - len(kept)
-    body = "\n".join(kept) or " "
-    suffix = f"\n_… {more} more lines_" if more else ""
-    return f"{head}{body}\n```{suffix}"
-
-
-def _field(label: str, value: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=_clip(f"*{_esc(label)}*\n{value or '—'}", FIELD_TEXT_LIMIT))
-
-
-def _section(text: str) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=_clip(text, SECTION_TEXT_LIMIT) or " "))
-
-
-def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=_clip(text, CONTEXT_TEXT_LIMIT) or " ")])
-
-
-def _actions(buttons: Sequence[Button]) -> ActionsBlock:
-    return ActionsBlock(elements=[_button(b) for b in buttons[:BUTTONS_PER_ACTIONS]])
-
-
-def _button(button: Button) -> ButtonElement:
-    style = button.style if button.style in ("primary", "danger") else None
-    return ButtonElement(
-        text=PlainTextObject(text=_clip(_esc(button.text), BUTTON_TEXT_LIMIT) or "?", emoji=True),
-        action_id=button.action_id,
-        value=button.value,
-        style=style,
-    )
-
-
 def _state_line(state: str, decided_by: str | None) -> str:
     line = STATE_LINES.get(state, f"State: {_esc(state)}")
     if decided_by and state in ("approved", "denied"):
@@ -377,81 +275,3 @@ def _state_line(state: str, decided_by: str | None) -> str:
     if decided_by and state in ("running", "succeeded", "failed", "interrupted"):
         return f"{line} · approved by {_who(decided_by)}"
     return line
-
-
-def _slack_date(moment: datetime) -> str:
-    """Slack's date token, shown in each reader's time zone, with an ISO UTC fallback."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    utc = aware.astimezone(UTC)
-    return (
-        f"<!date^{int(utc.timestamp())}^{{date_short_pretty}} {{time}}|{utc.strftime('%Y-%m-%d %H:%M UTC')}>"
-    )
-
-
-def _who(user: str) -> str:
-    """A Slack user ID as a mention (`<@U0ALICE>`); anything else as escaped text."""
-    user = user.strip()
-    if user.startswith("<@") and user.endswith(">") and _USER_ID.fullmatch(user[2:-1]):
-        return user
-    if _USER_ID.fullmatch(user):
-        return f"<@{user}>"
-    return _clip(_esc(user), 80) or "someone"
-
-
-def _command(command_text: str) -> str:
-    """The command as typed, as `/maas …`, safe inside inline code."""
-    text = " ".join(command_text.split())
-    if not text.startswith("/"):
-        text = f"/maas {text}".strip()
-    return _clip(_code(text), COMMAND_ECHO_LIMIT)
-
-
-def _code(text: str) -> str:
-    return _esc(text.replace("`", "'"))
-
-
-def duration_text(seconds: float) -> str:
-    """ "12.3 s" or "3 min 5 s"."""
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s"
-
-
-_esc = escape  # raw text from users, operations, alerts: redacted, then escaped (bot.text_safety)
-_clip = clip  # on escaped text only: never half an entity
-
-
-SEVERITY_ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
-
-
-def render_alert(
-    *,
-    severity: str,
-    component: str,
-    title: str,
-    details: Sequence[str],
-    source: str,
-    since: datetime,
-    resolved_at: datetime | None = None,
-    buttons: Sequence[Button] = (),
-    notes: Sequence[str] = (),
-) -> Message:
-    """An alert's one message: severity, headline, details, the bot's notes (who acknowledged, the
-    operation it followed, a silence: mentions from `contract.mention`); resolved: without buttons."""
-    icon = "✅" if resolved_at is not None else SEVERITY_ICONS.get(severity, "🟠")
-    headline = _clip(_esc(title.strip() or "alert"), 300)
-    state = "Resolved" if resolved_at is not None else severity.capitalize()
-    head: list[Block] = [_section(f"{icon} *{state}: {headline}*")]
-    body: list[Block] = []
-    if details:
-        body.append(_section(_with_code_block("", tuple(details))))
-    context = [f"{_esc(component)}", f"from {_esc(source)}", f"since {_slack_date(since)}"]
-    if resolved_at is not None:
-        context.append(f"resolved {_slack_date(resolved_at)}")
-    tail: list[Block] = [_context(" · ".join(_plain(note) for note in notes))] if notes else []
-    if buttons and resolved_at is None:
-        tail.append(_actions(buttons))
-    tail.append(_context(" · ".join(context)))
-    return _message(f"{icon} {state}: {headline}", _fit(head, body, tail))

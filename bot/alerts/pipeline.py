@@ -19,7 +19,7 @@ from typing import Any
 import redis
 from redis.lock import Lock
 
-from bot import rendering
+from bot import alert_card, rendering
 from bot.alerts.dressing import dressed
 from bot.alerts.model import Alert, alert_id
 from bot.automation import Alerts
@@ -263,7 +263,7 @@ class AlertPipeline:
         pipe.execute()
 
     def _render(self, alert: Alert, first_seen: float) -> rendering.Message:
-        return rendering.render_alert(
+        return alert_card.render_alert(
             severity=alert.severity,
             component=alert.component,
             title=alert.title,
@@ -292,7 +292,7 @@ class AlertPipeline:
         return self.messenger.update(
             state.channel,
             state.ts,
-            rendering.render_alert(
+            alert_card.render_alert(
                 severity=state.severity,
                 component=state.component,
                 title=state.title,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import rendering, text_safety
+from bot import alert_card, rendering, text_safety
 from bot.rendering import Button, Message
 from commands.contract import Change, Plan, Progress, Result, Section
 
@@ -61,7 +61,7 @@ def every_message(raw: str) -> list[Message]:
         rendering.render_text(raw),
         rendering.render_text(f"<@U0BOB> said {rendering.escape_text(raw)}", escape=False),
         rendering.render_plan(plan, command_text=raw),
-        rendering.render_alert(
+        alert_card.render_alert(
             severity="critical", component=raw, title=raw, details=(raw,), source=raw, since=since
         ),
     ]
