@@ -111,6 +111,7 @@ class AlertLine:
     since: datetime
     acknowledged_by: str | None
     silenced_by: str | None  # the id of the silence hiding it
+    environment: str | None = None  # the environment it concerns (None: the only one)
 
 
 @dataclass(frozen=True)

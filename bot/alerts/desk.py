@@ -134,6 +134,7 @@ class AlertDesk:
             since=datetime.fromtimestamp(state.first_seen, UTC),
             acknowledged_by=state.acked_by,
             silenced_by=silence.short_id if silence is not None else None,
+            environment=(state.alert or {}).get("environment"),
         )
 
     def _states(self) -> list[AlertState]:

@@ -79,8 +79,11 @@ def listed(env: Environment) -> Iterator[Event]:
         yield Result(ok=False, summary=f"Cannot read the bot's alerts: {exc}")
         return
     sections = []
-    if alerts:
-        sections.append(Section("Alerts", lines=tuple(alert_text(a) for a in alerts)))
+    environments = sorted({a.environment or "" for a in alerts})
+    for environment in environments:  # grouped by environment, each under its name
+        heading = (f"*{environment}*",) if environment else ()
+        lines = tuple(alert_text(a) for a in alerts if (a.environment or "") == environment)
+        sections.append(Section(f"Alerts {environment}".strip(), lines=heading + lines))
     if silences:
         sections.append(Section("Silences", lines=tuple(silence_text(s) for s in silences)))
     summary = "" if alerts else "No alert is firing."

@@ -228,6 +228,8 @@ def test_watchers_run_per_environment_and_alerts_route_by_it(
     assert pod in str(alert["blocks"])
     assert not [m for m in two_envs.slack.messages("C0ALERTS") if "CrashLoopBackOff" in str(m)]
     assert clusters["dev"].writes() == [] and prod.writes() == []
+    _, key = two_envs.command("carol", "alerts")  # the bot's own state: one answer, grouped
+    assert two_envs.wait_reply(key).startswith("*prod*\n`")
 
 
 def test_schedules_run_per_environment(two_envs: BotHarness) -> None:
