@@ -167,7 +167,7 @@ class Intake:
             audit("refused", f"no-op: {plan.summary}")
             reply(rendering.render_text(f"Nothing to do: {plan.summary}"))
             return
-        holder = self._lock_holder(plan.target)
+        holder = self._lock_holder(plan.lock_targets)
         if holder is not None:
             audit("refused", holder)
             reply(rendering.render_error(holder, escape=False))
@@ -178,11 +178,14 @@ class Intake:
         record = self.runs.create_record(request, parsed, plan, approval_required=False)
         self.runs.start(record, parsed, plan, reply)
 
-    def _lock_holder(self, target: str) -> str | None:
-        info = self.locks.holder(target)
-        if info is None:
+    def _lock_holder(self, targets: tuple[str, ...]) -> str | None:
+        """Each held lock of the plan's set: its holder, their operation and since when; None if free."""
+        held = self.locks.holders_of(targets)
+        if not held:
             return None
-        return (
-            f"{escape_text(target)} is locked by <@{info.owner}> since {info.since:%H:%M:%S} UTC "
-            f"({escape_text(info.reason)}); try again when it is done."
+        named = "; ".join(
+            f"{escape_text(info.target)} is locked by <@{info.owner}> since {info.since:%H:%M:%S} UTC "
+            f"({escape_text(info.reason)})"
+            for info in held
         )
+        return f"{named}; try again when it is done."

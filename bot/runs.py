@@ -186,8 +186,8 @@ class Runs:
     ) -> Result:
         started = time.monotonic()
         try:
-            lock = self.locks.acquire(
-                plan.target, owner=record.requester, reason=record.text, operation=str(record.id)
+            lock = self.locks.acquire_all(
+                plan.lock_targets, owner=record.requester, reason=record.text, operation=str(record.id)
             )
         except (LockBusy, LocksUnavailable) as exc:
             failed = self.store.transition(record.id, from_states=["approved"], to="failed", error=str(exc))
