@@ -34,6 +34,8 @@ from commands.registry import Registry
 
 log = logging.getLogger(__name__)
 
+LOCK_LOST = "interrupted (lock lost): another run may hold its targets; it stopped before its next step."
+
 
 def args_json(parsed: ParsedCommand) -> dict[str, Any]:
     """A command's arguments as stored and audited (secrets masked: pydantic dumps SecretStr masked)."""
@@ -210,12 +212,18 @@ class Runs:
                 if progress_ts is not None and throttle.ready():
                     self.messenger.update(record.channel, progress_ts, self._progress(record, event))
 
-            result = self.collect(parsed.operation(), parsed, plan, on_progress=on_progress)
+            result = self.collect(
+                parsed.operation(), parsed, plan, on_progress=on_progress, lost=lambda: lock.lost
+            )
             duration = time.monotonic() - started
+            ended = "succeeded" if result.ok else "failed"
+            if lock.lost:  # another run may hold the targets now: this one stopped before its next step
+                ended = "interrupted"
+                result = Result(ok=False, summary=f"{parsed.verb} {LOCK_LOST}", sections=result.sections)
             final = self.store.transition(
                 record.id,
                 from_states=["running"],
-                to="succeeded" if result.ok else "failed",
+                to=ended,
                 result=result.to_json(file_contents=keep_files),
                 error=None if result.ok else result.summary,
             )
@@ -232,9 +240,8 @@ class Runs:
                 progress_ts = self.messenger.post(record.channel, message)
             self.upload_files(record.channel, result, thread_ts=progress_ts)
             if final is not None:
-                outcome = "succeeded" if result.ok else "failed"
                 self.trail.of(
-                    final, record.requester, outcome, detail=result.summary, duration_ms=int(duration * 1000)
+                    final, record.requester, ended, detail=result.summary, duration_ms=int(duration * 1000)
                 )
                 update_card(self.messenger, final)
             return result
@@ -248,12 +255,21 @@ class Runs:
         parsed: ParsedCommand,
         plan: Plan | None,
         on_progress: Callable[[Progress], None] | None,
+        lost: Callable[[], bool] = lambda: False,
     ) -> Result:
-        """Run an operation to its Result; failures become a failed Result with a plain message."""
+        """Run an operation to its Result; failures become a failed Result with a plain message.
+
+        Between two steps (each `Progress`), a `lost()` lock stops the run before its next step."""
+        events = op.execute(self.env, parsed.args, plan)
         try:
-            for event in op.execute(self.env, parsed.args, plan):
+            for event in events:
                 if isinstance(event, Result):
                     return event
+                if lost():
+                    close = getattr(events, "close", None)
+                    if close is not None:  # a generator: its `finally` blocks run now
+                        close()
+                    return Result(ok=False, summary=f"{parsed.verb} {LOCK_LOST}")
                 if on_progress is not None:
                     on_progress(event)
         except OperationError as exc:
