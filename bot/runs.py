@@ -34,6 +34,7 @@ from commands.registry import Registry
 
 log = logging.getLogger(__name__)
 
+FINISH_ATTEMPTS = 6  # the final state change is retried for about 6 s while PostgreSQL is unreachable
 LOCK_LOST = "interrupted (lock lost): another run may hold its targets; it stopped before its next step."
 
 
@@ -220,13 +221,7 @@ class Runs:
             if lock.lost:  # another run may hold the targets now: this one stopped before its next step
                 ended = "interrupted"
                 result = Result(ok=False, summary=f"{parsed.verb} {LOCK_LOST}", sections=result.sections)
-            final = self.store.transition(
-                record.id,
-                from_states=["running"],
-                to=ended,
-                result=result.to_json(file_contents=keep_files),
-                error=None if result.ok else result.summary,
-            )
+            final = self._finish(record, ended, result, keep_files=keep_files)
             message = rendering.render_result(
                 result,
                 command_text=record.text,
@@ -245,6 +240,27 @@ class Runs:
                 )
                 update_card(self.messenger, final)
             return result
+
+    def _finish(
+        self, record: OperationRecord, ended: str, result: Result, *, keep_files: bool
+    ) -> OperationRecord | None:
+        """The final state change, retried while PostgreSQL is unreachable; the Slack message is
+        updated after it whatever happened here (None: not recorded, the reaper closes the row)."""
+        for attempt in range(FINISH_ATTEMPTS):
+            try:
+                return self.store.transition(
+                    record.id,
+                    from_states=["running"],
+                    to=ended,
+                    result=result.to_json(file_contents=keep_files),
+                    error=None if result.ok else result.summary,
+                )
+            except StoreUnavailable as exc:
+                log.warning(
+                    "could not record the outcome of %s (attempt %d): %s", record.id, attempt + 1, exc
+                )
+                time.sleep(min(0.2 * 2**attempt, 2.0))
+        return None
 
     def _progress(self, record: OperationRecord, event: Progress) -> Message:
         return rendering.render_progress(command_text=record.text, requester=record.requester, progress=event)
