@@ -121,10 +121,10 @@ class Approvals:
             return
         if not decision.approve:
             denied = self.store.transition(
-                record.id, from_states=["requested"], to="denied", approver=decision.user_id
+                record.id, from_states=["requested"], to="denied", unexpired=True, approver=decision.user_id
             )
             if denied is None:
-                reply(rendering.render_error("This request was decided a moment ago by someone else."))
+                reply(rendering.render_error(self._lost_decision(record.id)))
                 return
             self.trail.of(denied, decision.user_id, "denied")
             update_card(self.messenger, denied)
@@ -175,15 +175,23 @@ class Approvals:
             reply(rendering.render_error(note))
             return
         approved = self.store.transition(
-            record.id, from_states=["requested"], to="approved", approver=decision.user_id
+            record.id, from_states=["requested"], to="approved", unexpired=True, approver=decision.user_id
         )
         if approved is None:
-            reply(rendering.render_error("This request was decided a moment ago by someone else."))
+            reply(rendering.render_error(self._lost_decision(record.id)))
             return
         self.stash.drop(str(record.id))
         self.trail.of(approved, decision.user_id, "approved")
         update_card(self.messenger, approved)
         self.runs.start(approved, parsed, plan, reply)
+
+    def _lost_decision(self, operation_id: object) -> str:
+        """Why a decision did not land: the request expired meanwhile, or someone else decided first."""
+        self.expire_due()
+        current = self.store.get(str(operation_id))
+        if current is not None and current.state == "expired":
+            return "This request has expired; request it again."
+        return "This request was decided a moment ago by someone else."
 
     def expire_due(self) -> list[OperationRecord]:
         """Close requests past their expiry and update their cards (the reaper calls this)."""

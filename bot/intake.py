@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,6 +28,7 @@ from bot.permissions import Permissions
 from bot.rendering import escape_text
 from bot.runner import JobRunner, RunnerBusy
 from bot.runs import Runs, args_json
+from bot.store import StoreUnavailable
 from commands.contract import Operation, OperationError
 from commands.environment import Environment
 from commands.registry import Registry
@@ -192,6 +194,9 @@ class Intake:
     def _request_mutation(
         self, request: CommandRequest, parsed: ParsedCommand, policy: Policy, reply: Reply, env: Environment
     ) -> None:
+        if parsed.args.dry_run:  # reads only the operated systems: works with the bot's stores down
+            self._dry_run(request, parsed, reply, env)
+            return
         unavailable = self.runs.unavailable()
         if unavailable is not None:
             self.trail.metrics.command(parsed.verb, "refused")  # not audited: the audit store may be down
@@ -217,15 +222,11 @@ class Intake:
             audit("refused", str(exc))
             reply(rendering.render_error(f"`{parsed.verb}` refused: {exc}"))
             return
-        if parsed.args.dry_run:
-            audit("dry-run", plan.summary)
-            reply(rendering.render_plan(plan, command_text=self.runs.typed(parsed, env), dry_run=True))
-            return
         if plan.noop:
             audit("refused", f"no-op: {plan.summary}")
             reply(rendering.render_text(f"Nothing to do: {plan.summary}"))
             return
-        holder = self._lock_holder(env.lock_prefix, plan.target)
+        holder = self._lock_holder(tuple(env.lock_prefix + target for target in plan.lock_targets))
         if holder is not None:
             audit("refused", holder)
             reply(rendering.render_error(holder, escape=False))
@@ -236,11 +237,43 @@ class Intake:
         record = self.runs.create_record(request, parsed, plan, approval_required=False, env=env)
         self.runs.start(record, parsed, plan, reply)
 
-    def _lock_holder(self, prefix: str, target: str) -> str | None:
-        info = self.locks.holder(prefix + target)
-        if info is None:
+    def _dry_run(
+        self, request: CommandRequest, parsed: ParsedCommand, reply: Reply, env: Environment
+    ) -> None:
+        """The plan, shown; audited when PostgreSQL answers, else said plainly (issue 12 item 6)."""
+        args = args_json(parsed)
+        try:
+            plan = parsed.operation().plan(env, parsed.args)
+        except OperationError as exc:
+            self.trail.record(
+                request.user_id, parsed.verb, args, "refused", detail=str(exc), environment=env.name
+            )
+            reply(rendering.render_error(f"`{parsed.verb}` refused: {exc}"))
+            return
+        try:
+            self.trail.record(
+                request.user_id,
+                parsed.verb,
+                args,
+                "dry-run",
+                detail=plan.summary,
+                required=True,
+                environment=env.name,
+            )
+        except StoreUnavailable:
+            plan = replace(
+                plan, risks=(*plan.risks, "The audit store is unreachable: this dry run is not audited.")
+            )
+        reply(rendering.render_plan(plan, command_text=self.runs.typed(parsed, env), dry_run=True))
+
+    def _lock_holder(self, targets: tuple[str, ...]) -> str | None:
+        """Each held lock of the plan's set: its holder, their operation and since when; None if free."""
+        held = self.locks.holders_of(targets)
+        if not held:
             return None
-        return (
-            f"{escape_text(target)} is locked by <@{info.owner}> since {info.since:%H:%M:%S} UTC "
-            f"({escape_text(info.reason)}); try again when it is done."
+        named = "; ".join(
+            f"{escape_text(info.target)} is locked by <@{info.owner}> since {info.since:%H:%M:%S} UTC "
+            f"({escape_text(info.reason)})"
+            for info in held
         )
+        return f"{named}; try again when it is done."

@@ -1,9 +1,11 @@
 """One mutating operation per target at a time: Redis locks with owner, reason, since and TTL renewal.
 
-A lock is a key `{prefix}lock:{target}` holding JSON {owner, reason, since, token}, set with NX and a
-TTL in milliseconds. The holder renews the TTL from a daemon thread every ttl/3; a crashed holder stops
-renewing and the lock frees itself after the TTL. Renew and release only touch the key while it still
-holds the holder's own value (compare-and-set in Lua).
+A lock is a key `{prefix}lock:{target}` holding JSON {owner, reason, since, token, operation}, set with
+a TTL in milliseconds. An operation takes the whole *set* of targets it touches in one Lua script:
+all of them or none (the refusal names every holder). The holder renews the TTLs from a daemon thread
+every ttl/3; a crashed holder stops renewing and the locks free themselves after the TTL. Renew and
+release only touch keys still holding the holder's own value (compare-and-set in Lua); a renewal that
+finds one of them gone or taken marks the lock `lost` (the run stops before its next step).
 """
 
 from __future__ import annotations
@@ -23,17 +25,43 @@ from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('pexpire', KEYS[1], ARGV[2])
+# All or nothing: if any key is held, return {index, value, ...} of the holders and set nothing.
+_ACQUIRE = """
+local held = {}
+for i, key in ipairs(KEYS) do
+    local value = redis.call('get', key)
+    if value then
+        table.insert(held, i)
+        table.insert(held, value)
+    end
 end
-return 0
+if #held > 0 then
+    return held
+end
+for _, key in ipairs(KEYS) do
+    redis.call('set', key, ARGV[1], 'PX', ARGV[2])
+end
+return {}
+"""
+# Renew the keys still ours; the number renewed (fewer than #KEYS: the lock was lost).
+_RENEW = """
+local renewed = 0
+for _, key in ipairs(KEYS) do
+    if redis.call('get', key) == ARGV[1] then
+        redis.call('pexpire', key, ARGV[2])
+        renewed = renewed + 1
+    end
+end
+return renewed
 """
 _RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
+local deleted = 0
+for _, key in ipairs(KEYS) do
+    if redis.call('get', key) == ARGV[1] then
+        deleted = deleted + redis.call('del', key)
+    end
 end
-return 0
+return deleted
 """
 
 
@@ -42,15 +70,34 @@ class LocksUnavailable(Exception):
 
 
 class LockBusy(Exception):
-    """The target is locked by someone else: who, why, and since when."""
+    """A target is locked by someone else: who, why, and since when (every holder in `holders`)."""
 
-    def __init__(self, holder: str, reason: str, since: datetime, target: str = "") -> None:
+    def __init__(
+        self,
+        holder: str,
+        reason: str,
+        since: datetime,
+        target: str = "",
+        holders: tuple[LockInfo, ...] = (),
+    ) -> None:
         self.holder = holder
         self.reason = reason
         self.since = since
         self.target = target
-        what = target or "the target"
-        super().__init__(f"{what} is locked by {holder} since {since:%Y-%m-%d %H:%M:%S} UTC ({reason})")
+        self.holders = holders or (LockInfo(target, holder, reason, since),)
+        super().__init__("; ".join(describe(info) for info in self.holders))
+
+    @classmethod
+    def of(cls, holders: list[LockInfo]) -> LockBusy:
+        """The refusal naming each of `holders` (at least one)."""
+        first = holders[0]
+        return cls(first.owner, first.reason, first.since, first.target, tuple(holders))
+
+
+def describe(info: LockInfo) -> str:
+    """`deployment/litellm is locked by U0BOB since … UTC (scale litellm 3)`: plain text."""
+    what = info.target or "the target"
+    return f"{what} is locked by {info.owner} since {info.since:%Y-%m-%d %H:%M:%S} UTC ({info.reason})"
 
 
 @dataclass(frozen=True)
@@ -107,23 +154,27 @@ def _parse(target: str, raw: Any) -> LockInfo:
 
 
 class HeldLock:
-    """A lock this process holds; renews itself until `release()` (or the end of a `with` block)."""
+    """A set of locks this process holds together; renews them until `release()` (or a `with` block ends)."""
 
-    def __init__(self, locks: TargetLocks, target: str, info: LockInfo, value: str) -> None:
-        self.target = target
+    def __init__(self, locks: TargetLocks, targets: tuple[str, ...], info: LockInfo, value: str) -> None:
+        self.targets = targets
+        self.target = info.target
         self.owner = info.owner
         self.reason = info.reason
         self.since = info.since
         self._locks = locks
+        self._keys = [locks.key(t) for t in targets]
         self._value = value
         self._stop = threading.Event()
         self._lost = threading.Event()
-        self._thread = threading.Thread(target=self._renew_loop, name=f"lock-renew:{target}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._renew_loop, name=f"lock-renew:{self.target}", daemon=True
+        )
         self._thread.start()
 
     @property
     def lost(self) -> bool:
-        """True when a renewal found the lock gone or taken over (e.g. Redis was down past the TTL)."""
+        """True when a renewal found one of the locks gone or taken over (Redis down past the TTL)."""
         return self._lost.is_set()
 
     def _renew_loop(self) -> None:
@@ -131,29 +182,29 @@ class HeldLock:
         ttl_ms = int(self._locks.ttl_seconds * 1000)
         while not self._stop.wait(interval):
             try:
-                renewed = self._locks.redis.eval(_RENEW, 1, self._locks.key(self.target), self._value, ttl_ms)
+                renewed = self._locks.redis.eval(_RENEW, len(self._keys), *self._keys, self._value, ttl_ms)
             except redis.RedisError as exc:
                 log.warning("could not renew the lock on %s (%s)", self.target, type(exc).__name__)
                 continue
-            if not renewed:
+            if int(renewed) < len(self._keys):
                 log.warning("the lock on %s was lost before it was released", self.target)
                 self._lost.set()
                 return
 
     def release(self) -> bool:
-        """Stop renewing and delete the lock if it is still ours; True when it was deleted.
+        """Stop renewing and delete the locks still ours; True when all were deleted.
 
-        Never raises: if Redis is unreachable the lock frees itself after its TTL.
+        Never raises: if Redis is unreachable the locks free themselves after their TTL.
         """
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         try:
-            deleted = self._locks.redis.eval(_RELEASE, 1, self._locks.key(self.target), self._value)
+            deleted = self._locks.redis.eval(_RELEASE, len(self._keys), *self._keys, self._value)
         except redis.RedisError as exc:
             log.warning("could not release the lock on %s (%s); it expires by itself", self.target, exc)
             return False
-        return bool(deleted)
+        return int(deleted) == len(self._keys)
 
     def __enter__(self) -> HeldLock:
         return self
@@ -179,10 +230,20 @@ class TargetLocks:
         return f"{self.prefix}lock:{target}"
 
     def acquire(self, target: str, owner: str, reason: str, operation: str | None = None) -> HeldLock:
-        """Take the lock on `target`, or raise `LockBusy` naming its holder (`LocksUnavailable`: no Redis).
+        """Take the lock on `target`, or raise `LockBusy` naming its holder (`LocksUnavailable`: no Redis)."""
+        return self.acquire_all((target,), owner, reason, operation)
+
+    def acquire_all(
+        self, targets: tuple[str, ...], owner: str, reason: str, operation: str | None = None
+    ) -> HeldLock:
+        """Take every lock of `targets` at once (one Lua script: all or none), or raise `LockBusy`
+        naming each holder (`LocksUnavailable`: no Redis). The first target names the set.
 
         `operation` (the holder's operation id) lets any replica tell a live run from a dead one.
         """
+        if not targets:
+            raise ValueError("a lock needs at least one target")
+        wanted = tuple(dict.fromkeys(targets))  # order kept, duplicates dropped
         since = datetime.now(UTC).replace(microsecond=0)
         value = json.dumps(
             {
@@ -193,18 +254,16 @@ class TargetLocks:
                 "operation": operation,
             }
         )
-        key = self.key(target)
-        for _ in range(3):  # the holder may release between our SET and GET: try again
-            try:
-                if self.redis.set(key, value, nx=True, px=int(self.ttl_seconds * 1000)):
-                    return HeldLock(self, target, LockInfo(target, owner, reason, since, operation), value)
-                current = self.redis.get(key)
-            except redis.RedisError as exc:
-                raise unavailable(exc) from None
-            if current is not None:
-                info = _parse(target, current)
-                raise LockBusy(info.owner, info.reason, info.since, target=target)
-        raise LockBusy("unknown", "the lock changes hands too fast", since, target=target)
+        keys = [self.key(t) for t in wanted]
+        try:
+            held = self.redis.eval(_ACQUIRE, len(keys), *keys, value, int(self.ttl_seconds * 1000))
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+        if held:
+            pairs = zip(held[0::2], held[1::2], strict=True)
+            raise LockBusy.of([_parse(wanted[int(index) - 1], raw) for index, raw in pairs])
+        info = LockInfo(wanted[0], owner, reason, since, operation)
+        return HeldLock(self, wanted, info, value)
 
     def ping(self) -> None:
         """Raise `LocksUnavailable` when Redis does not answer."""
@@ -220,6 +279,16 @@ class TargetLocks:
         except redis.RedisError as exc:
             raise unavailable(exc) from None
         return None if raw is None else _parse(target, raw)
+
+    def holders_of(self, targets: tuple[str, ...]) -> list[LockInfo]:
+        """Who holds any of `targets` (one MGET), in the order given (`LocksUnavailable`: no Redis)."""
+        if not targets:
+            return []
+        try:
+            values = self.redis.mget([self.key(t) for t in targets])
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+        return [_parse(t, raw) for t, raw in zip(targets, values, strict=True) if raw is not None]
 
     def holders(self) -> list[LockInfo]:
         """Every held lock, sorted by target."""

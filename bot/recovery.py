@@ -49,6 +49,17 @@ class Inflight:
         return runs
 
 
+def lock_targets(record: OperationRecord) -> tuple[str, ...]:
+    """The lock set an operation runs under, from its stored plan (its `target` for older rows).
+
+    The row's `target` is the plan's `target` with the environment's lock prefix: the set gets it too."""
+    planned = str((record.plan or {}).get("target") or "")
+    if record.plan and record.plan.get("targets") and record.target and record.target.endswith(planned):
+        prefix = record.target[: len(record.target) - len(planned)]
+        return tuple(prefix + str(t) for t in record.plan["targets"])
+    return (record.target,) if record.target else ()
+
+
 class Recovery:
     """Marks operations interrupted and says so where they were shown."""
 
@@ -88,9 +99,9 @@ class Recovery:
         for record in self.store.unfinished(approved_before=datetime.now(UTC) - approved_grace):
             if str(record.id) in mine:
                 continue
-            holder = self.locks.holder(record.target) if record.target else None
-            if holder is not None and holder.operation == str(record.id):
-                continue  # still running on a live replica (its lock is being renewed)
+            held = self.locks.holders_of(lock_targets(record))
+            if any(info.operation == str(record.id) for info in held):
+                continue  # still running on a live replica (its locks are being renewed)
             reason = "the bot stopped while this ran (a replica crashed or was killed)"
             marked += self._mark_interrupted(record, reason)
         return marked

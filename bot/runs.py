@@ -36,6 +36,9 @@ from commands.registry import Registry
 
 log = logging.getLogger(__name__)
 
+FINISH_ATTEMPTS = 6  # the final state change is retried for about 6 s while PostgreSQL is unreachable
+LOCK_LOST = "interrupted (lock lost): another run may hold its targets; it stopped before its next step."
+
 
 def args_json(parsed: ParsedCommand) -> dict[str, Any]:
     """A command's arguments as stored and audited (secrets masked: pydantic dumps SecretStr masked)."""
@@ -213,8 +216,8 @@ class Runs:
         try:
             if env is None:
                 raise LocksUnavailable(f"the `{record.environment}` environment is no longer served here")
-            lock = self.locks.acquire(
-                env.lock_prefix + plan.target,
+            lock = self.locks.acquire_all(
+                tuple(env.lock_prefix + target for target in plan.lock_targets),
                 owner=record.requester,
                 reason=record.text,
                 operation=str(record.id),
@@ -240,15 +243,16 @@ class Runs:
                 if progress_ts is not None and throttle.ready():
                     self.messenger.update(record.channel, progress_ts, self._progress(record, event))
 
-            result = self.scoped(self.collect(parsed.operation(), parsed, plan, on_progress, env=env), env)
-            duration = time.monotonic() - started
-            final = self.store.transition(
-                record.id,
-                from_states=["running"],
-                to="succeeded" if result.ok else "failed",
-                result=result.to_json(file_contents=keep_files),
-                error=None if result.ok else result.summary,
+            result = self.scoped(
+                self.collect(parsed.operation(), parsed, plan, on_progress, env=env, lost=lambda: lock.lost),
+                env,
             )
+            duration = time.monotonic() - started
+            ended = "succeeded" if result.ok else "failed"
+            if lock.lost:  # another run may hold the targets now: this one stopped before its next step
+                ended = "interrupted"
+                result = Result(ok=False, summary=f"{parsed.verb} {LOCK_LOST}", sections=result.sections)
+            final = self._finish(record, ended, result, keep_files=keep_files)
             message = rendering.render_result(
                 result,
                 command_text=record.text,
@@ -262,12 +266,32 @@ class Runs:
                 progress_ts = self.messenger.post(record.channel, message)
             self.upload_files(record.channel, result, thread_ts=progress_ts)
             if final is not None:
-                outcome = "succeeded" if result.ok else "failed"
                 self.trail.of(
-                    final, record.requester, outcome, detail=result.summary, duration_ms=int(duration * 1000)
+                    final, record.requester, ended, detail=result.summary, duration_ms=int(duration * 1000)
                 )
                 update_card(self.messenger, final)
             return result
+
+    def _finish(
+        self, record: OperationRecord, ended: str, result: Result, *, keep_files: bool
+    ) -> OperationRecord | None:
+        """The final state change, retried while PostgreSQL is unreachable; the Slack message is
+        updated after it whatever happened here (None: not recorded, the reaper closes the row)."""
+        for attempt in range(FINISH_ATTEMPTS):
+            try:
+                return self.store.transition(
+                    record.id,
+                    from_states=["running"],
+                    to=ended,
+                    result=result.to_json(file_contents=keep_files),
+                    error=None if result.ok else result.summary,
+                )
+            except StoreUnavailable as exc:
+                log.warning(
+                    "could not record the outcome of %s (attempt %d): %s", record.id, attempt + 1, exc
+                )
+                time.sleep(min(0.2 * 2**attempt, 2.0))
+        return None
 
     def _progress(self, record: OperationRecord, event: Progress) -> Message:
         return rendering.render_progress(command_text=record.text, requester=record.requester, progress=event)
@@ -280,12 +304,21 @@ class Runs:
         on_progress: Callable[[Progress], None] | None,
         *,
         env: Environment,
+        lost: Callable[[], bool] = lambda: False,
     ) -> Result:
-        """Run an operation in `env` to its Result; failures become a failed Result with a plain message."""
+        """Run an operation in `env` to its Result; failures become a failed Result with a plain message.
+
+        Between two steps (each `Progress`), a `lost()` lock stops the run before its next step."""
+        events = op.execute(env, parsed.args, plan)
         try:
-            for event in op.execute(env, parsed.args, plan):
+            for event in events:
                 if isinstance(event, Result):
                     return event
+                if lost():
+                    close = getattr(events, "close", None)
+                    if close is not None:  # a generator: its `finally` blocks run now
+                        close()
+                    return Result(ok=False, summary=f"{parsed.verb} {LOCK_LOST}")
                 if on_progress is not None:
                     on_progress(event)
         except OperationError as exc:

@@ -128,6 +128,9 @@ class Plan:
     noop: bool = False
     observed: dict[str, Any] = field(default_factory=dict)
     targets: tuple[str, ...] = ()
+    # when set, what the approver agrees to (rule, threshold, scope): fingerprinted instead of `observed`,
+    # for plans whose observed counts move all the time (keys cleanup)
+    intent: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lock_targets(self) -> tuple[str, ...]:
@@ -136,7 +139,7 @@ class Plan:
 
     @property
     def fingerprint(self) -> str:
-        blob = json.dumps(self.observed, sort_keys=True, default=str)
+        blob = json.dumps(self.intent or self.observed, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_json(self) -> dict[str, Any]:

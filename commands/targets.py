@@ -19,6 +19,12 @@ def deployment(name: str) -> str:
     return f"deployment/{name}"
 
 
+def every_deployment(deployments: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The lock set of an operation on all of LiteMaaS (`upgrade all`, `restart all`): the whole, then
+    each Deployment, so it excludes, and is excluded by, any operation on a single component."""
+    return (ALL_DEPLOYMENTS, *sorted({deployment(name) for name in deployments}))
+
+
 def database(name: str) -> str:
     """The lock of one operated database (`litemaas`, `litellm`): backup restore."""
     return f"database/{name}"

@@ -151,11 +151,19 @@ class OperationStore:
         return None if row is None else OperationRecord.from_row(row)
 
     def transition(
-        self, op_id: UUID | str, *, from_states: Collection[str], to: str, **fields: Any
+        self,
+        op_id: UUID | str,
+        *,
+        from_states: Collection[str],
+        to: str,
+        unexpired: bool = False,
+        **fields: Any,
     ) -> OperationRecord | None:
         """Move the operation to `to` if it is in one of `from_states`; None if it was not (or is unknown).
 
         One atomic UPDATE: of concurrent callers, exactly one succeeds. `fields` are stored with it.
+        `unexpired`: only while `expires_at` is still ahead (checked in the same statement, so a
+        decision that took seconds can never land after the expiry).
         """
         unknown = set(fields) - TRANSITION_FIELDS
         if unknown:
@@ -175,9 +183,10 @@ class OperationStore:
         for name, value in fields.items():
             assignments.append(sql.SQL("{} = %s").format(sql.Identifier(name)))
             params.append(jsonb(value) if name in _JSON_FIELDS and value is not None else value)
+        expiry = sql.SQL(" AND (expires_at IS NULL OR expires_at > now())" if unexpired else "")
         query = sql.SQL(
-            "UPDATE chatops.operations SET {} WHERE id = %s AND state = ANY(%s) RETURNING *"
-        ).format(sql.SQL(", ").join(assignments))
+            "UPDATE chatops.operations SET {} WHERE id = %s AND state = ANY(%s){} RETURNING *"
+        ).format(sql.SQL(", ").join(assignments), expiry)
         params += [key, list(from_states)]
         with self.db.connection() as conn:
             row = conn.execute(query, params).fetchone()

@@ -58,6 +58,13 @@ def _targets(env: Environment, args: RestartArgs) -> list[Component]:
     return [env.component(args.component)]
 
 
+def _lock_set(env: Environment, args: RestartArgs) -> tuple[str, ...]:
+    """Every lock the run takes: `all` also takes each component's Deployment (issue 12)."""
+    if args.component == ALL:
+        return targets.every_deployment([c.deployment for c in env.components.values()])
+    return (_lock(env, args),)
+
+
 def _lock(env: Environment, args: RestartArgs) -> str:
     """The component's Deployment; `all` locks LiteMaaS as a whole."""
     if args.component == ALL:
@@ -109,7 +116,12 @@ class RestartOperation(Operation[RestartArgs]):
             else ()
         )
         return Plan(
-            summary=f"Restart {names}", target=target, changes=tuple(changes), risks=risks, observed=observed
+            summary=f"Restart {names}",
+            target=target,
+            targets=_lock_set(env, args),
+            changes=tuple(changes),
+            risks=risks,
+            observed=observed,
         )
 
     def execute(self, env: Environment, args: RestartArgs, plan: Plan | None) -> Iterator[Event]:

@@ -80,6 +80,13 @@ def _targets(env: Environment, args: UpgradeArgs) -> list[Component]:
     return [env.component(args.component)]
 
 
+def _lock_set(env: Environment, args: UpgradeArgs) -> tuple[str, ...]:
+    """Every lock the run takes: `all` also takes each component's Deployment (issue 12)."""
+    if args.component == ALL:
+        return targets.every_deployment([c.deployment for c in env.components.values()])
+    return (_lock(env, args),)
+
+
 def _lock(env: Environment, args: UpgradeArgs) -> str:
     """The component's Deployment; `all` locks LiteMaaS as a whole."""
     if args.component == ALL:
@@ -147,6 +154,7 @@ class UpgradeOperation(Operation[UpgradeArgs]):
         return Plan(
             summary=f"Upgrade {' then '.join(moving)} to {args.tag}",
             target=target,
+            targets=_lock_set(env, args),
             changes=changes,
             risks=tuple(risks),
             observed=observed,

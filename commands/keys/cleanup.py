@@ -165,7 +165,9 @@ class KeysCleanupOperation(Operation[CleanupArgs]):
             Change("LiteMaaS keys", "orphaned (LiteLLM key gone)", f"{orphans:,}", "marked inactive"),
         ]
         changes += [Change(f"key/{c.alias or c.token[:8]}", "expires", c.shown(), "deleted") for c in sample]
-        risks = (f"{total:,} keys stop working at once; their owners must create new ones",) if total else ()
+        risks: tuple[str, ...] = (
+            (f"{total:,} keys stop working at once; their owners must create new ones",) if total else ()
+        ) + ("Keys expire all the time: the counts may have grown by the run; the result gives true counts",)
         return Plan(
             summary=summary,
             target=KEYSTORE,
@@ -173,6 +175,10 @@ class KeysCleanupOperation(Operation[CleanupArgs]):
             risks=risks,
             noop=total == 0 and orphans == 0,
             observed=observed,
+            intent={
+                "rule": "expired, or started before the threshold; orphans",
+                "older_than": args.older_than,
+            },
         )
 
     def execute(self, env: Environment, args: CleanupArgs, plan: Plan | None) -> Iterator[Event]:

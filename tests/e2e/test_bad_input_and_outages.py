@@ -108,3 +108,19 @@ def test_secret_in_a_kubernetes_error_never_reaches_slack(harness: BotHarness) -
     )
     assert secret not in recorded
     assert "hunter2pw" not in recorded
+
+
+def test_a_dry_run_works_with_both_stores_down_and_says_it_is_not_audited(
+    start_bot: Callable[..., BotHarness],
+) -> None:
+    """Issue 12 item 6: a dry run reads only the operated systems."""
+    bot = start_bot(
+        redis_url=f"redis://127.0.0.1:{DEAD_URL_PORT}/0",
+        bot_database_url=f"postgresql://postgres@127.0.0.1:{DEAD_URL_PORT}/nowhere",
+    )
+    _, key = bot.command("bob", "scale litellm 2 --dry-run")
+    reply = bot.wait_reply(key)
+    assert "refused" not in reply and "litellm" in reply
+    shown = str(bot.slack.responses(key))
+    assert "not audited" in shown, shown
+    assert bot.mutations() == []

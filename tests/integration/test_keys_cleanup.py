@@ -387,3 +387,16 @@ def test_postgresql_down_is_reported_plainly(world: World) -> None:
     assert isinstance(result, Result) and not result.ok
     text = json.dumps(result.to_json())
     assert "unreachable" in text and "hunter2" not in text
+
+
+def test_the_approval_fingerprint_is_the_intent_not_the_moving_counts(world: World) -> None:
+    """Issue 12 item 5: keys expiring between request and approval never ask the approver again."""
+    seed_mix(world)
+    op = KeysCleanupOperation()
+    before = op.plan(world.env, CleanupArgs())
+    plant(world, "expired-meanwhile", expires=now_utc() - timedelta(minutes=1), duration="30d")
+    after = op.plan(world.env, CleanupArgs())
+    assert after.observed["expired"] == before.observed["expired"] + 1
+    assert after.fingerprint == before.fingerprint
+    assert any("counts may have grown" in risk for risk in after.risks)
+    assert op.plan(world.env, CleanupArgs(older_than="7d")).fingerprint != before.fingerprint

@@ -203,3 +203,45 @@ def test_ping_reports_a_dead_redis() -> None:
     locks = TargetLocks(redis_client("redis://127.0.0.1:1/0", timeout_seconds=0.5), "x:")
     with pytest.raises(LocksUnavailable):
         locks.ping()
+
+
+def test_a_lock_set_is_all_or_nothing_and_the_refusal_names_each_holder(
+    client: redis.Redis, redis_prefix: str
+) -> None:
+    """`restart all` (every Deployment) against `scale litellm` and `autosync on` (the backend)."""
+    from commands.targets import every_deployment
+
+    locks = TargetLocks(client, redis_prefix, ttl_seconds=5)
+    everything = every_deployment(["litellm", "litellm-backend", "litellm-frontend"])
+    with (
+        locks.acquire("deployment/litellm", owner="U0BOB", reason="scale litellm 3", operation="op-1"),
+        locks.acquire("deployment/litellm-backend", owner="U0DAVE", reason="autosync on"),
+    ):
+        with pytest.raises(LockBusy) as caught:
+            locks.acquire_all(everything, owner="U0ALICE", reason="restart all")
+        named = {(h.target, h.owner, h.reason) for h in caught.value.holders}
+        assert named == {
+            ("deployment/litellm", "U0BOB", "scale litellm 3"),
+            ("deployment/litellm-backend", "U0DAVE", "autosync on"),
+        }
+        assert "U0BOB" in str(caught.value) and "U0DAVE" in str(caught.value)
+        # nothing of the set was taken: the free Deployment stays free
+        assert locks.holder("deployment/litellm-frontend") is None
+        assert locks.holder("deployments/litemaas") is None
+    with locks.acquire_all(everything, owner="U0ALICE", reason="restart all") as held:
+        assert {h.target for h in locks.holders()} == set(everything)
+        with pytest.raises(LockBusy) as single:
+            locks.acquire("deployment/litellm-frontend", owner="U0BOB", reason="scale frontend 2")
+        assert single.value.holder == "U0ALICE"
+        assert not held.lost
+    assert locks.holders() == []
+
+
+def test_a_lost_member_of_a_lock_set_marks_the_whole_set_lost(client: redis.Redis, redis_prefix: str) -> None:
+    locks = TargetLocks(client, redis_prefix, ttl_seconds=0.3)
+    held = locks.acquire_all(
+        ("deployments/litemaas", "deployment/litellm"), owner="U0BOB", reason="upgrade all"
+    )
+    client.delete(locks.key("deployment/litellm"))  # e.g. Redis lost it past its TTL
+    assert wait_until(lambda: held.lost, timeout=2)
+    held.release()

@@ -308,3 +308,18 @@ def test_audit_is_unavailable_when_postgres_is_down() -> None:
             AuditLog(database).record(actor="U1", command="scale", args={}, outcome="blocked")
     finally:
         database.close()
+
+
+def test_an_approval_landing_after_the_expiry_is_refused_in_the_same_statement(store: OperationStore) -> None:
+    """The reaper has not passed yet (still `requested`), but the expiry is behind: no approval lands."""
+    overdue = new_request(store, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert store.get(overdue.id).state == "requested"  # type: ignore[union-attr]
+    for to in ("approved", "denied"):
+        moved = store.transition(
+            overdue.id, from_states=["requested"], to=to, unexpired=True, approver="U0ALICE"
+        )
+        assert moved is None
+    assert store.get(overdue.id).state == "requested"  # type: ignore[union-attr]
+    fresh = new_request(store, expires_at=datetime.now(UTC) + timedelta(minutes=5))
+    approved = store.transition(fresh.id, from_states=["requested"], to="approved", unexpired=True)
+    assert approved is not None and approved.state == "approved"
