@@ -1,8 +1,10 @@
 """The approval lifecycle: request (card), decide (Approve/Deny), approve (re-plan, then run), expire.
 
 A decision is one conditional state change in PostgreSQL, so of many simultaneous clicks exactly one
-wins. At approval the plan is computed again; a target that changed since the request is shown on
-the card and asked again.
+wins. A request may need several distinct approvers (`approvals_required`, never the requester then):
+each approval is counted by one conditional UPDATE that also approves the request when it is the last
+one needed, so it runs once. At every approval the plan is computed again; a target that changed since
+the request is shown on the card, its approvals so far are void, and it is asked again.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class Approvals:
         refusal = None
         if not caller.approver:
             refusal = f"You cannot {verdict} requests: you are not an approver."
-        elif decision.user_id == record.requester and not self.access.approval.allow_self_approval:
+        elif decision.user_id == record.requester and not self._self_approval(record):
             refusal = f"You cannot {verdict} your own request; another approver must decide."
         if refusal is not None:
             self.trail.of(record, decision.user_id, "blocked", detail=refusal)
@@ -118,6 +120,9 @@ class Approvals:
         if record.expires_at is not None and record.expires_at <= datetime.now(UTC):
             self.expire_due()
             reply(rendering.render_error("This request has expired; request it again."))
+            return
+        if decision.approve and decision.user_id in record.approvers:
+            reply(rendering.render_error(self._already_approved(record)))
             return
         if not decision.approve:
             denied = self.store.transition(
@@ -169,28 +174,53 @@ class Approvals:
                 to="requested",
                 plan=stored_plan(plan, env),
                 plan_fingerprint=plan.fingerprint,
+                approvers=[],  # approvals of the old plan do not carry over to the new one
             )
             if changed is not None:
                 update_card(self.messenger, changed, note=note)
             reply(rendering.render_error(note))
             return
-        approved = self.store.transition(
-            record.id, from_states=["requested"], to="approved", unexpired=True, approver=decision.user_id
+        added = self.store.add_approval(
+            record.id,
+            decision.user_id,
+            fingerprint=plan.fingerprint,
+            self_approval=self.access.approval.allow_self_approval,
         )
-        if approved is None:
-            reply(rendering.render_error(self._lost_decision(record.id)))
+        if added is None:
+            reply(rendering.render_error(self._lost_decision(record.id, decision.user_id)))
+            return
+        counted = added.record
+        tally = f"approval {len(counted.approvers)} of {counted.approvals_required}"
+        detail = tally if counted.approvals_required > 1 else None
+        self.trail.of(counted, decision.user_id, "approved", detail=detail, approver=decision.user_id)
+        update_card(self.messenger, counted)
+        if not added.complete:
+            reply(rendering.render_text(f"Your approval is recorded ({tally}); it runs at the last one."))
             return
         self.stash.drop(str(record.id))
-        self.trail.of(approved, decision.user_id, "approved")
-        update_card(self.messenger, approved)
-        self.runs.start(approved, parsed, plan, reply)
+        self.runs.start(counted, parsed, plan, reply)
 
-    def _lost_decision(self, operation_id: object) -> str:
-        """Why a decision did not land: the request expired meanwhile, or someone else decided first."""
+    def _self_approval(self, record: OperationRecord) -> bool:
+        """Whether the requester may approve `record`: by the access file, and only when one approval
+        is needed (several approvals are always from approvers other than the requester)."""
+        return self.access.approval.allow_self_approval and record.approvals_required <= 1
+
+    @staticmethod
+    def _already_approved(record: OperationRecord) -> str:
+        missing = record.approvals_required - len(record.approvers)
+        return f"You have already approved this request; it waits for {missing} more approver(s)."
+
+    def _lost_decision(self, operation_id: object, user_id: str | None = None) -> str:
+        """Why a decision did not land: the request expired meanwhile, someone else decided first, the
+        clicker's approval was already counted, or the plan changed since it was checked."""
         self.expire_due()
         current = self.store.get(str(operation_id))
         if current is not None and current.state == "expired":
             return "This request has expired; request it again."
+        if current is not None and current.state == "requested":
+            if user_id is not None and user_id in current.approvers:
+                return self._already_approved(current)
+            return "The plan changed a moment ago; check the card and approve again if it is still wanted."
         return "This request was decided a moment ago by someone else."
 
     def expire_due(self) -> list[OperationRecord]:

@@ -65,8 +65,10 @@ class AuditTrail:
         *,
         detail: str | None = None,
         duration_ms: int | None = None,
+        approver: str | None = None,
     ) -> None:
-        """An outcome of a recorded operation (its args, id and approver), with the decision latency."""
+        """An outcome of a recorded operation (its args, id and approver, unless `approver` is given:
+        one of several approvals), with the decision latency once decided."""
         if outcome in ("approved", "denied") and record.decided_at is not None:
             latency = (record.decided_at - record.created_at).total_seconds()
             self.metrics.approval_decided(outcome, latency)
@@ -76,7 +78,7 @@ class AuditTrail:
             record.args,
             outcome,
             operation_id=str(record.id),
-            approver=record.approver,
+            approver=approver or record.approver,
             detail=detail,
             duration_ms=duration_ms,
             environment=record.environment,

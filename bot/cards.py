@@ -25,6 +25,8 @@ def card(record: OperationRecord, plan: Plan | None = None, note: str | None = N
         note=note,
         environment=record.environment,
         production=bool((record.plan or {}).get("production")),
+        approvals_required=record.approvals_required,
+        approvers=record.approvers,
     )
 
 

@@ -157,9 +157,12 @@ def render_approval_card(
     note: str | None = None,
     environment: str | None = None,
     production: bool = False,
+    approvals_required: int = 1,
+    approvers: Sequence[str] = (),
 ) -> Message:
     """The approval card: requester, command, plan, changes, risks, expiry; buttons while "requested".
-    A production environment's card says so in its header and carries a red bar."""
+    A production environment's card says so in its header and carries a red bar. A request needing
+    several approvals shows how many it has and from whom ("1 of 2 approvals — @dave")."""
     command = _command(command_text).removeprefix("/maas ").strip() or "command"
     title = f"Approval needed: {command}"
     if production:
@@ -187,7 +190,10 @@ def render_approval_card(
     tail: list[Block] = []
     if note:
         tail.append(_section(f":information_source: {_esc(note)}"))
-    status = _state_line(state, decided_by)
+    status = _state_line(state, decided_by, approvers)
+    tally = approval_tally(approvals_required, approvers) if state == "requested" else None
+    if tally is not None:
+        tail.append(_context(tally))
     if state == "requested":
         tail.append(
             ActionsBlock(
@@ -203,6 +209,8 @@ def render_approval_card(
     fallback = f"{title} (requested by {_who(requester)})"
     if state != "requested":
         fallback += f" — {status}"
+    elif tally is not None:
+        fallback += f" — {tally}"
     message = _message(fallback, _fit(head, body, tail))
     return production_marked(message, environment or "") if production else message
 
@@ -268,10 +276,23 @@ def _result_section(title: str, fields: dict[str, str], lines: tuple[str, ...]) 
     return blocks
 
 
-def _state_line(state: str, decided_by: str | None) -> str:
+def approval_tally(required: int, approvers: Sequence[str]) -> str | None:
+    """How far a request needing several approvals is: "1 of 2 approvals — @dave" (None for one)."""
+    if required <= 1:
+        return None
+    if not approvers:
+        return f"Needs {required} approvals, from approvers other than the requester"
+    return f"{len(approvers)} of {required} approvals — {', '.join(_who(a) for a in approvers)}"
+
+
+def _state_line(state: str, decided_by: str | None, approvers: Sequence[str] = ()) -> str:
     line = STATE_LINES.get(state, f"State: {_esc(state)}")
+    if state != "denied" and len(approvers) > 1:
+        decided_by = " and ".join(_who(a) for a in approvers)
+    elif decided_by:
+        decided_by = _who(decided_by)
     if decided_by and state in ("approved", "denied"):
-        return f"{line} by {_who(decided_by)}"
+        return f"{line} by {decided_by}"
     if decided_by and state in ("running", "succeeded", "failed", "interrupted"):
-        return f"{line} · approved by {_who(decided_by)}"
+        return f"{line} · approved by {decided_by}"
     return line

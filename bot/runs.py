@@ -162,7 +162,9 @@ class Runs:
     ) -> OperationRecord:
         """The operation's row: `requested` (with an expiry) when it waits for approval, else `approved`.
 
-        Secret arguments never enter the row: they wait in the stash until the approved run."""
+        A request needs the operation's `approvals_required` distinct approvers (the access file's
+        policy says whether approval applies, not how many). Secret arguments never enter the row:
+        they wait in the stash until the approved run."""
         record = self.store.create(
             command=parsed.verb,
             args=args_json(parsed),
@@ -176,6 +178,7 @@ class Runs:
             plan=stored_plan(plan, env),
             plan_fingerprint=plan.fingerprint,
             expires_at=datetime.now(UTC) + self.approval_ttl if approval_required else None,
+            approvals_required=parsed.operation.approvals_required if approval_required else 1,
         )
         secrets = secret_values(parsed.args)
         if secrets and approval_required:

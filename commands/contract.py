@@ -298,7 +298,8 @@ class Operation(Generic[A]):
     mutating: ClassVar[bool] = False
     default_role: ClassVar[Role] = "viewer"
     default_approval: ClassVar[bool] = False
-    # distinct approvers (never the requester) a run needs when approval applies; the bot enforces it
+    # distinct approvers a run needs when approval applies (more than one: never the requester);
+    # the bot counts them in one conditional UPDATE per approval (OperationStore.add_approval)
     approvals_required: ClassVar[int] = 1
     modal: ClassVar[bool] = False  # typed without arguments, the bot asks for them in a form
     everyone: ClassVar[bool] = False  # anyone may run it, even without a role (help, whoami)

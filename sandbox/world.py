@@ -32,13 +32,13 @@ from sandbox.slack import SlackSandbox
 
 DEMO_ACCESS_FILE = """\
 # Who may do what (product.md §3). The sandbox's users: alice (admin, approver), bob (operator),
-# carol (viewer), dave (approver only), eve (no role).
+# carol (viewer), dave and frank (approvers only), eve (no role).
 channels: [C0OPS, C0ALERTS]           # commands accepted here (read-only ones also in DMs)
 roles:                                # viewer ⊂ operator ⊂ admin
   admin:    {users: [U0ALICE], groups: [S0SRE]}
   operator: {users: [U0BOB]}
   viewer:   {users: [U0CAROL]}
-approvers: {users: [U0ALICE, U0DAVE], groups: []}
+approvers: {users: [U0ALICE, U0DAVE, U0FRANK], groups: []}  # a restore needs two
 approval: {ttl_minutes: 30, allow_self_approval: false}
 policy:                               # overrides of the default table in §2
   scale: {role: operator, approval: true}
@@ -71,7 +71,14 @@ def sandbox_tag(state_dir: Path) -> str:
     return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]
 
 
-DEMO_USERS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL", "dave": "U0DAVE", "eve": "U0EVE"}
+DEMO_USERS = {
+    "alice": "U0ALICE",
+    "bob": "U0BOB",
+    "carol": "U0CAROL",
+    "dave": "U0DAVE",
+    "eve": "U0EVE",
+    "frank": "U0FRANK",
+}
 
 
 @dataclass

@@ -2,12 +2,13 @@
 
 from bot.store.audit import OUTCOMES, AuditEntry, AuditLog
 from bot.store.database import Database, StoreUnavailable
-from bot.store.operations import STATES, TERMINAL_STATES, OperationRecord, OperationStore
+from bot.store.operations import STATES, TERMINAL_STATES, AddedApproval, OperationRecord, OperationStore
 
 __all__ = [
     "OUTCOMES",
     "STATES",
     "TERMINAL_STATES",
+    "AddedApproval",
     "AuditEntry",
     "AuditLog",
     "Database",

@@ -2,7 +2,9 @@
 
 `requested → approved | denied | expired → running → succeeded | failed | interrupted` (and `blocked`
 for requests refused before they ran). Every state change is ONE conditional UPDATE, so concurrent
-clicks on the same approval card change the state exactly once.
+clicks on the same approval card change the state exactly once. A request that needs several
+approvals collects them with `add_approval`, which becomes `approved` in the statement that counts
+the last one.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ TRANSITION_FIELDS = frozenset(
         "message_channel",
         "message_ts",
         "progress_ts",
+        "approvers",
     }
 )
 _JSON_FIELDS = frozenset({"args", "plan", "result"})
@@ -78,10 +81,44 @@ class OperationRecord:
     result: dict[str, Any] | None
     error: str | None
     progress_ts: str | None = None
+    approvals_required: int = 1  # distinct approvers (never the requester when more than one)
+    approvers: tuple[str, ...] = ()  # who approved so far, in order
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> OperationRecord:
-        return cls(**row)
+        return cls(**{**row, "approvers": tuple(row.get("approvers") or ())})
+
+
+@dataclass(frozen=True)
+class AddedApproval:
+    """An approval that counted: the row after it, and whether it was the last one needed."""
+
+    record: OperationRecord
+
+    @property
+    def complete(self) -> bool:
+        """The request is now approved (this approval reached `approvals_required`)."""
+        return self.record.state == "approved"
+
+
+# One statement counts an approval: appended only while the request waits, is unexpired, still has
+# the plan the approver checked, and the approver is new (and not the requester, unless a single
+# approval is needed and self-approval is allowed); the count reaching `approvals_required` approves
+# it in the same statement. Concurrent clicks are serialised on the row lock and re-check all of it.
+_ADD_APPROVAL = """
+UPDATE chatops.operations
+   SET approvers = array_append(approvers, %(who)s::text),
+       state = CASE WHEN cardinality(approvers) + 1 >= approvals_required THEN 'approved' ELSE state END,
+       approver = CASE WHEN cardinality(approvers) + 1 >= approvals_required THEN %(who)s ELSE approver END,
+       decided_at = CASE WHEN cardinality(approvers) + 1 >= approvals_required THEN now() ELSE decided_at END
+ WHERE id = %(id)s
+   AND state = 'requested'
+   AND (expires_at IS NULL OR expires_at > now())
+   AND plan_fingerprint IS NOT DISTINCT FROM %(fingerprint)s
+   AND NOT (%(who)s::text = ANY(approvers))
+   AND (requester <> %(who)s OR (%(self_ok)s AND approvals_required = 1))
+RETURNING *
+"""
 
 
 def _uuid(op_id: UUID | str) -> UUID | None:
@@ -114,15 +151,18 @@ class OperationStore:
         plan: dict[str, Any] | None = None,
         plan_fingerprint: str | None = None,
         expires_at: datetime | None = None,
+        approvals_required: int = 1,
     ) -> OperationRecord:
-        """Insert a new operation in `state` and return it."""
+        """Insert a new operation in `state` and return it (`approvals_required`: distinct approvers)."""
         if state not in STATES:
             raise ValueError(f"unknown operation state {state!r}")
+        if approvals_required < 1:
+            raise ValueError(f"approvals_required must be at least 1, not {approvals_required}")
         with self.db.connection() as conn:
             row = conn.execute(
                 "INSERT INTO chatops.operations (command, args, text, requester, channel, environment,"
-                " target, state, approval_required, plan, plan_fingerprint, expires_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
+                " target, state, approval_required, plan, plan_fingerprint, expires_at, approvals_required)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
                 (
                     command,
                     jsonb(args),
@@ -136,6 +176,7 @@ class OperationStore:
                     None if plan is None else jsonb(plan),
                     plan_fingerprint,
                     expires_at,
+                    approvals_required,
                 ),
             ).fetchone()
         assert row is not None
@@ -191,6 +232,29 @@ class OperationStore:
         with self.db.connection() as conn:
             row = conn.execute(query, params).fetchone()
         return None if row is None else OperationRecord.from_row(row)
+
+    def add_approval(
+        self,
+        op_id: UUID | str,
+        approver: str,
+        *,
+        fingerprint: str | None,
+        self_approval: bool = False,
+    ) -> AddedApproval | None:
+        """Count `approver`'s approval of the plan with `fingerprint`; None when it does not count.
+
+        It does not count when the request no longer waits (decided, expired, unknown), its plan
+        changed, the approver already approved, or the approver is the requester (allowed only with
+        `self_approval` and a single approval needed). One atomic UPDATE: concurrent approvals are
+        counted once each, and exactly one of them completes the request.
+        """
+        key = _uuid(op_id)
+        if key is None:
+            return None
+        params = {"id": key, "who": approver, "fingerprint": fingerprint, "self_ok": self_approval}
+        with self.db.connection() as conn:
+            row = conn.execute(_ADD_APPROVAL, params).fetchone()
+        return None if row is None else AddedApproval(OperationRecord.from_row(row))
 
     def set_message(self, op_id: UUID | str, channel: str, ts: str) -> None:
         """Remember the Slack message (channel, ts) that shows this operation."""

@@ -27,6 +27,7 @@ DEFAULT_USERS: Mapping[str, str] = {
     "U0CAROL": "carol",
     "U0DAVE": "dave",
     "U0EVE": "eve",
+    "U0FRANK": "frank",
 }
 DEFAULT_USERGROUPS: Mapping[str, Sequence[str]] = {"S0SRE": ["U0ALICE"]}
 DEFAULT_CHANNELS: Mapping[str, str] = {"C0OPS": "ops", "C0ALERTS": "ops-alerts", "C0OTHER": "random"}

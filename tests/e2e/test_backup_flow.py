@@ -1,6 +1,7 @@
-"""The demo's backup story from Slack to the databases: take a backup, verify it, restore it with an
-approval, list it. The real bot over HTTP, the Kubernetes sandbox, real PostgreSQL (the test's own
-uuid-named LiteMaaS and LiteLLM databases with the demo data), real pg_dump and psql."""
+"""The demo's backup story from Slack to the databases: take a backup, verify it, restore it with two
+approvals (two approvers other than the requester), list it. The real bot over HTTP, the Kubernetes
+sandbox, real PostgreSQL (the test's own uuid-named LiteMaaS and LiteLLM databases with the demo
+data), real pg_dump and psql."""
 
 from __future__ import annotations
 
@@ -90,11 +91,40 @@ def test_take_verify_and_restore_a_backup_from_slack(
     assert "deployment/litellm" in plan and "LiteLLM_ProxyModelTable" in plan
     assert harness.replicas("litellm") == 1 and harness.mutations() == []
 
+    # a deny by any approver ends a request, even one approved once already
     harness.command("alice", f"backup restore {backup_id} --database litellm")
-    card = harness.wait_card()
+    denied = harness.wait_card()
+    _, first = harness.click("dave", "approval.approve", operation_id_of(denied), message_ts=denied["ts"])
+    assert "approval 1 of 2" in harness.wait_reply(first)
+    harness.click("frank", "approval.deny", operation_id_of(denied), message_ts=denied["ts"])
+    wait_until(lambda: ("backup restore", "denied") in harness.operations(), what="the restore denied")
+    assert "Denied" in str(harness.slack.message("C0OPS", denied["ts"])["blocks"])
+
+    harness.command("alice", f"backup restore {backup_id} --database litellm")
+    card = wait_until(lambda: [c for c in harness.cards() if c["ts"] != denied["ts"]], what="a new card")[-1]
     assert f"backup restore {backup_id}" in card["text"]
-    harness.click("dave", "approval.approve", operation_id_of(card), message_ts=card["ts"])
+    assert "Needs 2 approvals" in str(card["blocks"])
+    op_id = operation_id_of(card)
+
+    # the first approval is counted and shown on the card; nothing runs
+    _, first = harness.click("dave", "approval.approve", op_id, message_ts=card["ts"])
+    assert "approval 1 of 2" in harness.wait_reply(first)
+    shown = harness.slack.message("C0OPS", card["ts"])
+    assert "1 of 2 approvals — <@U0DAVE>" in str(shown["blocks"]) and "approval.approve" in str(
+        shown["blocks"]
+    )
+    _, again = harness.click("dave", "approval.approve", op_id, message_ts=card["ts"])
+    assert "already approved" in harness.wait_reply(again)
+    _, own = harness.click("alice", "approval.approve", op_id, message_ts=card["ts"])
+    assert "your own request" in harness.wait_reply(own)
+    harness.bot.wait_idle(5)
+    assert harness.mutations() == [] and ("backup restore", "requested") in harness.operations()
+
+    # the second, distinct approver approves it and it runs
+    harness.click("frank", "approval.approve", op_id, message_ts=card["ts"])
     wait_until(lambda: messages_with(harness, "Restored "), 120, "the restore's result")
+    decided = str(harness.slack.message("C0OPS", card["ts"])["blocks"])
+    assert "<@U0DAVE> and <@U0FRANK>" in decided
 
     assert count(demo_databases.litellm_url, "LiteLLM_ProxyModelTable") == models
     assert harness.replicas("litellm") == 1 and harness.replicas("litellm-backend") == 1
@@ -102,7 +132,16 @@ def test_take_verify_and_restore_a_backup_from_slack(
     assert scales == ["litellm-backend", "litellm", "litellm", "litellm-backend"]
     wait_until(lambda: ("backup restore", "succeeded") in harness.operations(), what="the restore succeeded")
     outcomes = [o for _, c, o in harness.audit_outcomes() if c == "backup restore"]
-    assert outcomes[-3:] == ["requested", "approved", "succeeded"]
+    assert outcomes[-8:] == [
+        *("requested", "approved", "denied"),  # dave approved, frank denied
+        *("requested", "approved", "blocked", "approved", "succeeded"),  # dave, alice (her own), frank
+    ]
+    with psycopg.connect(harness.pg_url) as conn:
+        approvals = conn.execute(
+            "SELECT approver, detail FROM chatops.audit WHERE command = 'backup restore'"
+            " AND outcome = 'approved' ORDER BY id"
+        ).fetchall()
+    assert approvals[-2:] == [("U0DAVE", "approval 1 of 2"), ("U0FRANK", "approval 2 of 2")]
 
 
 class FakeClock:

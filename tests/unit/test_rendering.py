@@ -296,6 +296,20 @@ def test_decided_card_has_state_line_and_no_buttons(state: str, decided_by: str 
     assert line in message["text"]
 
 
+def test_card_of_a_request_needing_two_approvals_shows_the_count_and_who() -> None:
+    waiting = card("requested", approvals_required=2)
+    assert_valid(waiting)
+    assert "Needs 2 approvals, from approvers other than the requester" in joined(waiting)
+    half = card("requested", approvals_required=2, approvers=("U0DAVE",))
+    assert_valid(half)
+    assert "1 of 2 approvals — <@U0DAVE>" in joined(half) and "1 of 2 approvals" in half["text"]
+    assert blocks_of(half, "actions"), "it still waits for the second approver"
+    done = card("succeeded", decided_by="U0FRANK", approvals_required=2, approvers=("U0DAVE", "U0FRANK"))
+    assert "✅ Succeeded · approved by <@U0DAVE> and <@U0FRANK>" in done["text"]
+    denied = card("denied", decided_by="U0FRANK", approvals_required=2, approvers=("U0DAVE",))
+    assert "🚫 Denied by <@U0FRANK>" in denied["text"]
+
+
 def test_card_note_explains_a_changed_target() -> None:
     note = "the target changed since the request: replicas were 1, now 2 — request again"
     message = card("expired", note=note)
