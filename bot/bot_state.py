@@ -120,7 +120,9 @@ class BotStateView:
         except StoreUnavailable as exc:
             raise BotStateUnavailable(str(exc)) from None
         return [
-            PendingRequest(r.text, r.requester, r.expires_at) for r in pending if r.expires_at is not None
+            PendingRequest(r.text, r.requester, r.expires_at, r.approvers, r.approvals_required)
+            for r in pending
+            if r.expires_at is not None
         ]
 
     def locks(self) -> list[LockLine]:

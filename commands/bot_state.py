@@ -78,6 +78,8 @@ class PendingRequest:
     text: str
     requester: str
     expires_at: datetime
+    approvers: tuple[str, ...] = ()  # who approved so far (a request may need several)
+    approvals_required: int = 1
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from commands.bot_state import BotState
+from commands.bot_state import BotState, PendingRequest
 from commands.builtin.state import answer
 from commands.builtin.whoami import NoArgs
 from commands.contract import Event, Operation, Plan, mention
@@ -13,9 +13,17 @@ from commands.environment import Environment
 
 def _pending(state: BotState) -> list[str]:
     return [
-        f"`{r.text}` requested by {mention(r.requester)}, expires {r.expires_at:%H:%M} UTC"
+        f"`{r.text}` requested by {mention(r.requester)}, expires {r.expires_at:%H:%M} UTC{_progress(r)}"
         for r in state.pending_requests()
     ]
+
+
+def _progress(request: PendingRequest) -> str:
+    """How far a request that needs several approvals has come ("" when it needs one)."""
+    if request.approvals_required < 2:
+        return ""
+    who = ", ".join(mention(a) for a in request.approvers) or "nobody yet"
+    return f"; {len(request.approvers)} of {request.approvals_required} approvals ({who})"
 
 
 class ApprovalsCommand(Operation[NoArgs]):

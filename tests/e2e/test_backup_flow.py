@@ -113,6 +113,8 @@ def test_take_verify_and_restore_a_backup_from_slack(
     assert "1 of 2 approvals — <@U0DAVE>" in str(shown["blocks"]) and "approval.approve" in str(
         shown["blocks"]
     )
+    listed = harness.wait_reply(harness.command("carol", "approvals")[1])
+    assert "1 of 2 approvals (<@U0DAVE>)" in listed
     _, again = harness.click("dave", "approval.approve", op_id, message_ts=card["ts"])
     assert "already approved" in harness.wait_reply(again)
     _, own = harness.click("alice", "approval.approve", op_id, message_ts=card["ts"])
