@@ -88,7 +88,7 @@ def _serve(env_file: Path | None, host: str, port: int | None) -> int:
     if bot is None:
         return 2
     server = bot.http_server(host, port if port is not None else bot.settings.port)
-    bot.start_reaper()
+    bot.start_reaper(bot.settings.reaper_interval_seconds)
     bot.start_automation()
     stop = threading.Event()
 

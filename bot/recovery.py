@@ -1,14 +1,18 @@
 """Operations that will not finish: this process's at SIGTERM, and those a crashed replica left behind.
 
-`Inflight` is what this process runs (or has queued) now. At shutdown `interrupt_running` marks them
-interrupted (row, audit, their message and card) and frees their locks; the reaper's
-`recover_interrupted` marks the unfinished operations no live lock names any more.
+`Inflight` is what this process runs (or has queued) now. At SIGTERM `Inflight.stopping` is set: each
+run stops at its `Checkpoint` (between two steps), records itself interrupted and only then frees its
+locks (the worker's own `with lock`, the one place a run's locks are released). `interrupt_remaining`
+marks what is left after the grace (queued runs, workers that did not stop) and frees nothing: a worker
+may still be patching; its locks expire after their TTL. The reaper's `recover_interrupted` marks the
+unfinished operations no live lock names any more.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from bot import rendering
@@ -21,13 +25,21 @@ from bot.store import OperationRecord, OperationStore
 
 log = logging.getLogger(__name__)
 
+LOCK_LOST = "interrupted (lock lost): another run may hold its targets; it stopped before its next step."
+BOT_STOPPED = (
+    "interrupted (the bot was stopped): it stopped before its next step; its change may be half done, "
+    "check the status before running it again."
+)
+
 
 class Inflight:
-    """Operation id → its lock (None while queued), for the operations of this process."""
+    """Operation id → its lock (None while queued), for the operations of this process; `stopping`
+    is set at SIGTERM (every run stops at its next checkpoint)."""
 
     def __init__(self) -> None:
         self._runs: dict[str, HeldLock | None] = {}
         self._guard = threading.Lock()
+        self.stopping = threading.Event()
 
     def track(self, operation_id: str, lock: HeldLock | None) -> None:
         with self._guard:
@@ -41,12 +53,42 @@ class Inflight:
         with self._guard:
             return set(self._runs)
 
+    def wait_unlocked(self, timeout: float) -> bool:
+        """Wait until no run of this process holds its locks (every worker stopped); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._holding():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def _holding(self) -> bool:
+        with self._guard:
+            return any(lock is not None for lock in self._runs.values())
+
     def take_all(self) -> dict[str, HeldLock | None]:
         """Every tracked run, forgotten from here on (shutdown)."""
         with self._guard:
             runs = dict(self._runs)
             self._runs.clear()
         return runs
+
+
+class Checkpoint:
+    """Asked between two steps of a run: the reason it must stop now (its lock lost, the bot stopping),
+    else None. `stopped_by` keeps the reason once it said stop."""
+
+    def __init__(self, lock: HeldLock, stopping: threading.Event) -> None:
+        self.lock = lock
+        self.stopping = stopping
+        self.stopped_by: str | None = None
+
+    def __call__(self) -> str | None:
+        if self.lock.lost:
+            self.stopped_by = LOCK_LOST
+        elif self.stopping.is_set():
+            self.stopped_by = BOT_STOPPED
+        return self.stopped_by
 
 
 def lock_targets(record: OperationRecord) -> tuple[str, ...]:
@@ -80,15 +122,23 @@ class Recovery:
         self.inflight = inflight
         self.slash_command = slash_command
 
-    def interrupt_running(self, reason: str) -> list[OperationRecord]:
-        """At shutdown: mark this process's unfinished operations interrupted, say so, free their locks."""
+    def interrupt_remaining(self) -> list[OperationRecord]:
+        """At shutdown, once the workers had their grace: mark this process's runs still tracked
+        interrupted (queued ones that never started; workers that did not stop) and say so. Frees no
+        lock: a worker still holding one may still patch; its locks expire after their TTL."""
         marked: list[OperationRecord] = []
         for operation_id, lock in self.inflight.take_all().items():
             record = self.store.get(operation_id)
-            if record is not None:
-                marked += self._mark_interrupted(record, reason)
-            if lock is not None:
-                lock.release()
+            if record is None:
+                continue
+            if lock is None:
+                reason = "the bot was stopped before this started; nothing was changed"
+            else:
+                reason = (
+                    "the bot was stopped while this ran and it did not stop within the grace period; "
+                    "its locks expire by themselves"
+                )
+            marked += self._mark_interrupted(record, reason)
         return marked
 
     def recover_interrupted(self, approved_grace: timedelta = timedelta(minutes=10)) -> list[OperationRecord]:

@@ -27,8 +27,11 @@ class JobRunner:
         self._slots = threading.BoundedSemaphore(workers + backlog)
         self._futures: set[Future[None]] = set()
         self._lock = threading.Lock()
+        self._closed = False
 
     def submit(self, job: Callable[[], None], *, name: str = "job") -> Future[None]:
+        if self._closed:
+            raise RunnerBusy("the bot is stopping; try again in a minute")
         if not self._slots.acquire(blocking=False):
             raise RunnerBusy("every worker is busy; try again in a minute")
 
@@ -40,7 +43,11 @@ class JobRunner:
             finally:
                 self._slots.release()
 
-        future = self._pool.submit(run)
+        try:
+            future = self._pool.submit(run)
+        except RuntimeError:  # closed meanwhile
+            self._slots.release()
+            raise RunnerBusy("the bot is stopping; try again in a minute") from None
         with self._lock:
             self._futures.add(future)
         future.add_done_callback(self._forget)
@@ -62,6 +69,11 @@ class JobRunner:
                 return True
             time.sleep(0.01)
         return self.active() == 0
+
+    def stop_accepting(self) -> None:
+        """Refuse new jobs and drop the queued ones (never started); running jobs go on."""
+        self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=not wait)

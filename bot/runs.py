@@ -25,7 +25,7 @@ from bot.logging_setup import operation_context
 from bot.masking import masked_text, secret_values
 from bot.messenger import Messenger, Reply
 from bot.parsing import ParsedCommand, ParseError, parse_command
-from bot.recovery import Inflight
+from bot.recovery import LOCK_LOST, Checkpoint, Inflight
 from bot.rendering import Message
 from bot.runner import JobRunner, RunnerBusy, Throttle
 from bot.stash import ArgumentStash
@@ -37,7 +37,6 @@ from commands.registry import Registry
 log = logging.getLogger(__name__)
 
 FINISH_ATTEMPTS = 6  # the final state change is retried for about 6 s while PostgreSQL is unreachable
-LOCK_LOST = "interrupted (lock lost): another run may hold its targets; it stopped before its next step."
 
 
 def args_json(parsed: ParsedCommand) -> dict[str, Any]:
@@ -232,7 +231,8 @@ class Runs:
                 update_card(self.messenger, failed, note=str(exc))
             return Result(ok=False, summary=str(exc))
         self.inflight.track(str(record.id), lock)
-        with lock:
+        checkpoint = Checkpoint(lock, self.inflight.stopping)
+        with lock:  # released when this block ends: after the outcome is recorded and shown (SIGTERM too)
             running = self.store.transition(record.id, from_states=["approved"], to="running")
             if running is None:  # somebody else started or closed it
                 return Result(ok=False, summary="the operation was started or closed elsewhere")
@@ -247,14 +247,15 @@ class Runs:
                     self.messenger.update(record.channel, progress_ts, self._progress(record, event))
 
             result = self.scoped(
-                self.collect(parsed.operation(), parsed, plan, on_progress, env=env, lost=lambda: lock.lost),
+                self.collect(parsed.operation(), parsed, plan, on_progress, env=env, halt=checkpoint),
                 env,
             )
             duration = time.monotonic() - started
             ended = "succeeded" if result.ok else "failed"
-            if lock.lost:  # another run may hold the targets now: this one stopped before its next step
+            stopped_by = checkpoint.stopped_by or (LOCK_LOST if lock.lost else None)
+            if stopped_by is not None:  # lock lost or SIGTERM: it stopped before its next step
                 ended = "interrupted"
-                result = Result(ok=False, summary=f"{parsed.verb} {LOCK_LOST}", sections=result.sections)
+                result = Result(ok=False, summary=f"{parsed.verb} {stopped_by}", sections=result.sections)
             final = self._finish(record, ended, result, keep_files=keep_files)
             message = rendering.render_result(
                 result,
@@ -307,21 +308,24 @@ class Runs:
         on_progress: Callable[[Progress], None] | None,
         *,
         env: Environment,
-        lost: Callable[[], bool] = lambda: False,
+        halt: Callable[[], str | None] = lambda: None,
     ) -> Result:
         """Run an operation in `env` to its Result; failures become a failed Result with a plain message.
 
-        Between two steps (each `Progress`), a `lost()` lock stops the run before its next step."""
+        Before its first step and between two steps (each `Progress`), a reason from `halt()` (lock
+        lost, bot stopping) stops the run before its next step."""
+        if (reason := halt()) is not None:
+            return Result(ok=False, summary=f"{parsed.verb} {reason}")
         events = op.execute(env, parsed.args, plan)
         try:
             for event in events:
                 if isinstance(event, Result):
                     return event
-                if lost():
+                if (reason := halt()) is not None:
                     close = getattr(events, "close", None)
                     if close is not None:  # a generator: its `finally` blocks run now
                         close()
-                    return Result(ok=False, summary=f"{parsed.verb} {LOCK_LOST}")
+                    return Result(ok=False, summary=f"{parsed.verb} {reason}")
                 if on_progress is not None:
                     on_progress(event)
         except OperationError as exc:

@@ -154,26 +154,36 @@ class Bot:
         return self.service.intake.pool.wait_idle(timeout) and self.runner.wait_idle(timeout)
 
     def close(self, grace: float = 20.0) -> None:
-        """Stop within `grace` seconds: acknowledged interactions and running operations may finish;
-        operations still running then are marked interrupted (in PostgreSQL and their Slack message)
-        and their locks released."""
+        """Stop within `grace` seconds, in this order: no new run starts (queued ones are dropped);
+        running operations stop before their next step, each recording itself interrupted (row, audit,
+        its Slack message) and only then freeing its locks; after the grace, what is left is marked
+        interrupted and keeps its locks (a worker still running may still patch: the TTL frees them)."""
         deadline = time.monotonic() + grace
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         self._stop.set()
+        self.service.recovery.inflight.stopping.set()  # every run stops at its next checkpoint
+        self.runner.stop_accepting()
         if self.leader is not None:
             self.leader.stop(release=True)
         self._follow()
-        if not self.service.intake.pool.wait_idle(max(0.0, deadline - time.monotonic())):
+        if not self.service.intake.pool.wait_idle(left()):
             log.warning(
                 "stopping with %d acknowledged interactions unanswered", self.service.intake.pool.active()
             )
         self.service.intake.pool.shutdown(wait=False)
-        if not self.runner.wait_idle(max(0.0, deadline - time.monotonic())):
-            try:
-                self.service.recovery.interrupt_running("the bot was stopped while this ran")
-            except Exception as exc:  # PostgreSQL down at shutdown: the next start's reaper marks them
-                log.warning(
-                    "could not mark running operations interrupted: %s", self.redactor.redact(str(exc))
-                )
+        if not (self.runner.wait_idle(left()) and self.service.recovery.inflight.wait_unlocked(left())):
+            log.warning(
+                "operations still running after the %.0f s grace: their locks are left to expire", grace
+            )
+        try:
+            self.service.recovery.interrupt_remaining()
+        except Exception as exc:  # PostgreSQL down at shutdown: the next reaper pass marks them
+            log.warning(
+                "could not mark unfinished operations interrupted: %s", self.redactor.redact(str(exc))
+            )
         self.runner.shutdown(wait=False)
         self.environments.close()
         self.kube.close()

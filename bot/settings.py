@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     rollout_timeout_seconds: float = Field(default=600, gt=0)
     worker_threads: int = Field(default=4, ge=1, le=64)
     lock_ttl_seconds: float = Field(default=30, ge=1, le=3600)  # a crashed holder's lock frees after this
-    shutdown_grace_seconds: float = Field(default=20, ge=0, le=600)  # SIGTERM: time to finish running work
+    shutdown_grace_seconds: float = Field(default=20, ge=0, le=600)  # SIGTERM: wait for runs to stop
+    reaper_interval_seconds: float = Field(default=15, ge=0.1, le=3600)  # marks what dead replicas left
     environment_name: str = "default"
     # several LiteMaaS deployments (bot/environments.py); unset: the one these settings describe
     environments_config: Path | None = None

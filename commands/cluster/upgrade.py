@@ -6,7 +6,8 @@ component's same-image init containers change together (`backend` + `run-migrati
 An init container that turns out to run another repository is left alone, and the plan says so.
 `upgrade all <version>` is LiteMaaS's own components, backend then frontend, stopping at the first
 failure. LiteLLM: a database backup first (no backup, no upgrade), then the image, then the migration
-lines of a new pod's log in the result.
+lines of a new pod's log in the result. A component already at the tag whose rollout did not finish
+(the run that set it was interrupted) is not refused: the same command follows that rollout to its end.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class UpgradeOperation(Operation[UpgradeArgs]):
         """One Change per container whose image changes; a refusal when everything is at the tag."""
         target = _lock(env, args)
         upgrades = [plan_component(env, c, args.tag) for c in _targets(env, args)]
-        if not any(u.changes for u in upgrades):
+        if not any(u.changes or u.unfinished for u in upgrades):
             names = " and ".join(u.component.name for u in upgrades)
             raise OperationError(f"{names} {'is' if len(upgrades) == 1 else 'are'} already at {args.tag}")
         checked = preflight(env, upgrades)
@@ -137,6 +138,10 @@ class UpgradeOperation(Operation[UpgradeArgs]):
             )
             for u in upgrades
             for c in u.changes
+        ) + tuple(
+            Change(f"deployment/{u.component.deployment}", "rollout", "unfinished", "followed to its end")
+            for u in upgrades
+            if u.unfinished
         )
         risks = [*checked.notes, *(risk for u in upgrades if u.changes for risk in _risks(u.component))]
         risks.extend(note for u in upgrades for note in u.notes)
@@ -150,7 +155,7 @@ class UpgradeOperation(Operation[UpgradeArgs]):
             }
             for u in upgrades
         }
-        moving = [u.component.name for u in upgrades if u.changes]
+        moving = [u.component.name for u in upgrades if u.changes or u.unfinished]
         return Plan(
             summary=f"Upgrade {' then '.join(moving)} to {args.tag}",
             target=target,
@@ -220,13 +225,16 @@ def _upgrade_one(env: Environment, component: Component, tag: str) -> Generator[
         upgrade = plan_component(env, component, tag)
     except OperationError as exc:
         return Outcome(ok=False, changed=False, summary=f"{name} was not upgraded: {exc}")
-    if not upgrade.changes:
+    if not upgrade.changes and not upgrade.unfinished:
         yield Progress(f"{name} is already at {tag}")
         return Outcome(ok=True, changed=False)
 
     sections: list[Section] = []
     backup_note = ""
-    if name == "litellm":
+    offer_rollback = (rollback(name),)
+    if upgrade.unfinished:  # set by an earlier run that did not see the rollout through
+        yield Progress(f"{name} is at {tag}; following its unfinished rollout")
+    elif name == "litellm":
         try:
             backup = yield from backup_before_upgrade(env)
         except OperationError as exc:
@@ -238,18 +246,18 @@ def _upgrade_one(env: Environment, component: Component, tag: str) -> Generator[
         sections.append(backup)
         backup_note = f"; the pre-upgrade database backup is {backup.fields.get('backup', '?')}"
 
-    offer_rollback = (rollback(name),)
-    shown = ", ".join(f"{c.name} → {image_tag(c.after)}" for c in upgrade.changes)
-    yield Progress(f"{name}: setting image {shown}")
-    try:
-        env.kube.patch_deployment(component.deployment, upgrade.patch(), STRATEGIC_MERGE)
-    except KubeError as exc:
-        return Outcome(
-            ok=False,
-            changed=False,
-            summary=f"upgrading {name} failed, nothing changed: {kube_problem(exc)}",
-            sections=tuple(sections),
-        )
+    if upgrade.changes:
+        shown = ", ".join(f"{c.name} → {image_tag(c.after)}" for c in upgrade.changes)
+        yield Progress(f"{name}: setting image {shown}")
+        try:
+            env.kube.patch_deployment(component.deployment, upgrade.patch(), STRATEGIC_MERGE)
+        except KubeError as exc:
+            return Outcome(
+                ok=False,
+                changed=False,
+                summary=f"upgrading {name} failed, nothing changed: {kube_problem(exc)}",
+                sections=tuple(sections),
+            )
 
     try:
         final = yield from follow_rollout(env, component)

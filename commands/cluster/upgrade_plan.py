@@ -1,6 +1,8 @@
 """What upgrading one component changes, read from its Deployment: the main container and the
 component's same-image init containers move to the new tag; an init container of another repository
-is left alone and said so. `patch()` is the strategic-merge patch `kubectl set image` sends."""
+is left alone and said so. `patch()` is the strategic-merge patch `kubectl set image` sends.
+A component already at the tag whose rollout has not finished (an upgrade interrupted mid-rollout) is
+`unfinished`: upgrading it again follows that rollout to its end."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from commands.clients.rolling import read_deployment
+from commands.clients.rollout import rollout_status
 from commands.cluster.images import container_images, image_repository, with_tag
 from commands.contract import OperationError
 from commands.environment import Component, Environment
@@ -31,6 +34,14 @@ class ComponentUpgrade:
     deployment: dict[str, Any]
     changes: tuple[ContainerChange, ...]
     notes: tuple[str, ...]
+
+    @property
+    def unfinished(self) -> bool:
+        """At the tag already, but its rollout is still under way (not done, not failed)."""
+        if self.changes:
+            return False
+        status = rollout_status(self.deployment)
+        return not (status.done or status.failed)
 
     def patch(self) -> dict[str, Any]:
         """The strategic-merge patch `kubectl set image` sends, with `$setElementOrder` for each list."""

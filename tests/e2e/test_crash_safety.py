@@ -1,8 +1,9 @@
 """Stops and crashes of a real `serve` process in the middle of an operation.
 
-SIGTERM: the process stops accepting, marks the running operation `interrupted` (row, audit, its Slack
-message), releases its lock and exits within its grace period. `kill -9`: the lock frees itself after
-its TTL, and the next start marks the operation interrupted and says so in its message.
+SIGTERM: the process stops accepting; the running operation stops before its next step, records itself
+`interrupted` (row, audit, its Slack message) and only then frees its lock. One still inside a step
+when the grace runs out is marked interrupted but keeps its lock until the TTL. `kill -9`: the lock
+frees itself after its TTL, and the next start marks the operation interrupted and says so.
 """
 
 from __future__ import annotations
@@ -162,12 +163,50 @@ def lock_held(redis_url: str, redis_prefix: str) -> bool:
         client.close()
 
 
-def test_sigterm_marks_the_running_operation_interrupted_and_exits_within_grace(
+def first_free(redis_url: str, redis_prefix: str, timeout: float) -> float:
+    """Poll the lock until it is gone; the moment it was first seen free (monotonic)."""
+    deadline = time.monotonic() + timeout
+    while lock_held(redis_url, redis_prefix):
+        assert time.monotonic() < deadline, "the lock was never released"
+        time.sleep(0.01)
+    return time.monotonic()
+
+
+def test_sigterm_stops_the_run_at_its_next_step_records_it_then_frees_the_lock(
+    serve_with: Callable[..., Serve],
+    slack: SlackSandbox,
+    kube: KubeSandbox,
+    pg_url: str,
+    redis_url: str,
+    redis_prefix: str,
+) -> None:
+    serve = serve_with(shutdown_grace_seconds=20)
+    operation_id = start_running_scale(serve, slack, pg_url)
+    wait_until(lambda: kube.get("deployments", "litellm")["spec"]["replicas"] == 4, 10, "the scale's patch")
+    time.sleep(1.0)  # its worker now waits inside a step, for a rollout that does not move by itself
+    serve.proc.send_signal(signal.SIGTERM)
+
+    time.sleep(1.5)
+    assert serve.proc.poll() is None, "serve exited while its worker was still in a step"
+    assert lock_held(redis_url, redis_prefix), "the lock must stay held while the worker runs"
+    assert state_of(pg_url, operation_id) == "running"
+
+    stepped_at = time.monotonic()
+    kube.step()  # the rollout moves: the run reaches its next checkpoint and stops there
+    freed_at = first_free(redis_url, redis_prefix, 15)
+    assert state_of(pg_url, operation_id) == "interrupted", "the lock was freed before the row said so"
+    message = progress_message(slack)
+    assert message is not None and "interrupted (the bot was stopped)" in message["text"], message
+    assert audit_of(pg_url, operation_id)[-1] == "interrupted"
+    assert serve.proc.wait(15) == 0, serve.log()
+    print(f"step to lock freed: {freed_at - stepped_at:.2f} s")
+
+
+def test_sigterm_past_the_grace_marks_the_run_but_leaves_its_lock_to_the_ttl(
     serve_with: Callable[..., Serve], slack: SlackSandbox, pg_url: str, redis_url: str, redis_prefix: str
 ) -> None:
-    serve = serve_with()
+    serve = serve_with()  # grace 2 s, lock TTL 3 s
     operation_id = start_running_scale(serve, slack, pg_url)
-    assert lock_held(redis_url, redis_prefix)
 
     stopped_at = time.monotonic()
     serve.proc.send_signal(signal.SIGTERM)
@@ -177,11 +216,13 @@ def test_sigterm_marks_the_running_operation_interrupted_and_exits_within_grace(
 
     assert code == 0, serve.log()
     assert took < 2 + 5, f"took {took:.1f} s with a 2 s grace"
+    assert lock_held(redis_url, redis_prefix), "a worker still in a step must keep its lock (TTL frees it)"
     assert state_of(pg_url, operation_id) == "interrupted"
     assert audit_of(pg_url, operation_id)[-1] == "interrupted"
     message = progress_message(slack)
     assert message is not None and "Interrupted" in message["text"], message
-    assert not lock_held(redis_url, redis_prefix), "the lock must be released at once"
+    assert "did not stop within the grace period" in message["text"]
+    wait_until(lambda: not lock_held(redis_url, redis_prefix), 5, "the lock to expire (TTL 3 s)")
 
 
 def test_kill_9_is_marked_interrupted_by_the_next_start_and_the_lock_expires(

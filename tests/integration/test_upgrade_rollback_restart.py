@@ -130,6 +130,34 @@ def test_upgrade_frontend_sets_frontend_and_copy_custom_logos(sb: Any, env: Envi
     assert not any("init container" in w for w in status.warnings), status.warnings
 
 
+def test_an_upgrade_interrupted_mid_rollout_is_finished_by_the_same_command(
+    sb: Any, env: Environment
+) -> None:
+    op, args = UpgradeOperation(), UpgradeArgs(component="frontend", tag="0.5.0")
+    plan = op.plan(env, args)
+    interrupted = op.execute(env, args, plan)
+    while "setting image" not in next(interrupted).text:  # type: ignore[union-attr]
+        pass
+    next(interrupted)  # the image is set; the run stops while the rollout has not moved
+    interrupted.close()  # type: ignore[attr-defined]
+    assert len(sb.writes()) == 1
+
+    again = op.plan(env, args)
+    assert [(c.field, c.before, c.after) for c in again.changes] == [
+        ("rollout", "unfinished", "followed to its end")
+    ]
+    with Stepper(sb):
+        events = list(op.execute(env, args, again))
+
+    result = only_result(events)
+    assert result.ok, result
+    assert result.summary == "frontend upgraded to 0.5.0; rollout complete"
+    assert len(sb.writes()) == 1, "the image was set once"
+    assert any("following its unfinished rollout" in e.text for e in events if isinstance(e, Progress))
+    with pytest.raises(OperationError, match=r"frontend is already at 0\.5\.0"):
+        op.plan(env, args)
+
+
 def test_upgrade_backend_sets_backend_and_run_migrations(sb: Any, env: Environment) -> None:
     with Stepper(sb):
         result = only_result(run(UpgradeOperation(), env, UpgradeArgs(component="backend", tag="0.5.0")))
