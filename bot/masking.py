@@ -60,7 +60,7 @@ def refused_text(text: str, registry: Registry) -> str:
     """What the audit keeps of a command that did not parse: its arguments only when its operation
     takes no secret (a failed parse has no parsed values to mask), the first word only when no
     operation matched; invisible characters written as escapes, at most REFUSED_TEXT_LIMIT characters."""
-    words = text.split()
+    words = registry.arrange(text.split())
     match = registry.match(words) if words else None
     if match is None:
         kept = f"{words[0]} …" if len(words) > 1 else (words[0] if words else "")
@@ -73,7 +73,7 @@ def refused_text(text: str, registry: Registry) -> str:
 
 def refused_command(text: str, registry: Registry, fallback: str = "?") -> str:
     """The verb a refused command names, for its audit row; `fallback` when none matched."""
-    words = text.split()
+    words = registry.arrange(text.split())
     match = registry.match(words) if words else None
     return match[0].name if match is not None else fallback
 

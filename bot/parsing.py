@@ -86,7 +86,7 @@ def read_command(
         raise ParseError("no command given", usage=help_usage)
     if (invisible := invisible_character_refusal(stripped)) is not None:
         raise ParseError(invisible, usage=help_usage)
-    words = _tokenize(stripped)
+    words = registry.arrange(_tokenize(stripped))
     if not words or not words[0]:
         raise ParseError("no command given", usage=help_usage)
     matched = registry.match(words)

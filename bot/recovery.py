@@ -5,7 +5,8 @@ run stops at its `Checkpoint` (between two steps), records itself interrupted an
 locks (the worker's own `with lock`, the one place a run's locks are released). `interrupt_remaining`
 marks what is left after the grace (queued runs, workers that did not stop) and frees nothing: a worker
 may still be patching; its locks expire after their TTL. The reaper's `recover_interrupted` marks the
-unfinished operations no live lock names any more.
+unfinished operations no live lock names any more. A run whose outcome was kept in Redis
+(`bot.outcomes`: PostgreSQL was down when it ended) gets that outcome instead of `interrupted`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from bot.audit_trail import AuditTrail
 from bot.cards import update_card
 from bot.locks import HeldLock, TargetLocks
 from bot.messenger import Messenger
+from bot.outcomes import Outcome, OutcomeBook
 from bot.rendering import escape_text
 from bot.store import OperationRecord, OperationStore
+from commands.contract import Result
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +116,12 @@ class Recovery:
         messenger: Messenger,
         trail: AuditTrail,
         inflight: Inflight,
+        outcomes: OutcomeBook,
         slash_command: str,
     ) -> None:
         self.store = store
         self.locks = locks
+        self.outcomes = outcomes
         self.messenger = messenger
         self.trail = trail
         self.inflight = inflight
@@ -138,11 +143,11 @@ class Recovery:
                     "the bot was stopped while this ran and it did not stop within the grace period; "
                     "its locks expire by themselves"
                 )
-            marked += self._mark_interrupted(record, reason)
+            marked += self._close(record, reason)
         return marked
 
     def recover_interrupted(self, approved_grace: timedelta = timedelta(minutes=10)) -> list[OperationRecord]:
-        """Mark operations left unfinished by a stopped or crashed replica: running (or approved and
+        """Close operations left unfinished by a stopped or crashed replica: running (or approved and
         never started) with no live lock of their own. Their locks expire by themselves (TTL)."""
         mine = self.inflight.ids()
         marked: list[OperationRecord] = []
@@ -153,8 +158,48 @@ class Recovery:
             if any(info.operation == str(record.id) for info in held):
                 continue  # still running on a live replica (its locks are being renewed)
             reason = "the bot stopped while this ran (a replica crashed or was killed)"
-            marked += self._mark_interrupted(record, reason)
+            marked += self._close(record, reason)
         return marked
+
+    def _close(self, record: OperationRecord, reason: str) -> list[OperationRecord]:
+        """The kept outcome of a run that ended while PostgreSQL was down, else `interrupted`."""
+        outcome = self.outcomes.get(str(record.id)) if record.state == "running" else None
+        if outcome is not None:
+            return self._record_outcome(record, outcome)
+        return self._mark_interrupted(record, reason)
+
+    def _record_outcome(self, record: OperationRecord, outcome: Outcome) -> list[OperationRecord]:
+        """Record the outcome its runner kept (row, audit, its final message and card), then drop it."""
+        result = Result.from_json(outcome.result)
+        done = self.store.transition(
+            record.id,
+            from_states=["running"],
+            to=outcome.state,
+            result=outcome.result,
+            error=None if result.ok else result.summary,
+        )
+        self.outcomes.forget(str(record.id))
+        if done is None:
+            return []
+        log.info(
+            "operation %s (%s) recorded as %s from its kept outcome", record.id, record.command, done.state
+        )
+        self.trail.of(
+            done, record.requester, outcome.state, detail=result.summary, duration_ms=outcome.duration_ms
+        )
+        message = rendering.render_result(
+            result,
+            command_text=record.text,
+            requester=record.requester,
+            duration_s=outcome.duration_ms / 1000,
+            buttons=rendering.follow_up_buttons(result),
+        )
+        if done.progress_ts is not None:
+            self.messenger.update(done.channel, done.progress_ts, message)
+        else:
+            self.messenger.post(done.channel, message)
+        update_card(self.messenger, done)
+        return [done]
 
     def _mark_interrupted(self, record: OperationRecord, reason: str) -> list[OperationRecord]:
         done = self.store.transition(

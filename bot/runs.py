@@ -24,6 +24,7 @@ from bot.locks import LockBusy, LocksUnavailable, TargetLocks
 from bot.logging_setup import operation_context
 from bot.masking import masked_text, secret_values
 from bot.messenger import Messenger, Reply
+from bot.outcomes import OutcomeBook
 from bot.parsing import ParsedCommand, ParseError, parse_command
 from bot.recovery import LOCK_LOST, Checkpoint, Inflight
 from bot.rendering import Message
@@ -37,6 +38,14 @@ from commands.registry import Registry
 log = logging.getLogger(__name__)
 
 FINISH_ATTEMPTS = 6  # the final state change is retried for about 6 s while PostgreSQL is unreachable
+KEPT = (  # the final message's note when the row could not be changed but Redis keeps the outcome
+    "Not recorded yet: the audit store (PostgreSQL) is unreachable. "
+    "This outcome is kept and will be recorded when it is back."
+)
+LOST = (  # … and when neither store could take it
+    "The record of this outcome could not be written: "
+    "the audit store (PostgreSQL) and the lock store (Redis) are unreachable."
+)
 
 
 def args_json(parsed: ParsedCommand) -> dict[str, Any]:
@@ -66,6 +75,7 @@ class Runs:
         trail: AuditTrail,
         stash: ArgumentStash,
         inflight: Inflight,
+        outcomes: OutcomeBook,
         slash_command: str,
         approval_ttl: timedelta,
         progress_interval: float = 1.0,
@@ -80,6 +90,7 @@ class Runs:
         self.trail = trail
         self.stash = stash
         self.inflight = inflight
+        self.outcomes = outcomes
         self.slash_command = slash_command
         self.approval_ttl = approval_ttl
         self.progress_interval = progress_interval
@@ -239,7 +250,7 @@ class Runs:
             update_card(self.messenger, running)
             progress_ts = self.messenger.post(record.channel, self._progress(record, Progress("starting…")))
             if progress_ts is not None:
-                self.store.set_progress_message(record.id, progress_ts)
+                self._remember_progress_message(record, progress_ts)
             throttle = Throttle(self.progress_interval)
 
             def on_progress(event: Progress) -> None:
@@ -256,9 +267,9 @@ class Runs:
             if stopped_by is not None:  # lock lost or SIGTERM: it stopped before its next step
                 ended = "interrupted"
                 result = Result(ok=False, summary=f"{parsed.verb} {stopped_by}", sections=result.sections)
-            final = self._finish(record, ended, result, keep_files=keep_files)
+            final, note = self._finish(record, ended, result, duration, keep_files=keep_files)
             message = rendering.render_result(
-                result,
+                result if note is None else replace(result, warnings=(*result.warnings, note)),
                 command_text=record.text,
                 requester=record.requester,
                 duration_s=duration,
@@ -277,13 +288,15 @@ class Runs:
             return result
 
     def _finish(
-        self, record: OperationRecord, ended: str, result: Result, *, keep_files: bool
-    ) -> OperationRecord | None:
-        """The final state change, retried while PostgreSQL is unreachable; the Slack message is
-        updated after it whatever happened here (None: not recorded, the reaper closes the row)."""
+        self, record: OperationRecord, ended: str, result: Result, duration: float, *, keep_files: bool
+    ) -> tuple[OperationRecord | None, str | None]:
+        """The final state change, retried while PostgreSQL is unreachable, and what the final message
+        must add (None: nothing). The outcome is kept in Redis first, under the run's locks: if the row
+        is never changed here, the reaper of any replica records this outcome, not "interrupted"."""
+        kept = self.outcomes.put(str(record.id), ended, result.to_json(), int(duration * 1000))
         for attempt in range(FINISH_ATTEMPTS):
             try:
-                return self.store.transition(
+                final = self.store.transition(
                     record.id,
                     from_states=["running"],
                     to=ended,
@@ -295,7 +308,18 @@ class Runs:
                     "could not record the outcome of %s (attempt %d): %s", record.id, attempt + 1, exc
                 )
                 time.sleep(min(0.2 * 2**attempt, 2.0))
-        return None
+                continue
+            if kept is not None:
+                self.outcomes.forget(str(record.id))
+            return final, None
+        return None, KEPT if kept is not None else LOST
+
+    def _remember_progress_message(self, record: OperationRecord, ts: str) -> None:
+        """Best effort: without it the run still ends in Slack (the reaper would post anew)."""
+        try:
+            self.store.set_progress_message(record.id, ts)
+        except StoreUnavailable as exc:
+            log.warning("could not remember the progress message of %s: %s", record.id, exc)
 
     def _progress(self, record: OperationRecord, event: Progress) -> Message:
         return rendering.render_progress(command_text=record.text, requester=record.requester, progress=event)

@@ -18,6 +18,7 @@ from bot.intake import Intake
 from bot.locks import TargetLocks
 from bot.messenger import Messenger
 from bot.metrics import BotMetrics
+from bot.outcomes import OutcomeBook
 from bot.permissions import Permissions
 from bot.recovery import Inflight, Recovery
 from bot.runner import JobRunner
@@ -58,6 +59,7 @@ def build_service(
     """Wire the stages of the command path for the environments served."""
     trail = AuditTrail(audit, metrics)
     inflight = Inflight()
+    outcomes = OutcomeBook(locks.redis, locks.prefix, messenger.redactor)  # next to the locks
     runs = Runs(
         registry=registry,
         environments=environments,
@@ -69,6 +71,7 @@ def build_service(
         trail=trail,
         stash=stash,
         inflight=inflight,
+        outcomes=outcomes,
         slash_command=permissions.slash_command,
         approval_ttl=timedelta(minutes=access.approval.ttl_minutes),
         progress_interval=progress_interval,
@@ -100,6 +103,7 @@ def build_service(
         messenger=messenger,
         trail=trail,
         inflight=inflight,
+        outcomes=outcomes,
         slash_command=permissions.slash_command,
     )
     return CommandService(intake, approvals, runs, recovery, store, locks)

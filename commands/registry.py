@@ -11,7 +11,10 @@ OperationClass = type[Operation[Any]]
 
 
 class Registry:
-    """Verb → operation class. The longest matching verb wins ("keys cleanup" before "keys")."""
+    """Verb → operation class. The longest matching verb wins ("keys cleanup" before "keys").
+
+    A verb may end in a flag (`keys orphans --fix`): a command of its own (role, approval, mutating)
+    whose flag may be typed anywhere after the verb (`arrange` moves it next to the verb)."""
 
     def __init__(self, operations: Iterable[OperationClass] = ()) -> None:
         self._by_verb: dict[str, OperationClass] = {}
@@ -32,9 +35,24 @@ class Registry:
     def operations(self) -> list[OperationClass]:
         return [self._by_verb[v] for v in self.verbs()]
 
-    def match(self, words: Sequence[str]) -> tuple[OperationClass, int] | None:
-        """The operation named by the first words, and how many words its verb took."""
+    def arrange(self, words: Sequence[str]) -> list[str]:
+        """`words` with the flag of a flagged verb moved right after the verb's words
+        (`keys orphans --dry-run --fix` → `keys orphans --fix --dry-run`); others unchanged."""
         for width in (2, 1):
+            verb = " ".join(words[:width]).lower()
+            if verb not in self._by_verb:
+                continue
+            for index in range(width, len(words)):
+                word = words[index]
+                if word.startswith("--") and f"{verb} {word.lower()}" in self._by_verb:
+                    return [*words[:width], word, *words[width:index], *words[index + 1 :]]
+            break
+        return list(words)
+
+    def match(self, words: Sequence[str]) -> tuple[OperationClass, int] | None:
+        """The operation named by the first words (a flagged verb's flag next to it: `arrange`),
+        and how many words its verb took."""
+        for width in (3, 2, 1):
             if len(words) >= width:
                 op = self._by_verb.get(" ".join(words[:width]).lower())
                 if op is not None:
@@ -72,7 +90,7 @@ def default_registry() -> Registry:
     from commands.drift.block import DriftBlockInactiveOperation
     from commands.drift.operation import DriftOperation
     from commands.keys.cleanup import KeysCleanupOperation
-    from commands.keys.orphans import KeysOrphansOperation
+    from commands.keys.orphans import KeysOrphansFixOperation, KeysOrphansOperation
     from commands.keys.stats import KeysStatsOperation
     from commands.models.add import ModelsAddOperation
     from commands.models.listing import ModelsListOperation
@@ -113,6 +131,7 @@ def default_registry() -> Registry:
             KeysStatsOperation,
             KeysCleanupOperation,
             KeysOrphansOperation,
+            KeysOrphansFixOperation,
             DriftOperation,
             DriftBlockInactiveOperation,
             ModelsSyncOperation,

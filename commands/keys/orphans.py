@@ -1,4 +1,6 @@
-"""Orphans: active LiteMaaS keys whose LiteLLM key no longer exists, and `keys orphans [--fix]`.
+"""Orphans: active LiteMaaS keys whose LiteLLM key no longer exists: `keys orphans` lists them (read
+only, for viewers: the counts and every one as a file), `keys orphans --fix` marks them (a command of
+its own: operator + approval).
 
 A row is an orphan when LiteLLM has no key with its `litellm_key_alias` AND no key whose token equals
 its `key_hash` (a NULL alias leaves only the hash). Requiring both absences is deliberate: a row is
@@ -36,6 +38,7 @@ from commands.contract import (
 from commands.environment import Environment
 from commands.keys.mirror import litellm_keys
 from commands.targets import KEYSTORE
+from commands.text import SECRET_VALUE, printable
 
 ORPHAN_REASON = "Key deleted from LiteLLM"
 SAMPLE_SIZE = 5
@@ -121,47 +124,73 @@ def _change(row: OrphanRow) -> Change:
     return Change(f"api_key/{row.alias or row.id}", "is_active", "true", f"false ({owner})")
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A field as the listing file shows it: printable, "***" when it looks like a secret, and never
+    read as a formula by a spreadsheet (a leading `=`, `+`, `-`, `@` gets a `'`)."""
+    text = "" if value is None else printable(str(value))
+    if SECRET_VALUE.search(text):
+        return "***"
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def orphans_csv(rows: tuple[OrphanRow, ...]) -> str:
+    """Every listed orphan, one line each: ids and aliases only (never a key, its hash or prefix)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["api_key_id", "litellm_key_alias", "name", "user_email", "created_at"])
     for r in rows:
-        writer.writerow([r.id, r.alias or "", r.name or "", r.email or "", r.created_at or ""])
+        writer.writerow([csv_cell(v) for v in (r.id, r.alias, r.name, r.email, r.created_at)])
     return out.getvalue()
 
 
 class OrphansArgs(Args):
-    """`keys orphans [--fix]`."""
-
-    fix: bool = False
+    """`keys orphans`."""
 
 
 class KeysOrphansOperation(Operation[OrphansArgs]):
-    """List LiteMaaS keys whose LiteLLM key is gone; with --fix, mark them inactive (revoked, sync error)."""
+    """List LiteMaaS keys whose LiteLLM key is gone: the counts, and every one of them as a file."""
 
     name = "keys orphans"
     args_model = OrphansArgs
+    mutating = False
+    default_role = "viewer"
+    default_approval = False
+
+    def execute(self, env: Environment, args: OrphansArgs, plan: Plan | None) -> Iterator[Event]:
+        """Read only: the count, a sample, and the full list (CSV file)."""
+        try:
+            found = find_orphans(key_databases(env), LIST_LIMIT)
+        except OperationError as exc:
+            yield Result(ok=False, summary=f"Orphan check failed: {exc}")
+            return
+        yield listing_result(found)
+
+
+class OrphansFixArgs(Args):
+    """`keys orphans --fix` (the flag is the verb's)."""
+
+
+class KeysOrphansFixOperation(Operation[OrphansFixArgs]):
+    """Mark the LiteMaaS keys whose LiteLLM key is gone inactive (revoked, sync error)."""
+
+    name = "keys orphans --fix"
+    args_model = OrphansFixArgs
     mutating = True
     default_role = "operator"
     default_approval = True
 
-    def plan(self, env: Environment, args: OrphansArgs) -> Plan:
-        """Count the orphans (the approval re-check compares the count); a no-op without --fix."""
+    def plan(self, env: Environment, args: OrphansFixArgs) -> Plan:
+        """Count the orphans (the approval re-check compares the count); a no-op when there are none."""
         dbs = key_databases(env)
         found = find_orphans(dbs, SAMPLE_SIZE)
-        sample = "; ".join(r.shown() for r in found.rows)
         observed = {"orphans": found.count, "layout": dbs.layout}
         if found.count == 0:
             return Plan(summary="No orphaned LiteMaaS keys", target=KEYSTORE, noop=True, observed=observed)
         plural = "s" if found.count != 1 else ""
         what = f"{found.count:,} active LiteMaaS key{plural} whose LiteLLM key is gone"
-        if not args.fix:
-            return Plan(
-                summary=f"{what} (e.g. {sample}); add --fix to mark them inactive",
-                target=KEYSTORE,
-                noop=True,
-                observed=observed,
-            )
         return Plan(
             summary=f"Mark {what} inactive (revoked, sync_error '{ORPHAN_REASON}')",
             target=KEYSTORE,
@@ -170,33 +199,27 @@ class KeysOrphansOperation(Operation[OrphansArgs]):
             observed=observed,
         )
 
-    def execute(self, env: Environment, args: OrphansArgs, plan: Plan | None) -> Iterator[Event]:
-        """Without --fix: the listing (sample + CSV file). With --fix: one UPDATE, then the count."""
+    def execute(self, env: Environment, args: OrphansFixArgs, plan: Plan | None) -> Iterator[Event]:
+        """One UPDATE, then the count marked."""
         try:
-            dbs = key_databases(env)
-            if not args.fix:
-                found = find_orphans(dbs, LIST_LIMIT)
-            else:
-                marked = mark_orphans(dbs)
+            marked = mark_orphans(key_databases(env))
         except OperationError as exc:
-            yield Result(ok=False, summary=f"Orphan check failed: {exc}")
+            yield Result(ok=False, summary=f"Orphan fix failed: {exc}")
             return
-        if args.fix:
-            yield Result(
-                ok=True,
-                summary=f"Marked {marked:,} orphaned LiteMaaS key{'s' if marked != 1 else ''} inactive "
-                f"(sync_error '{ORPHAN_REASON}')",
-            )
-            return
-        yield listing_result(found)
+        yield Result(
+            ok=True,
+            summary=f"Marked {marked:,} orphaned LiteMaaS key{'s' if marked != 1 else ''} inactive "
+            f"(sync_error '{ORPHAN_REASON}')",
+        )
 
 
 def listing_result(found: OrphanFindings) -> Result:
+    """The counts, a sample of SAMPLE_SIZE, and the listed orphans as a CSV file."""
     if found.count == 0:
         return Result(ok=True, summary="No orphaned LiteMaaS keys: every active key exists in LiteLLM")
     section = Section(
         title="Active in LiteMaaS, gone from LiteLLM",
-        fields={"count": f"{found.count:,}"},
+        fields={"count": f"{found.count:,}", "in the file": f"{len(found.rows):,}"},
         lines=tuple(r.shown() for r in found.rows[:SAMPLE_SIZE]),
     )
     files = (ResultFile("orphaned-keys.csv", "Orphaned LiteMaaS keys", orphans_csv(found.rows)),)
@@ -208,7 +231,7 @@ def listing_result(found: OrphanFindings) -> Result:
     return Result(
         ok=True,
         summary=f"{found.count:,} active LiteMaaS key{'s' if found.count != 1 else ''} whose LiteLLM key is "
-        "gone; `keys orphans --fix` marks them inactive",
+        "gone, all listed in the file; `keys orphans --fix` marks them inactive",
         sections=(section,),
         files=files,
         warnings=warnings,

@@ -18,7 +18,7 @@ import pytest
 from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox
-from sandbox.seed_data import DEMO_MODELS, seed_demo
+from sandbox.seed_data import DEMO_DRIFT, DEMO_MODELS, seed_demo
 from sandbox.slack import sign
 from tests.conftest import DatabasePair, SchemaDatabases, database_pair
 from tests.e2e.conftest import MASTER_KEY
@@ -203,6 +203,38 @@ def test_drift_report_names_each_kind_and_attaches_the_full_list(data: Data) -> 
         assert kind in reply
     upload = wait_until(lambda: harness.slack.files, what="the full list as a file")[-1]
     assert "kind" in str(upload.get("content", ""))
+
+
+def test_a_viewer_lists_every_orphan_as_a_file_but_may_not_fix_them(data: Data) -> None:
+    harness = data.harness
+    orphans = DEMO_DRIFT.a_litemaas_keys_missing_in_litellm
+    with psycopg.connect(data.litemaas_db) as conn:
+        ids = dict(
+            conn.execute(
+                "SELECT litellm_key_alias, id::text FROM api_keys WHERE litellm_key_alias = ANY(%s)",
+                (list(orphans),),
+            ).fetchall()
+        )
+
+    _, key = harness.command("carol", "keys orphans")
+    reply = harness.wait_reply(key, timeout=20)
+    assert f"{len(orphans)} active LiteMaaS keys whose LiteLLM key is gone" in reply, reply
+    upload = wait_until(
+        lambda: [f for f in harness.slack.files if f.get("name") == "orphaned-keys.csv"], what="the list"
+    )[-1]
+    lines = str(upload["content"]).splitlines()
+    assert lines[0] == "api_key_id,litellm_key_alias,name,user_email,created_at"
+    listed = {line.split(",")[1]: line.split(",")[0] for line in lines[1:]}
+    assert listed == {alias: ids[alias] for alias in orphans}, lines  # every orphan, one line each
+    assert "sk-" not in str(upload["content"])
+
+    _, key = harness.command("carol", "keys orphans --dry-run --fix")
+    assert "`keys orphans --fix` needs the operator role; you are viewer" in harness.wait_reply(key)
+    with psycopg.connect(data.litemaas_db) as conn:
+        active = conn.execute(
+            "SELECT count(*) FROM api_keys WHERE is_active AND litellm_key_alias = ANY(%s)", (list(orphans),)
+        ).fetchone()
+    assert active == (len(orphans),)
 
 
 def usable_in_litellm(data: Data, alias: str) -> bool:

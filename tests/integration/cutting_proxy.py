@@ -4,7 +4,8 @@ Once told to (`cut_uploads_of`), every request `PUT <path containing the marker>
 and `after` body bytes through, then both connections are closed: the server sees a truncated upload,
 the client a dropped connection (a real network fault, retried by the client and failing each time).
 Any protocol (PostgreSQL too): `cut_streams_over(n)` cuts each connection once it has sent more than
-`n` bytes upstream (a bulk load, not a query), and `sever()` closes it all, the server gone away.
+`n` bytes upstream (a bulk load, not a query), and `sever()` closes it all, the server gone away;
+`cut()` does the same until `restore()` (an outage that ends: the same address works again).
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ class CuttingProxy:
         self._sockets: list[socket.socket] = []
         self.requests: list[tuple[str, str]] = []
         self.cuts = 0
+        self.refusing = False
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.port = int(self._listener.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut_uploads_of(self, path_part: str, after: int = 100) -> None:
@@ -43,6 +46,18 @@ class CuttingProxy:
     def sever(self) -> None:
         """Refuse new connections and drop every open one (the server went away)."""
         self._listener.close()
+        self._drop_all()
+
+    def cut(self) -> None:
+        """Drop every open connection and close each new one at once, until `restore()`."""
+        self.refusing = True
+        self._drop_all()
+
+    def restore(self) -> None:
+        """End the outage: new connections are forwarded again."""
+        self.refusing = False
+
+    def _drop_all(self) -> None:
         for sock in list(self._sockets):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -57,6 +72,9 @@ class CuttingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self.refusing:
+                client.close()
+                continue
             server = socket.create_connection(self.upstream)
             self._sockets += [client, server]
             threading.Thread(target=self._pump_up, args=(client, server), daemon=True).start()

@@ -1,4 +1,5 @@
-"""`keys stats` and `keys orphans [--fix]` against real PostgreSQL (both layouts) with the real schemas."""
+"""`keys stats`, `keys orphans` and `keys orphans --fix` against real PostgreSQL (both layouts) with the
+real schemas."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import psycopg
 
 import sandbox.seed_data as seed
 from commands.contract import Result
-from commands.keys.orphans import KeysOrphansOperation, OrphansArgs
+from commands.keys.orphans import (
+    KeysOrphansFixOperation,
+    KeysOrphansOperation,
+    OrphanRow,
+    OrphansArgs,
+    OrphansFixArgs,
+    orphans_csv,
+)
 from commands.keys.stats import KeysStatsOperation, StatsArgs
 from commands.registry import default_registry
 from tests.integration.test_keys_cleanup import (  # noqa: F401 - `world` is the fixture
@@ -60,12 +68,10 @@ def test_orphans_lists_without_fix_and_marks_with_fix(world: World) -> None:  # 
     plant(world, "orphan-two", litellm=False, alias_in_litemaas=False)
     plant(world, "revoked-long-ago", litellm=False, active=False)
     plant(world, "litellm-only", litemaas=False)
-    op = KeysOrphansOperation()
 
-    listing = op.plan(world.env, OrphansArgs())
-    assert listing.noop and "2 active LiteMaaS keys" in listing.summary and "--fix" in listing.summary
-    listed = only_result(list(op.execute(world.env, OrphansArgs(), None)))
-    assert listed.ok
+    listed = only_result(list(KeysOrphansOperation().execute(world.env, OrphansArgs(), None)))
+    assert listed.ok and listed.summary.startswith("2 active LiteMaaS keys") and "--fix" in listed.summary
+    assert listed.sections[0].fields == {"count": "2", "in the file": "2"}
     (file,) = listed.files
     assert {r["user_email"] for r in csv.DictReader(io.StringIO(file.content))} == {
         "orphan-one@example.com",
@@ -74,19 +80,33 @@ def test_orphans_lists_without_fix_and_marks_with_fix(world: World) -> None:  # 
     assert "sk-" not in json.dumps(listed.to_json()) + file.content
     assert all(untouched(state) for alias, state in rows(world).items() if alias != "revoked-long-ago")
 
-    plan = op.plan(world.env, OrphansArgs(fix=True))
+    op = KeysOrphansFixOperation()
+    plan = op.plan(world.env, OrphansFixArgs())
     assert not plan.noop and plan.observed["orphans"] == 2 and plan.target == "keystore"
-    fixed = only_result(list(op.execute(world.env, OrphansArgs(fix=True), plan)))
+    fixed = only_result(list(op.execute(world.env, OrphansFixArgs(), plan)))
 
     assert fixed.ok and "Marked 2" in fixed.summary
     state = rows(world)
     assert marked(state["orphan-one"], ORPHAN) and marked(state["orphan-two"], ORPHAN)
     assert untouched(state["healthy"])
     assert state["revoked-long-ago"][2] is None  # an inactive row is left alone
-    assert op.plan(world.env, OrphansArgs(fix=True)).noop  # nothing left, and nothing marked twice
-    assert only_result(list(op.execute(world.env, OrphansArgs(fix=True), None))).summary.startswith(
-        "Marked 0"
+    assert op.plan(world.env, OrphansFixArgs()).noop  # nothing left, and nothing marked twice
+    assert only_result(list(op.execute(world.env, OrphansFixArgs(), None))).summary.startswith("Marked 0")
+
+
+def test_the_listing_file_escapes_its_fields() -> None:
+    hostile = OrphanRow(
+        id="1",
+        alias='=HYPERLINK("http://x")',
+        name="key sk-abcdef0123456789 pasted",
+        email="a,b\nc@example.com",
+        created_at=None,
     )
+    content = orphans_csv((hostile,))
+    (row,) = csv.DictReader(io.StringIO(content))
+    assert row["litellm_key_alias"] == '\'=HYPERLINK("http://x")'  # never a formula
+    assert row["name"] == "***" and "sk-" not in content
+    assert row["user_email"] == "a,b?c@example.com"  # one line per key, quoted where needed
 
 
 def test_the_commands_are_registered_with_their_policies() -> None:
@@ -94,7 +114,8 @@ def test_the_commands_are_registered_with_their_policies() -> None:
     expected = {
         "keys stats": ("viewer", False, False),
         "keys cleanup": ("operator", True, True),
-        "keys orphans": ("operator", True, True),
+        "keys orphans": ("viewer", False, False),
+        "keys orphans --fix": ("operator", True, True),
         "drift": ("viewer", False, False),
     }
     for verb, (role, approval, mutating) in expected.items():

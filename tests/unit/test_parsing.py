@@ -319,3 +319,21 @@ def test_any_text_parses_or_raises_parse_error(text: str) -> None:
             assert "pydantic" not in error.message.lower()
         else:
             assert isinstance(parsed.args, parsed.operation.args_model)
+
+
+def test_a_flagged_verb_is_its_own_command_wherever_its_flag_is_typed() -> None:
+    from commands.keys.orphans import KeysOrphansFixOperation, KeysOrphansOperation
+    from commands.registry import default_registry
+
+    registry = default_registry()
+
+    def parsed(text: str) -> ParsedCommand:
+        return parse_command(text, registry, components=COMPONENTS)
+
+    assert parsed("keys orphans").operation is KeysOrphansOperation
+    for text in ("keys orphans --fix", "keys orphans --dry-run --fix", "KEYS ORPHANS --FIX"):
+        command = parsed(text)
+        assert command.operation is KeysOrphansFixOperation and command.verb == "keys orphans --fix", text
+    assert parsed("keys orphans --dry-run --fix").args.dry_run
+    with pytest.raises(ParseError):
+        parsed("keys orphans --fix --fix")
