@@ -203,10 +203,16 @@ def test_sigterm_stops_the_run_at_its_next_step_records_it_then_frees_the_lock(
 
 
 def test_sigterm_past_the_grace_marks_the_run_but_leaves_its_lock_to_the_ttl(
-    serve_with: Callable[..., Serve], slack: SlackSandbox, pg_url: str, redis_url: str, redis_prefix: str
+    serve_with: Callable[..., Serve],
+    slack: SlackSandbox,
+    kube: KubeSandbox,
+    pg_url: str,
+    redis_url: str,
+    redis_prefix: str,
 ) -> None:
     serve = serve_with()  # grace 2 s, lock TTL 3 s
     operation_id = start_running_scale(serve, slack, pg_url)
+    wait_until(lambda: kube.get("deployments", "litellm")["spec"]["replicas"] == 4, 10, "the scale's patch")
 
     stopped_at = time.monotonic()
     serve.proc.send_signal(signal.SIGTERM)
