@@ -98,7 +98,10 @@ def test_take_verify_and_restore_a_backup_from_slack(
     assert "approval 1 of 2" in harness.wait_reply(first)
     harness.click("frank", "approval.deny", operation_id_of(denied), message_ts=denied["ts"])
     wait_until(lambda: ("backup restore", "denied") in harness.operations(), what="the restore denied")
-    assert "Denied" in str(harness.slack.message("C0OPS", denied["ts"])["blocks"])
+    wait_until(  # the card follows the row
+        lambda: "Denied" in str(harness.slack.message("C0OPS", denied["ts"])["blocks"]),
+        what="the denied card",
+    )
 
     harness.command("alice", f"backup restore {backup_id} --database litellm")
     card = wait_until(lambda: [c for c in harness.cards() if c["ts"] != denied["ts"]], what="a new card")[-1]
