@@ -127,12 +127,13 @@ def test_drift_finds_every_planted_divergence_and_nothing_else(world: World) -> 
     assert layout in result.summary
 
 
-def test_two_databases_past_the_in_memory_limit_pair_in_a_temporary_table(world: World) -> None:  # noqa: F811
-    """The COPY path (`in_memory_rows=0`) finds exactly what the in-memory one does."""
+def test_tiny_key_ranges_find_exactly_the_same(world: World) -> None:  # noqa: F811
+    """Ranges of one key (`range_keys=1`: 256 ranges for these few keys) find exactly what one range
+    does, and (f) carries the tokens the fix blocks."""
     expected = plant_everything(world.dbs)
     dbs = key_databases(world.env)
 
-    findings = find_drift(dbs, in_memory_rows=0)
+    findings = find_drift(dbs, range_keys=1)
 
     listed = {f.kind: {item.split(" ")[0] for item, _ in f.items} for f in findings if f.count}
     assert listed == expected
