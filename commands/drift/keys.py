@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from commands.clients.sessions import KeyDatabases
 from commands.drift.findings import Finding
@@ -71,6 +72,12 @@ def _now(conn: psycopg.Connection[Any]) -> datetime:
     assert row is not None
     value: datetime = row[0]
     return value
+
+
+def _snapshot(conn: psycopg.Connection[Any]) -> str:
+    row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def _when(expires: Any) -> str:
@@ -165,18 +172,19 @@ def key_drift(
     dbs: KeyDatabases,
     range_keys: int = RANGE_KEYS,
 ) -> tuple[Finding, Finding, Finding]:
-    """(a), (b) and (f). `litellm` is LiteLLM's database; when shared, everything runs on `litemaas`."""
-    if dbs.shared:
-        litellm = litemaas
+    """(a), (b) and (f). `litellm` is LiteLLM's database; when shared, a second connection to the same
+    database that imports `litemaas`'s snapshot, so both see the same rows and work side by side."""
     with contextlib.ExitStack() as stack, ThreadPoolExecutor(max_workers=1) as pool:
-        for conn in {id(c): c for c in (litemaas, litellm)}.values():
+        for conn in (litemaas, litellm):
             stack.enter_context(conn.transaction())
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            if dbs.shared and conn is litellm:
+                conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(_snapshot(litemaas))))
         before = _now(litemaas)
         unpaired: Unpaired = (
             shared_unpaired(litemaas) if dbs.shared else two_databases_unpaired(litemaas, litellm, range_keys)
         )
-        # LiteLLM's side runs in the pool while LiteMaaS's runs here (shared: one connection, in turn).
+        # LiteLLM's side runs in the pool while LiteMaaS's runs here.
         pending_tokens = pool.submit(_tokens, litellm, unpaired.tokens)
         rows = _rows(litemaas, unpaired.hashes, before)
         tokens = pending_tokens.result()

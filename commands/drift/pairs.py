@@ -31,6 +31,7 @@ _UNPAIRED_SHARED = """SELECT k.key_hash, t.token
     FULL JOIN (SELECT token FROM "LiteLLM_VerificationToken") t ON t.token = k.key_hash
     WHERE k.key_hash IS NULL OR t.token IS NULL"""
 _MERGE_PLAN = ("SET LOCAL enable_hashjoin = off", "SET LOCAL enable_sort = off", "SET LOCAL jit = off")
+_PLAN_AGAIN = ("RESET enable_hashjoin", "RESET enable_sort")  # for the queries that follow
 
 # Two databases: one range of keys as one string, with its count (a key holding a newline is detected).
 _RANGE = "SELECT string_agg({col}::text, E'\\n'), count(*) FROM {table} WHERE {where}"
@@ -63,6 +64,8 @@ def shared_unpaired(conn: psycopg.Connection[Any]) -> Unpaired:
                 unpaired.hashes.add(key_hash)
             else:
                 unpaired.tokens.add(token)
+    for setting in _PLAN_AGAIN:
+        conn.execute(setting)
     return unpaired
 
 
