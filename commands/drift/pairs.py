@@ -4,6 +4,10 @@ rows: the details of the few unpaired keys are read afterwards (`keys.py`).
 
 - One shared database: one query, a merge full join of the two indexes in their order (the planner is
   told not to hash: a hash full join reads both tables and cannot run in parallel on PostgreSQL 15).
+  Index-only scans need the visibility map: LiteLLM updates its keys' spend, and every key on a page
+  changed since the last VACUUM is fetched from the table, in index order. So the merge is chosen only
+  when at least `VISIBLE_ENOUGH` of both tables' pages were all-visible at the last VACUUM; otherwise
+  the planner's own plan (a hash full join over both tables) runs, slower but never random.
 - Two databases: the key space is cut into ranges by the keys' leading hex digits; each range is read
   from both sides at once as one string (`string_agg` over an index range scan) and the two sets are
   subtracted here. Memory: one range per side (about `RANGE_KEYS` keys) plus the unpaired keys. The
@@ -24,12 +28,15 @@ from psycopg import sql
 
 RANGE_KEYS = 8192  # keys per range (two databases); the ranges are 16**d for the smallest d that fits
 MAX_DIGITS = 4  # at most 65,536 ranges
+VISIBLE_ENOUGH = 0.9  # shared: the share of all-visible pages (both tables) that makes the merge pay
 
 # One shared database: the key-only merge full join of idx_api_keys_key_hash and the tokens' primary key.
 _UNPAIRED_SHARED = """SELECT k.key_hash, t.token
     FROM (SELECT key_hash::text FROM api_keys) k
     FULL JOIN (SELECT token FROM "LiteLLM_VerificationToken") t ON t.token = k.key_hash
     WHERE k.key_hash IS NULL OR t.token IS NULL"""
+_VISIBLE = """SELECT min(relallvisible::float8 / greatest(relpages, 1)) FROM pg_class
+    WHERE oid IN ('api_keys'::regclass, '"LiteLLM_VerificationToken"'::regclass)"""
 _MERGE_PLAN = ("SET LOCAL enable_hashjoin = off", "SET LOCAL enable_sort = off", "SET LOCAL jit = off")
 _PLAN_AGAIN = ("RESET enable_hashjoin", "RESET enable_sort")  # for the queries that follow
 
@@ -55,7 +62,9 @@ class Unpaired:
 
 def shared_unpaired(conn: psycopg.Connection[Any]) -> Unpaired:
     """Step 1 in one shared database (inside the caller's transaction)."""
-    for setting in _MERGE_PLAN:
+    row = conn.execute(_VISIBLE).fetchone()
+    merge = row is not None and row[0] is not None and row[0] >= VISIBLE_ENOUGH
+    for setting in _MERGE_PLAN if merge else ():
         conn.execute(setting)
     unpaired = Unpaired()
     with conn.cursor() as cur:
@@ -64,7 +73,7 @@ def shared_unpaired(conn: psycopg.Connection[Any]) -> Unpaired:
                 unpaired.hashes.add(key_hash)
             else:
                 unpaired.tokens.add(token)
-    for setting in _PLAN_AGAIN:
+    for setting in _PLAN_AGAIN if merge else ():
         conn.execute(setting)
     return unpaired
 

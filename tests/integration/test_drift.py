@@ -21,6 +21,7 @@ from commands.drift.operation import DriftArgs, DriftOperation, find_drift
 from tests.conftest import DatabasePair
 from tests.integration.test_keys_cleanup import World, world  # noqa: F401 - the fixture
 
+TOKENS = '"LiteLLM_VerificationToken"'
 PARAMS = {"model": "openai/upstream", "api_base": "http://upstream/v1"}
 
 
@@ -146,6 +147,19 @@ def test_tiny_key_ranges_find_exactly_the_same(world: World) -> None:  # noqa: F
     assert sorted(inactive_usable.refs) == sorted(
         usable[a] for a in ("cascaded-f1", "cascaded-f2", "renamed-f3_new")
     )
+
+
+def test_vacuumed_tables_pair_through_their_indexes_and_find_exactly_the_same(world: World) -> None:  # noqa: F811
+    """After a VACUUM the key indexes are all-visible (shared: the merge of the two indexes runs,
+    before it the hash join): the findings are the same."""
+    expected = plant_everything(world.dbs)
+    for url, table in ((world.dbs.litemaas_url, "api_keys"), (world.dbs.litellm_url, TOKENS)):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"VACUUM ANALYZE {table}")
+
+    findings = find_drift(key_databases(world.env))
+
+    assert {f.kind: {item.split(" ")[0] for item, _ in f.items} for f in findings if f.count} == expected
 
 
 def test_no_drift_when_both_sides_agree(world: World) -> None:  # noqa: F811
