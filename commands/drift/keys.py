@@ -11,7 +11,7 @@ LiteLLM key that still works — what 0.4.0's model-sync cascade leaves behind (
 1. **Pairing by hash** (`pairs.py`): the keys of both unique indexes, compared; only the unpaired
    hashes and tokens are kept.
 2. **Details and aliases** of those few, through indexes (`key_hash`, the tokens' primary key,
-   `litellm_key_alias`), except one scan of LiteLLM's keys for the aliases of the (a) candidates
+   `litellm_key_alias`; shared: the details in step 1's query), except one scan of LiteLLM's keys for the aliases of the (a) candidates
    (LiteLLM has no index on `key_alias`; the seed's own query scans it too).
 3. **(f)**: the inactive rows (`idx_api_keys_is_active`), their tokens looked up by primary key.
 
@@ -182,12 +182,17 @@ def key_drift(
                 conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(_snapshot(litemaas))))
         before = _now(litemaas)
         unpaired: Unpaired = (
-            shared_unpaired(litemaas) if dbs.shared else two_databases_unpaired(litemaas, litellm, range_keys)
+            shared_unpaired(litemaas, before)
+            if dbs.shared
+            else two_databases_unpaired(litemaas, litellm, range_keys)
         )
         # LiteLLM's side runs in the pool while LiteMaaS's runs here.
-        pending_tokens = pool.submit(_tokens, litellm, unpaired.tokens)
-        rows = _rows(litemaas, unpaired.hashes, before)
-        tokens = pending_tokens.result()
+        if unpaired.rows is not None and unpaired.details is not None:
+            rows, tokens = unpaired.rows, unpaired.details  # shared: read with the pairing
+        else:
+            pending_tokens = pool.submit(_tokens, litellm, unpaired.tokens)
+            rows = _rows(litemaas, unpaired.hashes, before)
+            tokens = pending_tokens.result()
         row_aliases = {alias for _, alias, _ in rows if alias is not None}
         pending_held = pool.submit(_aliases_in, litellm, _TOKEN_ALIASES, row_aliases, False)
         known = _aliases_in(litemaas, _ROW_ALIASES, {t[1] for t in tokens if t[1] is not None}, True)

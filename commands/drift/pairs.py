@@ -21,6 +21,7 @@ import math
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -30,11 +31,22 @@ RANGE_KEYS = 8192  # keys per range (two databases); the ranges are 16**d for th
 MAX_DIGITS = 4  # at most 65,536 ranges
 VISIBLE_ENOUGH = 0.9  # shared: the share of all-visible pages (both tables) that makes the merge pay
 
-# One shared database: the key-only merge full join of idx_api_keys_key_hash and the tokens' primary key.
-_UNPAIRED_SHARED = """SELECT k.key_hash, t.token
-    FROM (SELECT key_hash::text FROM api_keys) k
-    FULL JOIN (SELECT token FROM "LiteLLM_VerificationToken") t ON t.token = k.key_hash
-    WHERE k.key_hash IS NULL OR t.token IS NULL"""
+# One shared database: the key-only merge full join of idx_api_keys_key_hash and the tokens' primary key,
+# then each unpaired key's details by index (LATERAL … LIMIT 1: a lookup per unpaired key, never a join
+# over the tables): a row's (id, alias, counts for (a), email), a token's (alias, user_id, expires).
+_UNPAIRED_SHARED = """SELECT u.key_hash, u.token, k.id::text, k.litellm_key_alias, k.counts, k.email,
+        t.key_alias, t.user_id, t.expires
+    FROM (SELECT k.key_hash, t.token
+          FROM (SELECT key_hash::text FROM api_keys) k
+          FULL JOIN (SELECT token FROM "LiteLLM_VerificationToken") t ON t.token = k.key_hash
+          WHERE k.key_hash IS NULL OR t.token IS NULL) u
+    LEFT JOIN LATERAL (
+        SELECT a.id, a.litellm_key_alias, a.is_active AND (a.created_at IS NULL OR a.created_at < %(before)s)
+            AS counts, (SELECT email FROM users WHERE users.id = a.user_id) AS email
+        FROM api_keys a WHERE a.key_hash = u.key_hash LIMIT 1) k ON u.key_hash IS NOT NULL
+    LEFT JOIN LATERAL (
+        SELECT key_alias, user_id, expires FROM "LiteLLM_VerificationToken" v WHERE v.token = u.token
+        LIMIT 1) t ON u.token IS NOT NULL"""
 _VISIBLE = """SELECT min(relallvisible::float8 / greatest(relpages, 1)) FROM pg_class
     WHERE oid IN ('api_keys'::regclass, '"LiteLLM_VerificationToken"'::regclass)"""
 _MERGE_PLAN = ("SET LOCAL enable_hashjoin = off", "SET LOCAL enable_sort = off", "SET LOCAL jit = off")
@@ -51,6 +63,10 @@ class Unpaired:
 
     hashes: set[str] = field(default_factory=set)
     tokens: set[str] = field(default_factory=set)
+    # Shared: read with the pairing. (id, alias, email) of the rows that count for (a); (token, alias,
+    # user_id, expires) of every unpaired token.
+    rows: list[tuple[Any, ...]] | None = None
+    details: list[tuple[Any, ...]] | None = None
 
     def pair_across_ranges(self) -> Unpaired:
         """Drop the keys found on both sides (only when the servers order keys differently)."""
@@ -60,19 +76,27 @@ class Unpaired:
         return self
 
 
-def shared_unpaired(conn: psycopg.Connection[Any]) -> Unpaired:
-    """Step 1 in one shared database (inside the caller's transaction)."""
+def shared_unpaired(conn: psycopg.Connection[Any], before: datetime) -> Unpaired:
+    """Step 1 in one shared database (inside the caller's transaction), with the unpaired keys'
+    details; a row counts for (a) when active and created before `before`."""
     row = conn.execute(_VISIBLE).fetchone()
     merge = row is not None and row[0] is not None and row[0] >= VISIBLE_ENOUGH
     for setting in _MERGE_PLAN if merge else ():
         conn.execute(setting)
-    unpaired = Unpaired()
+    rows: list[tuple[Any, ...]] = []
+    details: list[tuple[Any, ...]] = []
+    unpaired = Unpaired(rows=rows, details=details)
     with conn.cursor() as cur:
-        for key_hash, token in cur.stream(_UNPAIRED_SHARED):
+        for key_hash, token, key_id, alias, counts, email, *token_details in cur.stream(
+            _UNPAIRED_SHARED, {"before": before}
+        ):
             if token is None:
                 unpaired.hashes.add(key_hash)
+                if counts:
+                    rows.append((key_id, alias, email))
             else:
                 unpaired.tokens.add(token)
+                details.append((token, *token_details))
     for setting in _PLAN_AGAIN if merge else ():
         conn.execute(setting)
     return unpaired
