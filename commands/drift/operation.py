@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 from commands.clients.sessions import KeyDatabases, key_databases, litellm_session, litemaas_session
 from commands.contract import Args, Event, Operation, OperationError, Plan, Progress, Result
-from commands.drift.buckets import IN_MEMORY_ROWS
 from commands.drift.findings import Finding
 from commands.drift.keys import key_drift
 from commands.drift.models import model_drift
+from commands.drift.pairs import RANGE_KEYS
 from commands.drift.report import drift_result
 from commands.environment import Environment
 
@@ -19,13 +19,13 @@ class DriftArgs(Args):
     """`drift` takes no arguments."""
 
 
-def find_drift(dbs: KeyDatabases, *, in_memory_rows: int = IN_MEMORY_ROWS) -> list[Finding]:
+def find_drift(dbs: KeyDatabases, *, range_keys: int = RANGE_KEYS) -> list[Finding]:
     """All findings, in the order a-f (c in two halves). Raises OperationError on a database failure.
 
-    `in_memory_rows`: two databases, how many rows of differing buckets are paired in memory."""
+    `range_keys`: two databases, about how many keys per side are compared at a time."""
     with litemaas_session(dbs, "drift") as litemaas, litellm_session(dbs, "drift") as litellm:
         orphans, unknown, inactive_usable = litemaas.run(
-            lambda lm: litellm.run(lambda ll: key_drift(lm, ll, dbs, in_memory_rows))
+            lambda lm: litellm.run(lambda ll: key_drift(lm, ll, dbs, range_keys))
         )
         models = litemaas.run(lambda lm: litellm.run(lambda ll: model_drift(lm, ll)))
     return [orphans, unknown, *models, inactive_usable]

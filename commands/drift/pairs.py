@@ -1,124 +1,174 @@
-"""Step 1 of key drift, the pairing by hash: what did not pair cleanly, in either layout.
+"""Step 1 of key drift, the pairing by hash: which `api_keys.key_hash` have no LiteLLM token, and which
+tokens no `key_hash`. Only the keys are read, from the two unique indexes (index-only scans), never the
+rows: the details of the few unpaired keys are read afterwards (`keys.py`).
 
-A full outer join of `api_keys` and LiteLLM's keys on `key_hash = token` keeps only: LiteMaaS rows
-without a token (candidates for a), tokens without a row (candidates for b), pairs whose aliases differ
-(their LiteLLM alias is kept), and — drift (f) — pairs whose row is inactive (`is_active = false`)
-while LiteLLM's key is usable (not blocked, not expired). `Unpaired.take` sorts a cursor over such
-rows; `pairs_query` is the join on a temporary copy of LiteLLM's keys (two databases, `buckets.py`),
-`shared_pairs_query` the join in one shared database, which also does step 2's index checks and reads
-the details the report shows (scalar subqueries, evaluated only for the few rows that need them).
+- One shared database: one query, a merge full join of the two indexes in their order (the planner is
+  told not to hash: a hash full join reads both tables and cannot run in parallel on PostgreSQL 15).
+  Index-only scans need the visibility map: LiteLLM updates its keys' spend, and every key on a page
+  changed since the last VACUUM is fetched from the table, in index order. So the merge is chosen only
+  when at least `VISIBLE_ENOUGH` of both tables' pages were all-visible at the last VACUUM; otherwise
+  the planner's own plan (a hash full join over both tables) runs, slower but never random.
+- Two databases: the key space is cut into ranges by the keys' leading hex digits; each range is read
+  from both sides at once as one string (`string_agg` over an index range scan) and the two sets are
+  subtracted here. Memory: one range per side (about `RANGE_KEYS` keys) plus the unpaired keys. The
+  bounds cover every string, so each key is in exactly one range on each side; a key the two servers'
+  collations put in different ranges is unpaired in both, and is paired again at the end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
-TOKENS = sql.Identifier("LiteLLM_VerificationToken")
-TEMP_TABLE = sql.Identifier("chatops_drift_keys")
-WORK_MEM = "256MB"  # the hash table of a join (one half, or the dirty buckets) stays in memory
-USABLE = "NOT coalesce(blocked, false) AND (expires IS NULL OR expires > %(now_utc)s)"
+RANGE_KEYS = 8192  # keys per range (two databases); the ranges are 16**d for the smallest d that fits
+MAX_DIGITS = 4  # at most 65,536 ranges
+VISIBLE_ENOUGH = 0.9  # shared: the share of all-visible pages (both tables) that makes the merge pay
 
-# Rows: (api_keys.id, alias, counts for (a), token, LiteLLM alias, LiteLLM expiry, (f));
-# NULL id or token = unpaired.
-_PAIRS = """SELECT k.id::text, k.litellm_key_alias,
-        k.is_active AND (k.created_at IS NULL OR k.created_at < %(before)s), t.token, t.key_alias, t.expires,
-        coalesce(k.is_active IS FALSE AND t.usable, false)
-    FROM (SELECT id, key_hash, litellm_key_alias, is_active, created_at FROM api_keys WHERE {mine}) k
-    FULL JOIN (SELECT token, key_alias, {expires} AS expires, {usable} AS usable
-               FROM {tokens} WHERE {theirs}) t ON t.token = k.key_hash
-    WHERE k.id IS NULL OR t.token IS NULL OR k.litellm_key_alias IS DISTINCT FROM t.key_alias
-        OR (k.is_active IS FALSE AND t.usable)"""
-# Shared: `_PAIRS` plus `known` = (b) token whose alias a row has; `agreed` = (a) row whose alias another
-# row's pair shares; then the email of an (a) or (f) row's user, and a (b) token's owner.
-_PAIRS_SHARED = """SELECT k.id::text, k.litellm_key_alias,
-        k.is_active AND (k.created_at IS NULL OR k.created_at < %(before)s), t.token, t.key_alias, t.expires,
-        coalesce(k.is_active IS FALSE AND t.usable, false),
-        CASE WHEN k.id IS NULL AND t.key_alias IS NOT NULL THEN (
-            SELECT true FROM api_keys a WHERE a.litellm_key_alias = t.key_alias LIMIT 1) END,
-        CASE WHEN t.token IS NULL AND k.litellm_key_alias IS NOT NULL
-            AND k.is_active AND (k.created_at IS NULL OR k.created_at < %(before)s) THEN (
-            SELECT true FROM api_keys a JOIN {tokens} o ON o.token = a.key_hash
-            WHERE a.litellm_key_alias = k.litellm_key_alias AND o.key_alias = k.litellm_key_alias
-            LIMIT 1) END,
-        CASE WHEN t.token IS NULL OR (k.is_active IS FALSE AND t.usable) THEN (
-            SELECT u.email FROM users u WHERE u.id = k.user_id) END,
-        t.user_id
-    FROM (SELECT id, key_hash, litellm_key_alias, is_active, created_at, user_id
-          FROM api_keys WHERE {mine}) k
-    FULL JOIN (SELECT token, key_alias, user_id, expires, {usable} AS usable FROM {tokens} WHERE {theirs}) t
-        ON t.token = k.key_hash
-    WHERE k.id IS NULL OR t.token IS NULL OR k.litellm_key_alias IS DISTINCT FROM t.key_alias
-        OR (k.is_active IS FALSE AND t.usable)"""
+# One shared database: the key-only merge full join of idx_api_keys_key_hash and the tokens' primary key,
+# then each unpaired key's details by index (LATERAL … LIMIT 1: a lookup per unpaired key, never a join
+# over the tables): a row's (id, alias, counts for (a), email), a token's (alias, user_id, expires).
+_UNPAIRED_SHARED = """SELECT u.key_hash, u.token, k.id::text, k.litellm_key_alias, k.counts, k.email,
+        t.key_alias, t.user_id, t.expires
+    FROM (SELECT k.key_hash, t.token
+          FROM (SELECT key_hash::text FROM api_keys) k
+          FULL JOIN (SELECT token FROM "LiteLLM_VerificationToken") t ON t.token = k.key_hash
+          WHERE k.key_hash IS NULL OR t.token IS NULL) u
+    LEFT JOIN LATERAL (
+        SELECT a.id, a.litellm_key_alias, a.is_active AND (a.created_at IS NULL OR a.created_at < %(before)s)
+            AS counts, (SELECT email FROM users WHERE users.id = a.user_id) AS email
+        FROM api_keys a WHERE a.key_hash = u.key_hash LIMIT 1) k ON u.key_hash IS NOT NULL
+    LEFT JOIN LATERAL (
+        SELECT key_alias, user_id, expires FROM "LiteLLM_VerificationToken" v WHERE v.token = u.token
+        LIMIT 1) t ON u.token IS NOT NULL"""
+_VISIBLE = """SELECT min(relallvisible::float8 / greatest(relpages, 1)) FROM pg_class
+    WHERE oid IN ('api_keys'::regclass, '"LiteLLM_VerificationToken"'::regclass)"""
+_MERGE_PLAN = ("SET LOCAL enable_hashjoin = off", "SET LOCAL enable_sort = off", "SET LOCAL jit = off")
+_PLAN_AGAIN = ("RESET enable_hashjoin", "RESET enable_sort")  # for the queries that follow
 
-
-def utc_naive(moment: datetime) -> datetime:
-    """A PostgreSQL `timestamptz` as LiteLLM's `expires` holds it: naive UTC."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def pairs_query(
-    *,
-    mine: sql.Composable,
-    tokens: sql.Composable,
-    expires: sql.Composable,
-    usable: sql.Composable,
-    theirs: sql.Composable,
-) -> sql.Composed:
-    return sql.SQL(_PAIRS).format(mine=mine, tokens=tokens, expires=expires, usable=usable, theirs=theirs)
-
-
-def shared_pairs_query(*, mine: sql.Composable, theirs: sql.Composable) -> sql.Composed:
-    return sql.SQL(_PAIRS_SHARED).format(mine=mine, tokens=TOKENS, usable=sql.SQL(USABLE), theirs=theirs)
+# Two databases: one range of keys as one string, with its count (a key holding a newline is detected).
+_RANGE = "SELECT string_agg({col}::text, E'\\n'), count(*) FROM {table} WHERE {where}"
+_RANGE_ROWS = "SELECT {col}::text FROM {table} WHERE {where}"
 
 
 @dataclass
 class Unpaired:
-    """What step 1 left: (a) candidates (id, alias), (b) candidates (token, alias), renamed aliases,
-    and (f): inactive rows whose LiteLLM key is usable (id, alias, token, LiteLLM expiry if read)."""
+    """Keys of one side that have no match on the other: LiteMaaS `key_hash`es, LiteLLM tokens."""
 
-    rows: list[tuple[str, str | None]] = field(default_factory=list)
-    tokens: list[tuple[str, str | None]] = field(default_factory=list)
-    renamed: set[str] = field(default_factory=set)  # LiteLLM aliases of pairs whose aliases differ
-    claimed: set[str] = field(default_factory=set)  # shared: aliases of unpaired tokens a row has
-    inactive_usable: list[tuple[str, str | None, str, Any]] = field(default_factory=list)
-    checked: bool = False  # shared: step 2's index checks were done in step 1's query
-    emails: dict[str, str | None] = field(default_factory=dict)  # shared: (a)/(f) row id → email
-    details: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # shared: (b) token → user, expiry
+    hashes: set[str] = field(default_factory=set)
+    tokens: set[str] = field(default_factory=set)
+    # Shared: read with the pairing. (id, alias, email) of the rows that count for (a); (token, alias,
+    # user_id, expires) of every unpaired token.
+    rows: list[tuple[Any, ...]] | None = None
+    details: list[tuple[Any, ...]] | None = None
 
-    def take(self, cursor: Iterable[tuple[Any, ...]]) -> Unpaired:
-        for key_id, alias, counts, token, litellm_alias, expires, flagged, *shared in cursor:
-            known, agreed, email, user_id = shared or (None, None, None, None)
-            if flagged:
-                self.inactive_usable.append((key_id, alias, token, expires))
-                if self.checked:
-                    self.emails[key_id] = email
+    def pair_across_ranges(self) -> Unpaired:
+        """Drop the keys found on both sides (only when the servers order keys differently)."""
+        both = self.hashes & self.tokens
+        self.hashes -= both
+        self.tokens -= both
+        return self
+
+
+def shared_unpaired(conn: psycopg.Connection[Any], before: datetime) -> Unpaired:
+    """Step 1 in one shared database (inside the caller's transaction), with the unpaired keys'
+    details; a row counts for (a) when active and created before `before`."""
+    row = conn.execute(_VISIBLE).fetchone()
+    merge = row is not None and row[0] is not None and row[0] >= VISIBLE_ENOUGH
+    for setting in _MERGE_PLAN if merge else ():
+        conn.execute(setting)
+    rows: list[tuple[Any, ...]] = []
+    details: list[tuple[Any, ...]] = []
+    unpaired = Unpaired(rows=rows, details=details)
+    with conn.cursor() as cur:
+        for key_hash, token, key_id, alias, counts, email, *token_details in cur.stream(
+            _UNPAIRED_SHARED, {"before": before}
+        ):
             if token is None:
-                if counts and not agreed:
-                    self.rows.append((key_id, alias))
-                    if self.checked:
-                        self.emails[key_id] = email
-            elif key_id is None:
-                if known:
-                    self.claimed.add(litellm_alias)
-                else:
-                    self.tokens.append((token, litellm_alias))
-                    if self.checked:
-                        self.details[token] = (user_id, expires)
-            elif litellm_alias is not None and litellm_alias != alias:
-                self.renamed.add(litellm_alias)
-        return self
+                unpaired.hashes.add(key_hash)
+                if counts:
+                    rows.append((key_id, alias, email))
+            else:
+                unpaired.tokens.add(token)
+                details.append((token, *token_details))
+    for setting in _PLAN_AGAIN if merge else ():
+        conn.execute(setting)
+    return unpaired
 
-    def merge(self, other: Unpaired) -> Unpaired:
-        self.rows += other.rows
-        self.tokens += other.tokens
-        self.renamed |= other.renamed
-        self.claimed |= other.claimed
-        self.inactive_usable += other.inactive_usable
-        self.emails.update(other.emails)
-        self.details.update(other.details)
-        return self
+
+def range_bounds(rows: float, range_keys: int = RANGE_KEYS) -> list[tuple[str | None, str | None]]:
+    """[lo, hi) bounds by leading hex digits, the first open below and the last open above."""
+    wanted = max(rows, 1.0) / max(range_keys, 1)
+    digits = min(MAX_DIGITS, max(1, math.ceil(math.log(wanted, 16)) if wanted > 1 else 1))
+    cuts = [format(i, f"0{digits}x") for i in range(1, 16**digits)]
+    return list(zip([None, *cuts], [*cuts, None], strict=True))
+
+
+def _where(col: str, lo: str | None, hi: str | None) -> tuple[sql.Composable, list[str]]:
+    parts, params = [], []
+    if lo is not None:
+        parts.append(sql.SQL("{} >= %s").format(sql.Identifier(col)))
+        params.append(lo)
+    if hi is not None:
+        parts.append(sql.SQL("{} < %s").format(sql.Identifier(col)))
+        params.append(hi)
+    return sql.SQL(" AND ").join(parts) if parts else sql.SQL("true"), params
+
+
+class _Side:
+    """One side's keys, range by range."""
+
+    def __init__(self, conn: psycopg.Connection[Any], table: str, col: str) -> None:
+        self.conn, self.table, self.col = conn, sql.Identifier(table), col
+
+    def keys(self, lo: str | None, hi: str | None) -> set[str]:
+        where, params = _where(self.col, lo, hi)
+        query = sql.SQL(_RANGE).format(col=sql.Identifier(self.col), table=self.table, where=where)
+        row = self.conn.execute(query, params).fetchone()
+        text, count = row if row else ("", 0)
+        if not count:
+            return set()
+        keys = str(text).split("\n")
+        if len(keys) == count:
+            return set(keys)
+        query = sql.SQL(_RANGE_ROWS).format(col=sql.Identifier(self.col), table=self.table, where=where)
+        return {key for (key,) in self.conn.execute(query, params)}  # a key holds a newline
+
+
+def _ranges(
+    mine: _Side, theirs: _Side, bounds: list[tuple[str | None, str | None]]
+) -> Iterator[tuple[set[str], set[str]]]:
+    """Both sides' keys per range, read at once; the next range is read while this one is compared
+    (at most two ranges per side in memory)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+
+        def read(lo: str | None, hi: str | None) -> tuple[Future[set[str]], Future[set[str]]]:
+            return pool.submit(mine.keys, lo, hi), pool.submit(theirs.keys, lo, hi)
+
+        ahead = read(*bounds[0])
+        for index in range(len(bounds)):
+            here, there = ahead
+            if index + 1 < len(bounds):
+                ahead = read(*bounds[index + 1])
+            yield here.result(), there.result()
+
+
+def two_databases_unpaired(
+    litemaas: psycopg.Connection[Any], litellm: psycopg.Connection[Any], range_keys: int = RANGE_KEYS
+) -> Unpaired:
+    """Step 1 on two databases, each connection inside its own (repeatable read) transaction."""
+    row = litemaas.execute("SELECT reltuples FROM pg_class WHERE oid = 'api_keys'::regclass").fetchone()
+    bounds = range_bounds(float(row[0]) if row else 0.0, range_keys)
+    mine = _Side(litemaas, "api_keys", "key_hash")
+    theirs = _Side(litellm, "LiteLLM_VerificationToken", "token")
+    unpaired = Unpaired()
+    for hashes, tokens in _ranges(mine, theirs, bounds):
+        unpaired.hashes |= hashes - tokens
+        unpaired.tokens |= tokens - hashes
+    return unpaired.pair_across_ranges()

@@ -21,6 +21,7 @@ from commands.drift.operation import DriftArgs, DriftOperation, find_drift
 from tests.conftest import DatabasePair
 from tests.integration.test_keys_cleanup import World, world  # noqa: F401 - the fixture
 
+TOKENS = '"LiteLLM_VerificationToken"'
 PARAMS = {"model": "openai/upstream", "api_base": "http://upstream/v1"}
 
 
@@ -127,12 +128,13 @@ def test_drift_finds_every_planted_divergence_and_nothing_else(world: World) -> 
     assert layout in result.summary
 
 
-def test_two_databases_past_the_in_memory_limit_pair_in_a_temporary_table(world: World) -> None:  # noqa: F811
-    """The COPY path (`in_memory_rows=0`) finds exactly what the in-memory one does."""
+def test_tiny_key_ranges_find_exactly_the_same(world: World) -> None:  # noqa: F811
+    """Ranges of one key (`range_keys=1`: 256 ranges for these few keys) find exactly what one range
+    does, and (f) carries the tokens the fix blocks."""
     expected = plant_everything(world.dbs)
     dbs = key_databases(world.env)
 
-    findings = find_drift(dbs, in_memory_rows=0)
+    findings = find_drift(dbs, range_keys=1)
 
     listed = {f.kind: {item.split(" ")[0] for item, _ in f.items} for f in findings if f.count}
     assert listed == expected
@@ -145,6 +147,19 @@ def test_two_databases_past_the_in_memory_limit_pair_in_a_temporary_table(world:
     assert sorted(inactive_usable.refs) == sorted(
         usable[a] for a in ("cascaded-f1", "cascaded-f2", "renamed-f3_new")
     )
+
+
+def test_vacuumed_tables_pair_through_their_indexes_and_find_exactly_the_same(world: World) -> None:  # noqa: F811
+    """After a VACUUM the key indexes are all-visible (shared: the merge of the two indexes runs,
+    before it the hash join): the findings are the same."""
+    expected = plant_everything(world.dbs)
+    for url, table in ((world.dbs.litemaas_url, "api_keys"), (world.dbs.litellm_url, TOKENS)):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"VACUUM ANALYZE {table}")
+
+    findings = find_drift(key_databases(world.env))
+
+    assert {f.kind: {item.split(" ")[0] for item, _ in f.items} for f in findings if f.count} == expected
 
 
 def test_no_drift_when_both_sides_agree(world: World) -> None:  # noqa: F811
