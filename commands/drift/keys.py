@@ -11,8 +11,9 @@ LiteLLM key that still works — what 0.4.0's model-sync cascade leaves behind (
 1. **Pairing by hash** (`pairs.py`): the keys of both unique indexes, compared; only the unpaired
    hashes and tokens are kept.
 2. **Details and aliases** of those few, through indexes (`key_hash`, the tokens' primary key,
-   `litellm_key_alias`; shared: the details in step 1's query), except one scan of LiteLLM's keys for the aliases of the (a) candidates
-   (LiteLLM has no index on `key_alias`; the seed's own query scans it too).
+   `litellm_key_alias`; shared: the details in step 1's query), except one scan of LiteLLM's keys
+   for the aliases of the (a) candidates (LiteLLM has no index on `key_alias`; the seed's own query
+   scans it too).
 3. **(f)**: the inactive rows (`idx_api_keys_is_active`), their tokens looked up by primary key.
 
 Each side is read in one repeatable-read transaction, so every step sees the same rows. Memory: one
