@@ -27,8 +27,13 @@ from tests.e2e.harness import BOT_TOKEN, SIGNING_SECRET, BotHarness
 
 
 @pytest.fixture
-def kube() -> Iterator[KubeSandbox]:
-    sb = KubeSandbox(namespace="litellm-rhpds", seed=True, auto_progress=0.05).start()
+def kube(request: pytest.FixtureRequest) -> Iterator[KubeSandbox]:
+    """Rollouts progress by themselves; under `@pytest.mark.stepped_rollouts` only when the test steps
+    them (`kube.step()`), so a run can be held inside a step."""
+    stepped = request.node.get_closest_marker("stepped_rollouts") is not None
+    sb = KubeSandbox(namespace="litellm-rhpds", seed=True, auto_progress=None if stepped else 0.05).start()
+    if stepped:
+        sb.settle()
     yield sb
     sb.stop()
 

@@ -4,24 +4,16 @@ shortfall made outside the bot (kubectl) alerts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sandbox.kube import KubeSandbox
 from tests.e2e.harness import BotHarness, operation_id_of, wait_until
 from tests.e2e.test_alerts_flow import ALERTS, AUTOMATION, top_level, watch
 
-
-@pytest.fixture
-def kube() -> Iterator[KubeSandbox]:
-    """A cluster whose rollouts progress only when the test steps them."""
-    sb = KubeSandbox(namespace="litellm-rhpds", seed=True, auto_progress=None).start()
-    sb.settle()
-    yield sb
-    sb.stop()
+pytestmark = pytest.mark.stepped_rollouts  # rollouts move only when the test steps them
 
 
 @pytest.fixture

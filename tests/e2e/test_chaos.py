@@ -25,20 +25,11 @@ from tests.conftest import SECRET_IN_LOG
 from tests.e2e.harness import SIGNING_SECRET, U, operation_id_of, wait_until
 from tests.e2e.processes import ServeProcess, write_env_file
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.stepped_rollouts]
 
 LOCK_TTL = 3.0
 REAPER_INTERVAL = 1.0
 COMMAND = "upgrade frontend 0.5.0"
-
-
-@pytest.fixture
-def kube() -> Iterator[KubeSandbox]:
-    """A slow kubelet: rollouts move only when the test steps them, so the upgrade stays mid-rollout."""
-    sb = KubeSandbox(namespace="litellm-rhpds", seed=True, auto_progress=None).start()
-    sb.settle()
-    yield sb
-    sb.stop()
 
 
 @pytest.fixture

@@ -27,16 +27,7 @@ from tests.e2e.harness import SIGNING_SECRET, operation_id_of, wait_until
 from tests.e2e.processes import write_env_file
 from tests.e2e.test_cli import BOT, clean_env
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def kube() -> Iterator[KubeSandbox]:
-    """A cluster whose rollouts never progress by themselves: a scale stays running until stopped."""
-    sb = KubeSandbox(namespace="litellm-rhpds", seed=True, auto_progress=None).start()
-    sb.settle()
-    yield sb
-    sb.stop()
+pytestmark = [pytest.mark.slow, pytest.mark.stepped_rollouts]
 
 
 def free_port() -> int:

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 import redis
 
-from sandbox.kube import KubeSandbox
 from tests.e2e.harness import BotHarness, operation_id_of, wait_until
 
-
-@pytest.fixture
-def kube() -> Iterator[KubeSandbox]:
-    """Rollouts never progress by themselves: a scale keeps waiting (and reporting) until the test acts."""
-    sb = KubeSandbox(namespace="litellm-rhpds", seed=True, auto_progress=None).start()
-    sb.settle()
-    yield sb
-    sb.stop()
+pytestmark = pytest.mark.stepped_rollouts  # rollouts move only when the test steps them
 
 
 def test_a_run_whose_lock_is_lost_stops_and_says_interrupted_lock_lost(

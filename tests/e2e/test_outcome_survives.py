@@ -15,20 +15,13 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from sandbox.kube import KubeSandbox
 from tests.e2e.harness import BotHarness, operation_id_of, wait_until
 from tests.integration.cutting_proxy import CuttingProxy
 
-pytestmark = pytest.mark.slow  # the runner retries the final state change for about 7 s
-
-
-@pytest.fixture
-def kube() -> Iterator[KubeSandbox]:
-    """Rollouts never progress by themselves: the scale ends when the test steps it."""
-    sb = KubeSandbox(namespace="litellm-rhpds", seed=True, auto_progress=None).start()
-    sb.settle()
-    yield sb
-    sb.stop()
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.stepped_rollouts,
+]  # the runner retries the final state change for about 7 s
 
 
 def through(proxy: CuttingProxy, url: str) -> str:

@@ -4,21 +4,13 @@ and only then frees its locks; a run still queued when the bot stops is marked a
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
-from sandbox.kube import KubeSandbox
 from tests.e2e.harness import BotHarness, operation_id_of, wait_until
 
-
-@pytest.fixture
-def kube() -> Iterator[KubeSandbox]:
-    """Rollouts never progress by themselves: a scale keeps waiting until the test steps it."""
-    sb = KubeSandbox(namespace="litellm-rhpds", seed=True, auto_progress=None).start()
-    sb.settle()
-    yield sb
-    sb.stop()
+pytestmark = pytest.mark.stepped_rollouts  # rollouts move only when the test steps them
 
 
 def approve(harness: BotHarness, text: str) -> str:
