@@ -4,7 +4,8 @@ Once told to (`cut_uploads_of`), every request `PUT <path containing the marker>
 and `after` body bytes through, then both connections are closed: the server sees a truncated upload,
 the client a dropped connection (a real network fault, retried by the client and failing each time).
 Any protocol (PostgreSQL too): `cut_streams_over(n)` cuts each connection once it has sent more than
-`n` bytes upstream (a bulk load, not a query), and `sever()` closes it all, the server gone away.
+`n` bytes upstream (a bulk load, not a query), `drop_open()` cuts the open connections but keeps
+accepting (a network blip: clients reconnect), and `sever()` closes it all, the server gone away.
 """
 
 from __future__ import annotations
@@ -40,6 +41,15 @@ class CuttingProxy:
         """From now on, cut every connection that has sent more than `limit` bytes upstream."""
         self.stream_limit = limit
 
+    def drop_open(self) -> None:
+        """Cut every open connection now; new ones are accepted as before."""
+        for sock in list(self._sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self._sockets.clear()
+        self.cuts += 1
+
     def sever(self) -> None:
         """Refuse new connections and drop every open one (the server went away)."""
         self._listener.close()
@@ -57,7 +67,11 @@ class CuttingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            server = socket.create_connection(self.upstream)
+            try:
+                server = socket.create_connection(self.upstream)
+            except OSError:
+                client.close()
+                continue
             self._sockets += [client, server]
             threading.Thread(target=self._pump_up, args=(client, server), daemon=True).start()
             threading.Thread(target=self._pump_down, args=(server, client), daemon=True).start()
