@@ -26,6 +26,7 @@ from bot.recovery import lock_targets
 from bot.runtime import build_bot
 from bot.settings import load_settings
 from bot.store import OperationRecord
+from commands.environment import DEFAULT_COMPONENTS
 from sandbox.kube import KubeSandbox
 from sandbox.slack import SlackSandbox
 from tests.e2e.harness import BotHarness, is_card
@@ -226,12 +227,26 @@ def locks_held(client: redis.Redis, prefix: str) -> dict[str, str | None]:
     return held
 
 
+def touched(record: OperationRecord) -> set[str]:
+    """What an operation changes, from its command alone (the model's view, independent of the lock
+    set the code declares): a component's Deployment, every Deployment for `all`."""
+    deployments = {name: c.deployment for name, c in DEFAULT_COMPONENTS.items()}
+    component = str((record.args or {}).get("component", ""))
+    if record.command in ("scale", "restart", "upgrade", "rollback"):
+        if component == "all":
+            return {f"deployment/{d}" for d in deployments.values()}
+        return {f"deployment/{deployments.get(component, component)}"}
+    return {record.command}
+
+
 def overlapping(records: list[OperationRecord]) -> list[tuple[str, str, set[str]]]:
-    """Pairs of operations whose lock sets share a target."""
+    """Pairs of operations that change a common target (by `touched`) or share a declared lock."""
     found = []
     for i, first in enumerate(records):
         for second in records[i + 1 :]:
-            shared = set(lock_targets(first)) & set(lock_targets(second))
+            shared = (touched(first) & touched(second)) | (
+                set(lock_targets(first)) & set(lock_targets(second))
+            )
             if shared:
                 found.append((first.text, second.text, shared))
     return found

@@ -213,10 +213,43 @@ class SafetyModel(RuleBasedStateMachine):
         found = [op for op in self._ops() if op.state in states and op.message_ts]
         return found[pick % len(found)] if found else None
 
+    def _await(self, predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
+        """Every command and click is answered (the steps so far in the message if not)."""
+        try:
+            wait_until(predicate, timeout, what)
+        except AssertionError as exc:
+            steps = "\n  ".join(self.context.trace)
+            raise AssertionError(f"{exc}\nafter the steps:\n  {steps}") from None
+
+    def _card_updates(self, ts: str | None) -> int:
+        return sum(1 for c in self.context.slack.calls_to("chat.update") if c.args.get("ts") == ts)
+
+    def _command(self, instance: Instance, user: str, text: str) -> None:
+        """Type a command and wait for its answer (Bolt acks first and hands it over afterwards)."""
+        posts = len(self.context.slack.calls_to("chat.postMessage"))
+        _, key = instance.harness.command(user, self.secret_command(text))
+        self._await(  # a reply, or (a change that needs no approval) its progress message posted
+            lambda: (
+                instance.harness.reply_texts(key)
+                or len(self.context.slack.calls_to("chat.postMessage")) > posts
+            ),
+            f"an answer to {text!r} on {instance.name}",
+        )
+        self._quiesce()
+
     def _click(self, instance: Instance, user: str, op: OperationRecord, approve: bool) -> None:
+        """Click Approve or Deny and wait until it is answered: an error reply, or the card updated."""
         action = "approval.approve" if approve else "approval.deny"
         who = op.requester if user == "requester" else user
-        instance.harness.click(who, action, str(op.id), message_ts=str(op.message_ts), channel=op.channel)
+        updates = self._card_updates(op.message_ts)
+        _, key = instance.harness.click(
+            who, action, str(op.id), message_ts=str(op.message_ts), channel=op.channel
+        )
+        self._await(
+            lambda: instance.harness.reply_texts(key) or self._card_updates(op.message_ts) > updates,
+            f"an answer to {who}'s click on {op.text} on {instance.name}",
+        )
+        self._quiesce()
 
     # ------------------------------------------------------------------ rules: users
 
@@ -227,8 +260,7 @@ class SafetyModel(RuleBasedStateMachine):
     )
     def request(self, replica: int, user: str, command: str) -> None:
         self.context.count("request")
-        self._instance(replica).harness.command(user, self.secret_command(command))
-        self._quiesce()
+        self._command(self._instance(replica), user, command)
 
     @rule(
         replica=st.integers(0, 1),
@@ -243,8 +275,7 @@ class SafetyModel(RuleBasedStateMachine):
         requester = "alice" if command == "models add" else "bob"
         instance = self._instance(replica)
         before = {op.id for op in self._ops()}
-        instance.harness.command(requester, self.secret_command(command))
-        self._quiesce()
+        self._command(instance, requester, command)
         new = [op for op in self._ops() if op.id not in before and op.state == "requested" and op.message_ts]
         if new:
             self._click(
@@ -257,10 +288,15 @@ class SafetyModel(RuleBasedStateMachine):
         user=st.sampled_from(["alice", "dave", "bob", "requester"]),
         approve=st.booleans(),
         pick=st.integers(0, 50),
+        stale=st.booleans(),
     )
-    def decide(self, replica: int, user: str, approve: bool, pick: int) -> None:
+    def decide(self, replica: int, user: str, approve: bool, pick: int, stale: bool) -> None:
+        """A click on a waiting request, or (`stale`) on a card already decided, expired or run."""
         self.context.count("decide")
-        op = self._pick(("requested", "approved", "running", "expired", "denied"), pick)
+        states = (
+            ("requested", "approved", "running", "expired", "denied", *ENDED) if stale else ("requested",)
+        )
+        op = self._pick(states, pick)
         if op is not None:
             self._click(self._instance(replica), user, op, approve)
         self._quiesce()
@@ -275,15 +311,22 @@ class SafetyModel(RuleBasedStateMachine):
         live = self.live()
         go = threading.Barrier(2)
 
+        failures: list[BaseException] = []
+
         def click(index: int) -> None:
-            go.wait(5)
-            self._click(live[index % len(live)], user, op, approve=not (deny_second and index == 1))
+            try:
+                go.wait(5)
+                self._click(live[index % len(live)], user, op, approve=not (deny_second and index == 1))
+            except BaseException as exc:  # re-raised on the machine's thread
+                failures.append(exc)
 
         threads = [threading.Thread(target=click, args=(i,)) for i in range(2)]
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(15)
+            thread.join(20)
+        if failures:
+            raise failures[0]
         self._quiesce()
 
     # ------------------------------------------------------------------ rules: time and the cluster
@@ -545,3 +588,36 @@ def test_the_four_promises_hold_under_faults(
             f"({', '.join(f'{k} {v:.1f} s' for k, v in SafetyModel.context.seconds.items())}); "
             f"operations: {dict(sorted(counts.items()))}"
         )
+
+
+# ---------------------------------------------------------------------- regressions found by the model
+
+
+def test_a_run_that_loses_slack_at_its_end_still_records_its_outcome_in_the_audit(
+    log_capture: LogCapture,
+    settings_for: Callable[..., dict[str, Any]],
+    kube: KubeSandbox,
+    slack: SlackSandbox,
+    pg_url: str,
+    tmp_path: Path,
+) -> None:
+    """Found by the model (a crash severing Slack): slack_sdk raises urllib's URLError, not a
+    SlackClientError, when Slack refuses the connection; it escaped the messenger and the run's job
+    died between the row and its audit row. Slack down must never cost the audit its outcome."""
+    SafetyModel.context = Context(settings_for, kube, slack, pg_url, tmp_path, log_capture)
+    model = SafetyModel()
+    try:
+        model.request_then_approve(0, "scale litellm 3", "dave", 0)
+        running = [op for op in model._ops() if op.state == "running"]
+        assert running, [(op.text, op.state) for op in model._ops()]
+        runner = next(i for i in model.instances if str(running[0].id) in i.inflight())
+        runner.proxies[2].sever()  # Slack refuses every connection of this instance from now on
+        operation_id = str(running[0].id)
+        wait_until(  # the rollout completes (stepped until it has)
+            lambda: [kube.settle(), audit_counts(pg_url).get((operation_id, "succeeded"), 0) == 1][-1],
+            30,
+            "the outcome in the audit",
+        )
+        assert [op.state for op in model._ops() if str(op.id) == operation_id] == ["succeeded"]
+    finally:
+        model.teardown()

@@ -27,6 +27,7 @@ class CuttingProxy:
         self.after = 0
         self.stream_limit: int | None = None
         self._sockets: list[socket.socket] = []
+        self._severed = False
         self.requests: list[tuple[str, str]] = []
         self.cuts = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -52,6 +53,7 @@ class CuttingProxy:
 
     def sever(self) -> None:
         """Refuse new connections and drop every open one (the server went away)."""
+        self._severed = True
         self._listener.close()
         for sock in list(self._sockets):
             with contextlib.suppress(OSError):
@@ -73,6 +75,10 @@ class CuttingProxy:
                 client.close()
                 continue
             self._sockets += [client, server]
+            if self._severed:  # accepted while `sever()` ran: no connection survives it
+                client.close()
+                server.close()
+                return
             threading.Thread(target=self._pump_up, args=(client, server), daemon=True).start()
             threading.Thread(target=self._pump_down, args=(server, client), daemon=True).start()
 
