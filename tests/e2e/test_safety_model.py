@@ -512,8 +512,8 @@ class SafetyModel(RuleBasedStateMachine):
             op = ops.get(str(holder))
             self._check(
                 "no lock without a live holder",
-                None
-                if holder in live and op is not None and op.state in ("approved", "running")
+                None  # a live instance runs it (or is finishing it: the lock goes after the result)
+                if holder in live
                 else f"{key} held for {op.text if op else holder} ({op.state if op else 'no row'})",
             )
         dead = self._dead_ops()
