@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from http.client import HTTPException
 from typing import Any
 
 from slack_sdk import WebClient
@@ -17,6 +18,10 @@ from bot.metrics import BotMetrics
 from bot.redaction import Redactor
 from bot.rendering import Message
 from bot.text_safety import safe
+
+# slack_sdk's urllib transport raises URLError (an OSError) or an http.client error when Slack cannot
+# be reached at all (connection refused or dropped), not a SlackClientError: all are failures here.
+SLACK_FAILURES = (SlackApiError, SlackClientError, OSError, HTTPException)
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,7 @@ class Messenger:
                 thread_ts=thread_ts,
                 reply_broadcast=broadcast if thread_ts else None,
             )
-        except (SlackApiError, SlackClientError) as exc:
+        except SLACK_FAILURES as exc:
             log.warning("chat.postMessage to %s failed: %s", channel, self._failure("chat.postMessage", exc))
             return None
         ts = resp.get("ts")
@@ -68,7 +73,7 @@ class Messenger:
                 blocks=body.get("blocks"),
                 attachments=body.get("attachments"),
             )
-        except (SlackApiError, SlackClientError) as exc:
+        except SLACK_FAILURES as exc:
             log.warning("chat.update of %s/%s failed: %s", channel, ts, self._failure("chat.update", exc))
             return False
         return True
@@ -79,7 +84,7 @@ class Messenger:
             self.client.chat_postEphemeral(
                 channel=channel, user=user, text=body["text"], blocks=body.get("blocks")
             )
-        except (SlackApiError, SlackClientError) as exc:
+        except SLACK_FAILURES as exc:
             log.warning(
                 "chat.postEphemeral to %s failed: %s", channel, self._failure("chat.postEphemeral", exc)
             )
@@ -90,7 +95,7 @@ class Messenger:
         """Open a modal (a form); Slack allows this within 3 s of the interaction."""
         try:
             self.client.views_open(trigger_id=trigger_id, view=self.redactor.redact_obj(view))
-        except (SlackApiError, SlackClientError) as exc:
+        except SLACK_FAILURES as exc:
             log.warning("views.open failed: %s", self._failure("views.open", exc))
             return False
         return True
@@ -118,7 +123,7 @@ class Messenger:
                 content=self.redactor.redact(content),
                 thread_ts=thread_ts,
             )
-        except (SlackApiError, SlackClientError) as exc:
+        except SLACK_FAILURES as exc:
             log.warning("file upload to %s failed: %s", channel, self._failure("files.upload", exc))
             return False
         return True

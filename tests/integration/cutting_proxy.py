@@ -4,7 +4,8 @@ Once told to (`cut_uploads_of`), every request `PUT <path containing the marker>
 and `after` body bytes through, then both connections are closed: the server sees a truncated upload,
 the client a dropped connection (a real network fault, retried by the client and failing each time).
 Any protocol (PostgreSQL too): `cut_streams_over(n)` cuts each connection once it has sent more than
-`n` bytes upstream (a bulk load, not a query), and `sever()` closes it all, the server gone away;
+`n` bytes upstream (a bulk load, not a query), `drop_open()` cuts the open connections but keeps
+accepting (a network blip: clients reconnect), `sever()` closes it all, the server gone away, and
 `cut()` does the same until `restore()` (an outage that ends: the same address works again).
 """
 
@@ -27,6 +28,7 @@ class CuttingProxy:
         self.after = 0
         self.stream_limit: int | None = None
         self._sockets: list[socket.socket] = []
+        self._severed = False
         self.requests: list[tuple[str, str]] = []
         self.cuts = 0
         self.refusing = False
@@ -43,8 +45,14 @@ class CuttingProxy:
         """From now on, cut every connection that has sent more than `limit` bytes upstream."""
         self.stream_limit = limit
 
+    def drop_open(self) -> None:
+        """Cut every open connection now; new ones are accepted as before."""
+        self._drop_all()
+        self.cuts += 1
+
     def sever(self) -> None:
         """Refuse new connections and drop every open one (the server went away)."""
+        self._severed = True
         self._listener.close()
         self._drop_all()
 
@@ -62,6 +70,7 @@ class CuttingProxy:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
+        self._sockets.clear()
 
     def close(self) -> None:
         self._listener.close()
@@ -75,8 +84,16 @@ class CuttingProxy:
             if self.refusing:
                 client.close()
                 continue
-            server = socket.create_connection(self.upstream)
+            try:
+                server = socket.create_connection(self.upstream)
+            except OSError:
+                client.close()
+                continue
             self._sockets += [client, server]
+            if self._severed:  # accepted while `sever()` ran: no connection survives it
+                client.close()
+                server.close()
+                return
             threading.Thread(target=self._pump_up, args=(client, server), daemon=True).start()
             threading.Thread(target=self._pump_down, args=(server, client), daemon=True).start()
 
