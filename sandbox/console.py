@@ -37,6 +37,7 @@ commands:
   in C0OTHER as bob: /maas status        … in another channel (id, #name, or dm)
   as dave: press 1  |  press 1 as dave   click button [1] as dave
   wait [SECONDS]                         show what the bot posts for a while (default 5)
+  wait 30 for Resolved                   … until the text shows (since the last command; at most 30 s)
 {FAULT_HELP}
   break litellm prod                     … in one environment's cluster (sandbox --environments)
   registry down  |  registry up          a registry outage: the pre-flight cannot check (the card says so)
@@ -313,6 +314,7 @@ class Console:
         self.channel = slack.workspace.resolve_channel(channel) or channel
         self.users: dict[str, str] = dict(users if users is not None else slack.workspace.users)
         self.out = out
+        self._recent: list[str] = []  # what was printed since the last command other than `wait`
         self.finished = False
         self._secret = signing_secret
         self._settle_timeout = settle_timeout
@@ -362,7 +364,7 @@ class Console:
         state = "crash-looping" if word == "break" else "healthy again"
         self._write(
             f"{len(pods)} pod(s) of {args[0]} are {state}; "
-            "the watchers alert once it lasts 10 s (try: wait 20)"
+            "the watchers alert once it lasts 10 s (try: wait 30)"
         )
 
     def run(self, lines: Iterable[str], *, prompt: str = "") -> None:
@@ -383,6 +385,8 @@ class Console:
         line = line.strip()
         if not line or line.startswith("#"):
             return
+        if not line.lower().startswith("wait"):
+            self._recent = []  # a `wait … for TEXT` looks at the output since the last command
         self._show_changes()  # whatever the bot did since the last command
         try:
             self._dispatch(line)
@@ -467,15 +471,19 @@ class Console:
             self._write(f"  {name:<8} {user_id}{suffix}")
 
     def _wait_command(self, line: str) -> None:
-        parts = line.split()
+        """`wait [SECONDS] [for TEXT]`: show what the bot posts for SECONDS, or until TEXT was printed
+        (since the last command other than `wait`)."""
+        seconds_part, _, expected = line.partition(" for ")
+        parts = seconds_part.split()
         try:
             seconds = float(parts[1]) if len(parts) > 1 else 5.0
         except ValueError:
-            self._write("! usage: wait [SECONDS]")
+            self._write("! usage: wait [SECONDS] [for TEXT]")
             return
         seconds = max(0.0, min(seconds, MAX_WAIT_COMMAND))
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        expected = expected.strip()
+        while time.monotonic() < deadline and not (expected and any(expected in t for t in self._recent)):
             with self._activity:
                 self._activity.wait(min(0.2, max(0.0, deadline - time.monotonic())))
             self._show_changes()
@@ -612,5 +620,6 @@ class Console:
         return f"#{name}" if name else _dm_or_id(channel, self.users)
 
     def _write(self, text: str, *, newline: bool = True) -> None:
+        self._recent.append(text)
         self.out.write(text + ("\n" if newline else ""))
         self.out.flush()

@@ -32,7 +32,7 @@ def fault_command(http: httpx.Client, control_url: str | None, word: str, args: 
         return f"! {answer.get('error', 'refused')}"
     said = str(answer.get("said", "done"))
     return (
-        f"{said}; the watchers alert once it lasts its pending time (try: wait 20)"
+        f"{said}; the watchers alert once it lasts its pending time (try: wait 30)"
         if word == "break"
         else said
     )

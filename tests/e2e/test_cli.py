@@ -118,9 +118,9 @@ def test_demo_scale_approved_in_the_console(tmp_path: Path) -> None:
         [
             "as bob: /maas scale litellm 2",
             "as dave: press 1",
-            "wait 6",
+            "wait 30 for scaled from 1 to 2",
             "as carol: /maas status",
-            "wait 3",
+            "wait 20 for litellm-frontend",
             "as eve: /maas scale litellm 5",
             "quit",
         ]
@@ -136,7 +136,16 @@ def test_demo_scale_approved_in_the_console(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_breaks_a_deployment_and_shows_the_alert_then_its_resolution(tmp_path: Path) -> None:
-    script = "\n".join(["break litellm", "wait 20", "heal litellm", "wait 15", "break nothing", "quit"])
+    script = "\n".join(
+        [
+            "break litellm",
+            "wait 40 for CrashLoopBackOff",
+            "heal litellm",
+            "wait 40 for Resolved",
+            "break nothing",
+            "quit",
+        ]
+    )
     out = run_demo(tmp_path, script)
     assert "#ops-alerts" in out
     assert "CrashLoopBackOff" in out

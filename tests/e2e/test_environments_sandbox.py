@@ -78,7 +78,7 @@ def test_demo_with_environments_refuses_a_naked_command_and_applies_policy_per_e
             "as carol: /maas status",
             "wait 4",
             "break litellm prod",
-            "wait 20",  # the demo's pods watcher alerts once a crash loop lasts 10 s
+            "wait 40 for CrashLoopBackOff",  # the demo's pods watcher alerts once a crash loop lasts 10 s
             "quit",
         ]
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -253,3 +254,22 @@ def test_render_message_marks_ephemeral_edited_and_thread_replies() -> None:
 def test_mrkdwn_leaves_plain_arithmetic_alone() -> None:
     assert mrkdwn_to_text("2 * 3 * 4 and snake_case_name", USERS) == "2 * 3 * 4 and snake_case_name"
     assert mrkdwn_to_text("<@U0NOBODY> &lt;tag&gt;", USERS) == "@U0NOBODY <tag>"
+
+
+def test_wait_for_text_returns_once_the_bot_printed_it(world: tuple[SlackSandbox, str]) -> None:
+    sb, bot_url = world
+    out = io.StringIO()
+    console = Console(sb, bot_url, SECRET, out=out)
+    poster = WebClient(token=TOKEN, base_url=sb.api_url)
+    threading.Timer(0.5, lambda: poster.chat_postMessage(channel="C0OPS", text="rollout finished")).start()
+
+    started = time.monotonic()
+    console.handle("wait 20 for rollout finished")
+    assert "rollout finished" in out.getvalue()
+    assert time.monotonic() - started < 5, "the wait ends when the text is printed, not after 20 s"
+
+    started = time.monotonic()
+    console.handle("wait 0.5 for never printed")
+    assert 0.5 <= time.monotonic() - started < 3
+    console.handle("wait soon for x")
+    assert "usage: wait [SECONDS] [for TEXT]" in out.getvalue()
