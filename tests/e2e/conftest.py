@@ -21,8 +21,10 @@ from sandbox.backend import BackendSandbox
 from sandbox.kube import KubeSandbox
 from sandbox.litellm import LiteLLMSandbox
 from sandbox.registry import RegistrySandbox
+from sandbox.schemas import drop_database
 from sandbox.slack import SlackSandbox
-from sandbox.world import DEMO_ACCESS_FILE
+from sandbox.world import DEMO_ACCESS_FILE, sandbox_tag
+from tests.conftest import PG_ADMIN_URL
 from tests.e2e.harness import BOT_TOKEN, SIGNING_SECRET, BotHarness
 
 
@@ -36,6 +38,17 @@ def kube(request: pytest.FixtureRequest) -> Iterator[KubeSandbox]:
         sb.settle()
     yield sb
     sb.stop()
+
+
+@pytest.fixture
+def sandbox_state(tmp_path: Path) -> Iterator[Path]:
+    """The state directory for a `sandbox` or `demo` process; the databases a sandbox keeps for its
+    next start (named after this directory) are dropped afterwards."""
+    state = tmp_path / "sandbox-state"
+    yield state
+    tag = sandbox_tag(state)
+    for kind in ("chatops", "litemaas", "litellm"):
+        drop_database(PG_ADMIN_URL, f"{kind}_sandbox_{tag}")
 
 
 SECRET_SHAPES = re.compile(r"sk-[A-Za-z0-9_-]{6,}|ltm_admin_\w+|xox[abpr]-[A-Za-z0-9-]+|hunter2")

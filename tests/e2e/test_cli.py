@@ -52,10 +52,12 @@ def test_invalid_setting_is_named_without_its_value(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sandbox_write_env_then_serve_env_file_answers_signed_commands(tmp_path: Path) -> None:
+def test_sandbox_write_env_then_serve_env_file_answers_signed_commands(
+    tmp_path: Path, sandbox_state: Path
+) -> None:
     env_file = tmp_path / "sandbox.env"
     sandbox = subprocess.Popen(
-        [*BOT, "sandbox", "--write-env", str(env_file), "--state-dir", str(tmp_path / "state")],
+        [*BOT, "sandbox", "--write-env", str(env_file), "--state-dir", str(sandbox_state)],
         env=clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -98,10 +100,10 @@ def test_sandbox_write_env_then_serve_env_file_answers_signed_commands(tmp_path:
             sandbox.kill()
 
 
-def run_demo(tmp_path: Path, script: str) -> str:
+def run_demo(state_dir: Path, script: str) -> str:
     """`litemaas-bot demo` fed `script` on its console; returns what it printed (it must exit 0)."""
     proc = subprocess.run(
-        [*BOT, "demo", "--state-dir", str(tmp_path / "demo")],
+        [*BOT, "demo", "--state-dir", str(state_dir)],
         input=script + "\n",
         env=clean_env(),
         capture_output=True,
@@ -113,7 +115,7 @@ def run_demo(tmp_path: Path, script: str) -> str:
 
 
 @pytest.mark.slow
-def test_demo_scale_approved_in_the_console(tmp_path: Path) -> None:
+def test_demo_scale_approved_in_the_console(sandbox_state: Path) -> None:
     script = "\n".join(
         [
             "as bob: /maas scale litellm 2",
@@ -125,7 +127,7 @@ def test_demo_scale_approved_in_the_console(tmp_path: Path) -> None:
             "quit",
         ]
     )
-    out = run_demo(tmp_path, script)
+    out = run_demo(sandbox_state, script)
     assert "approval needed: scale litellm 2" in out.lower()
     assert "[1] Approve" in out
     assert "scaled from 1 to 2" in out
@@ -135,7 +137,7 @@ def test_demo_scale_approved_in_the_console(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_breaks_a_deployment_and_shows_the_alert_then_its_resolution(tmp_path: Path) -> None:
+def test_demo_breaks_a_deployment_and_shows_the_alert_then_its_resolution(sandbox_state: Path) -> None:
     script = "\n".join(
         [
             "break litellm",
@@ -146,7 +148,7 @@ def test_demo_breaks_a_deployment_and_shows_the_alert_then_its_resolution(tmp_pa
             "quit",
         ]
     )
-    out = run_demo(tmp_path, script)
+    out = run_demo(sandbox_state, script)
     assert "#ops-alerts" in out
     assert "CrashLoopBackOff" in out
     assert "Logs" in out  # the alert's fix button, numbered like any other

@@ -67,7 +67,7 @@ def test_sandbox_serves_each_environment_from_its_own_twin(tmp_path: Path, redis
 
 @pytest.mark.slow
 def test_demo_with_environments_refuses_a_naked_command_and_applies_policy_per_environment(
-    tmp_path: Path,
+    sandbox_state: Path,
 ) -> None:
     script = "\n".join(
         [
@@ -83,7 +83,7 @@ def test_demo_with_environments_refuses_a_naked_command_and_applies_policy_per_e
         ]
     )
     done = subprocess.run(
-        [*BOT, "demo", "--state-dir", str(tmp_path / "demo"), "--environments", "dev,prod"],
+        [*BOT, "demo", "--state-dir", str(sandbox_state), "--environments", "dev,prod"],
         input=script + "\n",
         env=clean_env(),
         capture_output=True,
