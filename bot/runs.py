@@ -215,6 +215,8 @@ class Runs:
         self, record: OperationRecord, parsed: ParsedCommand, plan: Plan, *, keep_files: bool = False
     ) -> Result:
         """Run an approved operation under its lock; the final message, audit row and Result."""
+        if self.inflight.stopping.is_set():  # the bot is stopping: a queued run never starts; it stays
+            return Result(ok=False, summary="the bot is stopping")  # tracked, so shutdown marks it
         with operation_context(str(record.id)):  # runs on the worker: its log lines carry the id
             try:
                 return self._execute_locked(record, parsed, plan, keep_files=keep_files)
