@@ -34,6 +34,8 @@ def test_stop_interrupts_the_running_run_at_its_next_step_and_the_queued_one_bef
     wait_until(
         lambda: [s for _, s in harness.operations()] == ["running", "approved"], 10, "one running, one queued"
     )
+    inflight = harness.bot.service.recovery.inflight
+    wait_until(lambda: len(inflight.ids()) == 2, 10, "the approved run handed to the worker pool")
     frontend_before = harness.kube.get("deployments", "litellm-frontend")["spec"]["replicas"]
 
     closing = threading.Thread(target=harness.bot.close, kwargs={"grace": 15.0})
