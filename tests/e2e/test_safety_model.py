@@ -68,7 +68,7 @@ from tests.e2e.safety_world import (
     stored_text,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.stepped_rollouts]  # runs stay running across steps
 
 PROFILES = {
     "ci": settings(
@@ -103,15 +103,6 @@ COMMANDS = (
 )
 CHANNEL = "C0OPS"
 SETTLE_SECONDS = 8.0  # how long a final message may take to follow its row (eventually, not at once)
-
-
-@pytest.fixture
-def kube() -> Iterator[KubeSandbox]:
-    """Rollouts move only when the model steps them: runs stay running across steps."""
-    sb = KubeSandbox(namespace="litellm-rhpds", seed=True, auto_progress=None).start()
-    sb.settle()
-    yield sb
-    sb.stop()
 
 
 @dataclass
