@@ -16,6 +16,7 @@ import redis
 from moto.server import ThreadedMotoServer
 from psycopg import sql
 
+from bot.store import Database, OperationStore
 from commands.clients.kube import KubeClient
 from commands.contract import Progress, Result
 from commands.environment import Environment
@@ -180,3 +181,17 @@ def drop_named_after(name: str) -> None:
             "SELECT datname FROM pg_database WHERE datname LIKE %s", (name.replace("_", "\\_") + "\\_%",)
         ).fetchall():
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(other)))
+
+
+@pytest.fixture
+def db(pg_url: str) -> Iterator[Database]:
+    """The bot's own database, migrated, in a fresh PostgreSQL database (pool large enough for races)."""
+    database = Database(pg_url, max_size=12)
+    database.migrate()
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def store(db: Database) -> OperationStore:
+    return OperationStore(db)

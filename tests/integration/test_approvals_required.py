@@ -5,29 +5,15 @@ approver once, never the requester, never after the expiry or a plan change, and
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 
-from bot.store import AddedApproval, Database, OperationRecord, OperationStore
+from bot.store import AddedApproval, OperationRecord, OperationStore
 
 FINGERPRINT = "plan-a"
-
-
-@pytest.fixture
-def db(pg_url: str) -> Iterator[Database]:
-    database = Database(pg_url, max_size=12)
-    database.migrate()
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def store(db: Database) -> OperationStore:
-    return OperationStore(db)
 
 
 def restore_request(store: OperationStore, **overrides: Any) -> OperationRecord:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,19 +18,6 @@ from bot.store.database import MIGRATIONS_DIR, discover_migrations
 
 DEAD_PG_URL = "postgresql://bot:hunter2-db-password@127.0.0.1:1/chatops"
 SHIPPED = discover_migrations()  # the versions the bot ships, in order
-
-
-@pytest.fixture
-def db(pg_url: str) -> Iterator[Database]:
-    database = Database(pg_url, max_size=10)
-    database.migrate()
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def store(db: Database) -> OperationStore:
-    return OperationStore(db)
 
 
 def new_request(store: OperationStore, **overrides: Any) -> OperationRecord:
